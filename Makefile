@@ -1,0 +1,63 @@
+# dagen: set-up, tests and demo. Every environment is created from a committed lock file.
+#   make demo   run the main job on the embedded default (the seed pipelines)
+#   make test   create every environment and run the whole test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+export UV_NO_PROGRESS := 1
+# dag-factory's Airflow plugin phones home on every DAG run unless told not to.
+export AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY := False
+export DO_NOT_TRACK := 1
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+LANES := .venv .venv-airflow2
+PYTEST_GENERATOR := -m pytest tests --ignore=tests/spark_jobs --ignore=tests/cloudformation -q
+
+.PHONY: test demo lanes test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+# Airflow 3.3 lane: what MWAA 3.3.1 runs (Python 3.12, providers-amazon 9.34.0).
+.venv/.installed: requirements/airflow3.lock setup.cfg | $(UV)
+	rm -rf .venv
+	$(UV) venv --quiet --python "$$(scripts/find-python.sh 3.12)" .venv
+	VIRTUAL_ENV=.venv $(UV) pip sync --quiet requirements/airflow3.lock
+	VIRTUAL_ENV=.venv $(UV) pip install --quiet --no-deps -e .
+	touch $@
+
+# Airflow 2.10 lane: what MWAA 2.10.3 runs (Python 3.11, providers-amazon 9.0.0).
+.venv-airflow2/.installed: requirements/airflow2.lock setup.cfg | $(UV)
+	rm -rf .venv-airflow2
+	$(UV) venv --quiet --python "$$(scripts/find-python.sh 3.11)" .venv-airflow2
+	VIRTUAL_ENV=.venv-airflow2 $(UV) pip sync --quiet requirements/airflow2.lock
+	VIRTUAL_ENV=.venv-airflow2 $(UV) pip install --quiet --no-deps -e .
+	touch $@
+
+lanes: .venv/.installed .venv-airflow2/.installed
+
+test-airflow3: .venv/.installed
+	.venv/bin/python $(PYTEST_GENERATOR)
+
+test-airflow2: .venv-airflow2/.installed
+	.venv-airflow2/bin/python $(PYTEST_GENERATOR)
+
+test: test-airflow3 test-airflow2
+
+demo: .venv/.installed
+	.venv/bin/dagen validate pipelines/
+	.venv/bin/dagen summary pipelines/
+
+# Regenerate the committed generated files (a test fails when they are stale).
+generated: .venv/.installed
+	.venv/bin/dagen schema --kind pipeline -o schemas/pipeline.schema.json
+	.venv/bin/dagen schema --kind defaults -o schemas/defaults.schema.json
+	.venv/bin/dagen codes -o docs/diagnostics.md
+
+clean:
+	rm -rf .tools .venv .venv-airflow2 .venv-spark .venv-tools

@@ -1,0 +1,182 @@
+"""``dagen``: validate, compile and inspect pipeline specs.
+
+Exit codes: 0 success, 1 the specs have errors, 2 bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from generator.diagnostics import REPORTERS, codes_markdown, sorted_unique
+from generator.pipelines import SpecResult, discover, process
+from generator.provider_profile import LEGACY, MODERN, ProviderProfile, installed_profile
+from generator.schema import SCHEMAS
+
+TARGETS: dict[str, tuple[ProviderProfile, int]] = {
+    "airflow3": (MODERN, 3),  # MWAA 3.3.1: Airflow 3.3, providers-amazon 9.34
+    "airflow2": (LEGACY, 2),  # MWAA 2.10.3: Airflow 2.10, providers-amazon 9.0
+}
+
+
+def _installed_target() -> tuple[ProviderProfile, int]:
+    try:
+        import airflow
+
+        major = int(airflow.__version__.split(".")[0])
+    except ImportError:
+        return TARGETS["airflow3"]
+    return installed_profile(), major
+
+
+def _target(args: argparse.Namespace) -> tuple[ProviderProfile, int]:
+    if args.target:
+        return TARGETS[args.target]
+    # Diagnostics do not depend on the lane: validate without paying for `import airflow`.
+    return TARGETS["airflow3"] if args.command == "validate" else _installed_target()
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _process(paths: Sequence[str], args: argparse.Namespace) -> list[SpecResult] | None:
+    missing = [path for path in paths if not Path(path).exists()]
+    if missing:
+        print(f"dagen: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return None
+    profile, major = _target(args)
+    return process([Path(path) for path in paths], profile=profile, airflow_major=major)
+
+
+def _report(results: list[SpecResult], fmt: str) -> int:
+    diagnostics = sorted_unique(d for result in results for d in result.diagnostics)
+    print(REPORTERS[fmt](diagnostics, len(results)))
+    return 1 if diagnostics else 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    results = _process(args.paths, args)
+    if results is None:
+        return 2
+    if not results:
+        print(f"dagen: DG701 no pipeline specs (*.yaml, *.yml) under {', '.join(args.paths)}", file=sys.stderr)
+        return 1
+    return _report(results, args.format)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from generator.dagfactory_config import to_dagfactory_yaml
+
+    results = _process(args.paths, args)
+    if results is None:
+        return 2
+    if any(result.diagnostics for result in results) or not results:
+        return _report(results, "text") or 1
+    _write(to_dagfactory_yaml({result.dag_id: result.config for result in results if result.config}), args.output)
+    return 0
+
+
+def _summary(result: SpecResult) -> dict[str, Any]:
+    assert result.config is not None and result.spec is not None
+    tasks = result.config["tasks"]
+    return {
+        "dag_id": result.dag_id,
+        "file": result.file,
+        "schedule": result.spec.schedule,
+        "clusters": [cluster.name for cluster in result.spec.clusters],
+        "tasks": {
+            task_id: {"operator": task["operator"].rsplit(".", 1)[1], "upstream": task["dependencies"]}
+            for task_id, task in tasks.items()
+        },
+        "teardowns": result.config["dagen_teardowns"],
+    }
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    results = _process(args.paths, args)
+    if results is None:
+        return 2
+    if any(result.diagnostics for result in results) or not results:
+        return _report(results, "text") or 1
+    summaries = [_summary(result) for result in results]
+    if args.format == "json":
+        print(json.dumps(summaries, indent=2))
+        return 0
+    for summary in summaries:
+        print(f"{summary['dag_id']}  ({summary['file']}, schedule: {summary['schedule'] or 'manual'})")
+        for task_id, task in summary["tasks"].items():
+            upstream = f"  <- {', '.join(task['upstream'])}" if task["upstream"] else ""
+            role = "  [teardown]" if task_id in summary["teardowns"] else ""
+            print(f"  {task_id:<32} {task['operator']}{upstream}{role}")
+        print()
+    print(f"{len(summaries)} pipeline(s) valid and compiled")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    _write(json.dumps(SCHEMAS[args.kind](), indent=2), args.output)
+    return 0
+
+
+def cmd_codes(args: argparse.Namespace) -> int:
+    _write(codes_markdown(), args.output)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for path in discover(Path(p) for p in args.paths):
+        print(path.as_posix())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="dagen", description="Declarative Airflow pipelines for Amazon MWAA.")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    def with_target(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--target", choices=sorted(TARGETS),
+                         help="Airflow lane to compile for (default: the installed Airflow, else airflow3)")
+
+    validate = commands.add_parser("validate", help="check specs; report every error of every file")
+    validate.add_argument("paths", nargs="+", help="spec files or folders")
+    validate.add_argument("--format", choices=sorted(REPORTERS), default="text")
+    with_target(validate)
+    validate.set_defaults(run=cmd_validate)
+
+    compile_ = commands.add_parser("compile", help="print the dag-factory YAML a spec compiles to")
+    compile_.add_argument("paths", nargs="+", help="spec files or folders")
+    compile_.add_argument("-o", "--output", help="write to this file instead of stdout")
+    with_target(compile_)
+    compile_.set_defaults(run=cmd_compile)
+
+    summary = commands.add_parser("summary", help="validate and compile, then summarise each DAG's tasks")
+    summary.add_argument("paths", nargs="+", help="spec files or folders")
+    summary.add_argument("--format", choices=("text", "json"), default="text")
+    with_target(summary)
+    summary.set_defaults(run=cmd_summary)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of specs (or of defaults.yaml)")
+    schema.add_argument("--kind", choices=sorted(SCHEMAS), default="pipeline")
+    schema.add_argument("-o", "--output", help="write to this file instead of stdout")
+    schema.set_defaults(run=cmd_schema)
+
+    codes = commands.add_parser("codes", help="print the table of diagnostic codes (Markdown)")
+    codes.add_argument("-o", "--output", help="write to this file instead of stdout")
+    codes.set_defaults(run=cmd_codes)
+
+    list_ = commands.add_parser("list", help="list the spec files dagen would read")
+    list_.add_argument("paths", nargs="+")
+    list_.set_defaults(run=cmd_list)
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.run(args))

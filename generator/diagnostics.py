@@ -1,0 +1,193 @@
+"""The one diagnostic type, the table of stable codes, and the reporters.
+
+Every problem the generator finds -- YAML syntax, schema, references, values,
+task-type rules, DAG build failures -- becomes a :class:`Diagnostic`.  Phases
+return diagnostics as values; nothing raises to report a user error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterable
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Code:
+    """A stable diagnostic code and what it means (shown in docs/diagnostics.md)."""
+
+    code: str
+    title: str
+    explanation: str
+
+
+_CODES = (
+    # DG1xx: reading files
+    Code("DG101", "YAML syntax error", "The file is not valid YAML."),
+    Code("DG102", "duplicate key", "A mapping repeats a key; YAML would silently keep only the last one."),
+    Code(
+        "DG103",
+        "forbidden YAML tag",
+        "Tags such as `!!python/object` or `!Ref` would construct objects or need a custom loader; "
+        "specs are plain data.",
+    ),
+    Code("DG104", "not a pipeline document", "The file is empty, holds several documents, or its top level is not a mapping."),
+    Code(
+        "DG105",
+        "object-constructing key",
+        "`__type__`/`__args__` keys make dag-factory import and instantiate arbitrary classes; "
+        "they are never allowed in a spec.",
+    ),
+    Code("DG106", "file cannot be read", "The file does not exist, is not readable, or is not UTF-8."),
+    # DG2xx: JSON Schema
+    Code("DG201", "unknown key", "A key the schema does not define (often a typo)."),
+    Code("DG202", "missing required key", "A key the schema requires is absent."),
+    Code("DG203", "wrong type", "The value has the wrong type (for example a string where a number is expected)."),
+    Code("DG204", "value not allowed", "The value is not one of the allowed values."),
+    Code("DG205", "malformed value", "The value does not have the required form (durations, names, dates...)."),
+    Code("DG206", "value out of range", "A number is below its minimum or above its maximum."),
+    Code("DG207", "wrong size", "A list or mapping has too few or too many entries, or repeats an entry."),
+    Code("DG208", "schema violation", "Any other schema rule."),
+    # DG3xx: the task graph
+    Code("DG301", "unknown dependency", "`depends_on` names a task that the pipeline does not define."),
+    Code("DG302", "unknown cluster", "A task names a cluster that `clusters` does not define."),
+    Code("DG303", "dependency cycle", "Tasks depend on each other in a loop."),
+    Code(
+        "DG304",
+        "duplicate generated task id",
+        "A task id collides with a task the generator adds (cluster create/terminate, `_wait` sensors).",
+    ),
+    Code("DG305", "unused cluster", "A cluster is defined but no task runs on it; it would never be created."),
+    Code("DG306", "task depends on itself", "A task lists itself in `depends_on`."),
+    # DG4xx: values
+    Code("DG401", "invalid schedule", "The cron expression or preset is not valid."),
+    Code("DG402", "malformed S3 URI", "The value must look like `s3://bucket/key` (checked when not templated)."),
+    Code("DG403", "malformed ARN", "The value must be an ARN of the expected service and resource type."),
+    Code("DG404", "invalid Jinja template", "A `{{ ... }}` / `{% ... %}` template does not parse."),
+    Code("DG405", "unknown param", "A template reads `params.X` but the pipeline declares no param X."),
+    Code("DG406", "duplicate DAG id", "Two spec files produce the same DAG id."),
+    Code("DG407", "invalid dates", "The start date is after the end date, or a date is not a real date."),
+    Code("DG408", "unknown template variable", "A template reads a name that is not in Airflow's template context."),
+    # DG5xx: task types and clusters
+    Code("DG501", "emr_step needs one kind", "An `emr_step` must set exactly one of `spark`, `hive`, `command`, `jar`."),
+    Code(
+        "DG502",
+        "step fights the cluster lifecycle",
+        "`action_on_failure: TERMINATE_CLUSTER` kills a cluster the pipeline terminates itself, "
+        "failing the remaining steps and the teardown; let the task fail instead.",
+    ),
+    Code("DG503", "instance groups or fleets", "A cluster must define exactly one of `instance_groups` and `instance_fleets`."),
+    Code("DG504", "managed scaling limits", "Managed scaling `min_capacity` must not exceed `max_capacity`."),
+    Code("DG505", "Glue sizing conflict", "`max_capacity` cannot be combined with `worker_type`/`number_of_workers`."),
+    Code("DG506", "spot settings without spot", "Spot settings are given for an instance group whose market is not SPOT."),
+    # DG6xx: building the DAG
+    Code("DG601", "DAG build failed", "Airflow or dag-factory refused the compiled pipeline; the message says why."),
+    # DG7xx: inputs
+    Code("DG701", "no pipeline specs", "The path holds no `*.yaml`/`*.yml` pipeline specs."),
+)
+
+CODES: dict[str, Code] = {code.code: code for code in _CODES}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diagnostic:
+    """One problem, located in a file.
+
+    ``line`` and ``column`` are 1-based; ``path`` is the JSON-pointer-like path of
+    the offending value inside the document (``tasks/extract/depends_on/0``).
+    """
+
+    code: str
+    message: str
+    file: str
+    line: int = 1
+    column: int = 1
+    path: str = ""
+    hint: str | None = None
+    severity: str = ERROR
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:  # a programming error, not a user error
+            raise ValueError(f"unknown diagnostic code {self.code}")
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line, self.column, self.code)
+
+    def text(self) -> str:
+        head = f"{self.file}:{self.line}:{self.column}: {self.code} {self.message}"
+        return f"{head}\n    hint: {self.hint}" if self.hint else head
+
+
+def sorted_unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics in file/line order, each reported once."""
+    return sorted(set(diagnostics), key=lambda d: d.sort_key)
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.severity == ERROR for d in diagnostics)
+
+
+def _report_text(diagnostics: list[Diagnostic], files_checked: int) -> str:
+    lines = [d.text() for d in diagnostics]
+    errors = sum(1 for d in diagnostics if d.severity == ERROR)
+    if errors:
+        lines.append(f"{errors} error(s) in {len({d.file for d in diagnostics})} of {files_checked} file(s)")
+    else:
+        lines.append(f"{files_checked} file(s) checked, no errors")
+    return "\n".join(lines)
+
+
+def _report_json(diagnostics: list[Diagnostic], files_checked: int) -> str:
+    return json.dumps(
+        {"files_checked": files_checked, "diagnostics": [asdict(d) for d in diagnostics]},
+        indent=2,
+    )
+
+
+def _github_escape(value: str, *, property_value: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def _report_github(diagnostics: list[Diagnostic], files_checked: int) -> str:
+    """GitHub Actions workflow commands: one annotation per diagnostic."""
+    lines = []
+    for d in diagnostics:
+        message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+        lines.append(
+            f"::{d.severity} file={_github_escape(d.file, property_value=True)},line={d.line},"
+            f"col={d.column},title={d.code}::{_github_escape(message)}"
+        )
+    lines.append(_report_text(diagnostics, files_checked).splitlines()[-1])
+    return "\n".join(lines)
+
+
+REPORTERS: dict[str, Callable[[list[Diagnostic], int], str]] = {
+    "text": _report_text,
+    "json": _report_json,
+    "github": _report_github,
+}
+
+
+def codes_markdown() -> str:
+    """The docs page listing every code (written to docs/diagnostics.md)."""
+    out = [
+        "# Diagnostic codes",
+        "",
+        "<!-- generated by `dagen codes`; do not edit by hand -->",
+        "",
+        "Every problem `dagen validate` (and the DAG loader) reports has a stable code.",
+        "Ranges: DG1xx reading files, DG2xx schema, DG3xx task graph, DG4xx values,",
+        "DG5xx task types and clusters, DG6xx building the DAG, DG7xx inputs.",
+        "",
+        "| code | title | meaning |",
+        "|---|---|---|",
+    ]
+    out += [f"| {c.code} | {c.title} | {c.explanation} |" for c in _CODES]
+    return "\n".join(out) + "\n"

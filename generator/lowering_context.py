@@ -1,0 +1,44 @@
+"""What a task type's lowering function may ask about the pipeline it is in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from generator.model import PipelineSpec, TaskSpec
+from generator.provider_profile import ProviderProfile
+from generator.templating import xcom_pull
+
+
+def create_cluster_task_id(cluster: str) -> str:
+    return f"create_{cluster}"
+
+
+def terminate_cluster_task_id(cluster: str) -> str:
+    return f"terminate_{cluster}"
+
+
+def wait_task_id(task_id: str) -> str:
+    return f"{task_id}_wait"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LowerContext:
+    spec: PipelineSpec
+    profile: ProviderProfile
+
+    def aws(self) -> dict[str, Any]:
+        """Connection (and region, where every operator of the lane accepts it)."""
+        out: dict[str, Any] = {"aws_conn_id": self.spec.aws_conn_id}
+        if self.spec.region and self.profile.region_on_every_operator:
+            out["region_name"] = self.spec.region
+        return out
+
+    def cluster_id(self, cluster: str) -> str:
+        """Template for the id of a cluster, pushed by its create task."""
+        return xcom_pull(create_cluster_task_id(cluster))
+
+    @staticmethod
+    def max_attempts(task: TaskSpec) -> int:
+        """Polls that fit in the task's wait timeout."""
+        return max(1, -(-task.timeout // max(1, task.poll_interval)))

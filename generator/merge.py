@@ -1,0 +1,34 @@
+"""Team defaults (``pipelines/defaults.yaml``) merged under a pipeline spec.
+
+Mappings merge key by key (the spec wins), lists are replaced, except ``tags``
+which are united.  ``cluster_defaults`` is merged under every cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def merge_defaults(spec: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
+    if not defaults:
+        return spec
+    shared = {key: value for key, value in defaults.items() if key != "cluster_defaults"}
+    merged = _deep_merge(shared, spec)
+    if "tags" in defaults and "tags" in spec:
+        merged["tags"] = list(dict.fromkeys([*defaults["tags"], *spec["tags"]]))
+    cluster_defaults = defaults.get("cluster_defaults")
+    if cluster_defaults and "clusters" in merged:
+        merged["clusters"] = {
+            name: _deep_merge(cluster_defaults, cluster) for name, cluster in merged["clusters"].items()
+        }
+    return merged

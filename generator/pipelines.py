@@ -1,0 +1,130 @@
+"""Runs the phases over a set of spec files: load -> validate -> normalise -> lower -> configure.
+
+Used alike by ``dagen validate``/``compile``, and by the DAG loader, which then
+builds each configuration (:mod:`generator.build`).  Every file is processed;
+problems are collected as diagnostics, never raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from generator.dagfactory_config import to_dagfactory_config
+from generator.diagnostics import Diagnostic
+from generator.locate import Locator
+from generator.lower import lower
+from generator.merge import merge_defaults
+from generator.model import PipelineSpec
+from generator.normalise import normalise
+from generator.provider_profile import ProviderProfile
+from generator.semantic import semantic_diagnostics
+from generator.source import SourceDocument, load_file
+from generator.validate_schema import schema_diagnostics
+
+DEFAULTS_NAMES = ("defaults.yaml", "defaults.yml")
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class SpecResult:
+    """What became of one spec file."""
+
+    path: Path
+    file: str
+    dag_id: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    spec: PipelineSpec | None = None
+    config: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None and not self.diagnostics
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Spec files under the given files/folders (sorted), excluding defaults files."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file()
+                                and p.name not in DEFAULTS_NAMES and not p.name.startswith(".")))
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+class _DefaultsCache:
+    """Each folder's defaults.yaml, loaded and validated once per run."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self.cache: dict[Path, tuple[SourceDocument | None, list[Diagnostic]]] = {}
+
+    def for_spec(self, spec_path: Path) -> tuple[SourceDocument | None, list[Diagnostic]]:
+        folder = spec_path.parent
+        if folder not in self.cache:
+            entry: tuple[SourceDocument | None, list[Diagnostic]] = (None, [])
+            for name in DEFAULTS_NAMES:
+                candidate = folder / name
+                if candidate.is_file():
+                    doc, diagnostics = load_file(candidate, _display(candidate, self.root))
+                    if doc is not None:
+                        diagnostics = schema_diagnostics(doc, "defaults")
+                    entry = (doc if not diagnostics else None, diagnostics)
+                    break
+            self.cache[folder] = entry
+        return self.cache[folder]
+
+
+def process_file(path: Path, *, profile: ProviderProfile, airflow_major: int, defaults: _DefaultsCache) -> SpecResult:
+    file = _display(path, defaults.root)
+    result = SpecResult(path=path, file=file, dag_id=path.stem)
+    doc, diagnostics = load_file(path, file)
+    if doc is None:
+        result.diagnostics = diagnostics
+        return result
+    if isinstance(doc.data.get("dag_id"), str):
+        result.dag_id = doc.data["dag_id"]
+    defaults_doc, defaults_diagnostics = defaults.for_spec(path)
+    if defaults_diagnostics:
+        result.diagnostics = list(defaults_diagnostics)
+        return result
+    result.diagnostics = schema_diagnostics(doc, "pipeline")
+    if result.diagnostics:
+        return result
+    merged = merge_defaults(doc.data, defaults_doc.data if defaults_doc else None)
+    locator = Locator(doc, defaults_doc)
+    result.diagnostics = semantic_diagnostics(merged, locator.at)
+    if result.diagnostics:
+        return result
+    result.spec = normalise(merged, dag_id=result.dag_id, file=file)
+    result.config = to_dagfactory_config(lower(result.spec, profile), airflow_major=airflow_major)
+    return result
+
+
+def process(paths: Iterable[Path], *, profile: ProviderProfile, airflow_major: int,
+            root: Path | None = None) -> list[SpecResult]:
+    """Every spec under ``paths``, each with its diagnostics or its configuration."""
+    defaults = _DefaultsCache(root)
+    results = [process_file(path, profile=profile, airflow_major=airflow_major, defaults=defaults)
+               for path in discover(paths)]
+    first_file: dict[str, SpecResult] = {}
+    for result in results:
+        earlier = first_file.setdefault(result.dag_id, result)
+        if earlier is not result:
+            result.diagnostics.append(Diagnostic(
+                code="DG406", file=result.file, message=f"DAG id '{result.dag_id}' is already used by {earlier.file}",
+                hint="set a different dag_id or rename one of the files"))
+            result.config = None
+    return results

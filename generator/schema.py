@@ -1,0 +1,219 @@
+"""The JSON Schemas (draft 2020-12) of pipeline specs and of ``defaults.yaml``.
+
+Composed from the cluster schema and the task-type fragments registered in
+:data:`generator.task_types.TASK_TYPES`; ``schemas/*.schema.json`` are the
+generated copies editors read (``dagen schema`` prints them, a test keeps them
+current).  Tasks dispatch on ``type`` with ``if``/``then``, so an error names
+the failing field of that type rather than a failed ``oneOf``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from generator.emr_cluster import CLUSTER_PROPERTIES, CLUSTER_SCHEMA, CONFIGURATION_DEF
+from generator.schema_parts import (
+    BOOLEAN,
+    DURATION,
+    IDENTIFIER_PATTERN,
+    POSITIVE_INT,
+    STRING,
+    Schema,
+    obj,
+    prop,
+)
+from generator.task_types import TASK_TYPES
+
+SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
+TASK_ID_NAMES: Schema = {
+    "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$",
+    "title": "task ids are letters, digits, '_' and '-' (a '.' is reserved for task groups)",
+}
+NAMES: Schema = {"pattern": IDENTIFIER_PATTERN, "title": "names start with a letter, then letters, digits or '_'"}
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+
+DATE: Schema = {"type": "string", "pattern": DATE_PATTERN, "title": "date (YYYY-MM-DD, optionally with a time)"}
+
+TASK_DEFAULTS = obj(
+    {
+        "retries": prop({"type": "integer", "minimum": 0}, "Retries of a failed task.", 2),
+        "retry_delay": prop(DURATION, "Wait between retries.", "5m"),
+        "retry_exponential_backoff": prop(BOOLEAN, "Double the wait after each retry.", True),
+        "max_retry_delay": prop(DURATION, "Upper bound of the wait with exponential backoff.", "1h"),
+        "execution_timeout": prop(DURATION, "Fail a task that runs longer than this.", "3h"),
+        "email": prop(
+            {"type": "array", "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}},
+            "Addresses notified on failure/retry (needs SMTP or SES configured in the environment).",
+            ["data-alerts@example.com"],
+        ),
+        "email_on_failure": prop(BOOLEAN, "Email when a task fails.", True),
+        "email_on_retry": prop(BOOLEAN, "Email when a task is retried.", False),
+        "poll_interval": prop(DURATION, "How often waits check progress (steps, notebooks, executions).", "30s",
+                              default="30s"),
+        "timeout": prop(DURATION, "How long waits last before the task fails.", "6h", default="6h"),
+    },
+    title="task defaults",
+)
+
+COMMON_TASK_PROPERTIES: dict[str, Schema] = {
+    "description": prop(STRING, "What the task does (shown in the Airflow UI).", "Convert ratings CSV to Parquet"),
+    "depends_on": prop(
+        {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        "Tasks that must succeed before this one starts.",
+        ["extract_load_data"],
+    ),
+    "retries": TASK_DEFAULTS["properties"]["retries"],
+    "retry_delay": TASK_DEFAULTS["properties"]["retry_delay"],
+    "execution_timeout": TASK_DEFAULTS["properties"]["execution_timeout"],
+    "poll_interval": TASK_DEFAULTS["properties"]["poll_interval"],
+    "timeout": TASK_DEFAULTS["properties"]["timeout"],
+}
+
+PARAM = obj(
+    {
+        "default": prop({}, "Value used when the run is not given one.", "Books", ["Books", "Toys"]),
+        "description": prop(STRING, "Shown in the trigger form.", "Categories to rank"),
+        "type": prop(
+            {"anyOf": [
+                {"enum": ["string", "integer", "number", "boolean", "array", "object", "null"]},
+                {"type": "array", "items": {"enum": ["string", "integer", "number", "boolean", "array", "object",
+                                                     "null"]}},
+            ]},
+            "JSON type the trigger form enforces.",
+            "array",
+        ),
+        "enum": prop({"type": "array", "minItems": 1}, "Allowed values.", ["daily", "weekly"]),
+        "minimum": prop({"type": "number"}, "Smallest allowed number.", 1),
+        "maximum": prop({"type": "number"}, "Largest allowed number.", 100),
+        "format": prop({"enum": ["date", "date-time", "time"]}, "String format the trigger form enforces.", "date"),
+    },
+    required=("default",),
+    title="runtime param",
+)
+
+AWS = obj(
+    {
+        "conn_id": prop(STRING, "Airflow connection used for AWS calls.", "aws_default", default="aws_default"),
+        "region": prop({"type": "string", "pattern": r"^[a-z]{2}(-[a-z]+)+-[0-9]$", "title": "AWS region"},
+                       "AWS region of the pipeline's resources (default: the connection's).", "us-east-1"),
+    },
+    title="AWS settings",
+)
+
+# Keys a pipeline shares with defaults.yaml.
+SHARED_PROPERTIES: dict[str, Schema] = {
+    "owner": prop(STRING, "Owner shown in the Airflow UI.", "data-platform"),
+    "tags": prop({"type": "array", "items": STRING, "uniqueItems": True}, "Tags for filtering in the UI.",
+                 ["movielens", "emr"]),
+    "schedule": prop(
+        {"type": ["string", "null"], "format": "schedule", "title": "cron expression or preset"},
+        "When runs start: a cron expression, a preset such as @daily, or null for manual runs only.",
+        "0 * * * *", "@daily", None,
+    ),
+    "start_date": prop(DATE, "First logical date the schedule covers.", "2024-01-01"),
+    "end_date": prop(DATE, "Last logical date the schedule covers.", "2025-12-31"),
+    "timezone": prop(STRING, "IANA time zone of the schedule and dates (default UTC).", "Europe/Paris"),
+    "catchup": prop(BOOLEAN, "Run the intervals missed since start_date.", False, default=False),
+    "max_active_runs": prop(POSITIVE_INT, "Runs of this pipeline at once.", 1),
+    "max_active_tasks": prop(POSITIVE_INT, "Tasks of one run at once.", 3),
+    "dagrun_timeout": prop(DURATION, "Fail a run that lasts longer than this.", "4h"),
+    "task_defaults": prop(TASK_DEFAULTS, "Settings every task inherits.", {"retries": 2, "retry_delay": "5m"}),
+    "aws": prop(AWS, "AWS connection and region.", {"conn_id": "aws_default", "region": "us-east-1"}),
+}
+
+PIPELINE_ONLY_PROPERTIES: dict[str, Schema] = {
+    "dag_id": prop({"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,250}$", "title": "DAG id"},
+                   "DAG id (default: the file name without extension).", "movielens_emr_step_functions"),
+    "description": prop(STRING, "One-line summary shown in the DAG list.", "MovieLens preprocessing and curation"),
+    "doc_md": prop(STRING, "Markdown documentation shown on the DAG page.", "## Runbook\nRe-run from the UI."),
+    "params": prop(
+        {"type": "object", "propertyNames": NAMES, "additionalProperties": PARAM},
+        "Runtime parameters: shown in the trigger form, read as `{{ params.NAME }}`.",
+        {"categories": {"default": ["Books"], "type": "array", "description": "Categories to rank"}},
+    ),
+    "clusters": prop(
+        {"type": "object", "propertyNames": NAMES,
+         "additionalProperties": {"$ref": "#/$defs/cluster"}},
+        "EMR clusters the pipeline creates for its tasks and terminates after them.",
+        {"preprocess": {"release_label": "emr-7.5.0", "applications": ["Spark"],
+                        "instance_groups": {"primary": {"instance_type": "m5.xlarge"}}}},
+    ),
+    "tasks": prop(
+        {"type": "object", "minProperties": 1, "propertyNames": TASK_ID_NAMES,
+         "additionalProperties": {"$ref": "#/$defs/task"}},
+        "The work, keyed by task id; `type` selects what the task does.",
+        {"curate": {"type": "glue_job", "job_name": "movielens-curate"}},
+    ),
+}
+
+
+def _task_type_def(name: str) -> Schema:
+    module = TASK_TYPES[name]
+    properties = {
+        "type": prop({"const": name}, module.SUMMARY, name),
+        **COMMON_TASK_PROPERTIES,
+        **module.PROPERTIES,
+    }
+    return obj(properties, required=("type", *module.REQUIRED), title=f"{name} task")
+
+
+def _task_def() -> Schema:
+    return {
+        "title": "task",
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": prop({"enum": list(TASK_TYPES)}, "What the task does.", *TASK_TYPES)},
+        "allOf": [
+            {
+                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                "then": {"$ref": f"#/$defs/{name}_task"},
+            }
+            for name in TASK_TYPES
+        ],
+    }
+
+
+@lru_cache(maxsize=None)
+def pipeline_schema() -> dict[str, Any]:
+    """The schema of one pipeline spec file."""
+    defs: dict[str, Schema] = {
+        "cluster": CLUSTER_SCHEMA,
+        "emr_configuration": CONFIGURATION_DEF,
+        "task": _task_def(),
+    }
+    defs.update({f"{name}_task": _task_type_def(name) for name in TASK_TYPES})
+    return {
+        "$schema": SCHEMA_URI,
+        "$id": "urn:dagen:schema:pipeline:v1",
+        "title": "dagen pipeline spec (v1)",
+        "description": "One Airflow pipeline for Amazon MWAA: schedule, params, EMR clusters and tasks.",
+        **obj({**PIPELINE_ONLY_PROPERTIES, **SHARED_PROPERTIES}, required=("tasks",)),
+        "$defs": defs,
+    }
+
+
+@lru_cache(maxsize=None)
+def defaults_schema() -> dict[str, Any]:
+    """The schema of ``pipelines/defaults.yaml`` (team-wide defaults under every spec)."""
+    cluster_defaults = obj(dict(CLUSTER_PROPERTIES), title="cluster defaults")
+    return {
+        "$schema": SCHEMA_URI,
+        "$id": "urn:dagen:schema:defaults:v1",
+        "title": "dagen team defaults (v1)",
+        "description": "Settings merged under every pipeline spec in the same folder; the spec wins.",
+        **obj(
+            {
+                **SHARED_PROPERTIES,
+                "cluster_defaults": prop(
+                    cluster_defaults,
+                    "Settings merged under every cluster of every pipeline.",
+                    {"log_uri": "s3://my-logs/emr/", "subnet_id": "{{ var.value.emr_subnet_id }}"},
+                ),
+            }
+        ),
+        "$defs": {"emr_configuration": CONFIGURATION_DEF},
+    }
+
+
+SCHEMAS = {"pipeline": pipeline_schema, "defaults": defaults_schema}

@@ -1,0 +1,209 @@
+"""Phase 2b, validate: rules across fields that JSON Schema cannot express.
+
+Runs on a merged, schema-valid spec: references and cycles in the task graph,
+ids the generator will add, unused clusters, dates, Jinja syntax and the
+params and variables templates read, and each task type's own ``check``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import zoneinfo
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Callable, Iterator
+
+import jinja2
+from jinja2 import meta, nodes
+
+from generator.diagnostics import Diagnostic
+from generator.emr_cluster import check_cluster
+from generator.lowering_context import create_cluster_task_id, terminate_cluster_task_id, wait_task_id
+from generator.task_types import TASK_TYPES
+from generator.value_formats import is_templated
+
+At = Callable[..., dict[str, Any]]
+
+# Names Airflow puts in the template context (3.x, plus those 2.10 still has).
+TEMPLATE_CONTEXT = frozenset(
+    """conn dag dag_run data_interval_end data_interval_start ds ds_nodash expanded_ti_count inlet_events inlets
+    logical_date macros map_index_template outlet_events outlets params prev_data_interval_end_success
+    prev_data_interval_start_success prev_end_date_success prev_start_date_success run_id start_date task
+    task_instance task_instance_key_str test_mode ti triggering_asset_events ts ts_nodash ts_nodash_with_tz var
+    conf execution_date next_ds next_ds_nodash next_execution_date prev_ds prev_ds_nodash prev_execution_date
+    prev_execution_date_success templates_dict tomorrow_ds tomorrow_ds_nodash triggering_dataset_events
+    yesterday_ds yesterday_ds_nodash""".split()
+)
+# Free text that Airflow never renders.
+_NOT_TEMPLATED_KEYS = frozenset({"description", "doc_md"})
+
+# Task types whose work is started by one task and awaited by a second, `<id>_wait`.
+WAITED_TYPES = frozenset({"emr_notebook", "step_function"})
+
+
+def _did_you_mean(word: str, options: Any) -> str | None:
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+@lru_cache(maxsize=1)
+def _jinja() -> jinja2.Environment:
+    return jinja2.Environment()
+
+
+def _strings(value: Any, pointer: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if key not in _NOT_TEMPLATED_KEYS:
+                yield from _strings(sub, (*pointer, key))
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            yield from _strings(sub, (*pointer, index))
+    elif isinstance(value, str):
+        yield pointer, value
+
+
+def _params_read(tree: nodes.Template) -> Iterator[str]:
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node.node, nodes.Name) and node.node.name == "params":
+            if isinstance(node, nodes.Getattr):
+                yield node.attr
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                yield node.arg.value
+
+
+def check_templates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
+    declared = set(spec.get("params", {}))
+    for pointer, text in _strings(spec, ()):
+        if not is_templated(text):
+            continue
+        try:
+            tree = _jinja().parse(text)
+        except jinja2.TemplateSyntaxError as error:
+            yield Diagnostic(code="DG404", **at(pointer), message=f"invalid Jinja template: {error.message}",
+                             hint="templates look like {{ params.name }} or {{ ds }}")
+            continue
+        for name in sorted(meta.find_undeclared_variables(tree) - TEMPLATE_CONTEXT):
+            yield Diagnostic(code="DG408", **at(pointer), message=f"the template reads '{name}', which Airflow does "
+                             "not provide", hint=_did_you_mean(name, TEMPLATE_CONTEXT) or
+                             "use params.NAME for runtime parameters and var.value.NAME for Variables")
+        for name in _params_read(tree):
+            if name not in declared:
+                yield Diagnostic(code="DG405", **at(pointer), message=f"the template reads params.{name}, but the "
+                                 "pipeline declares no such param", hint=_did_you_mean(name, declared) or
+                                 f"declare it under params: with a default, e.g. params: {{{name}: {{default: ...}}}}")
+
+
+def _parse_date(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        return None
+
+
+def check_dates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
+    if "start_date" not in spec:
+        yield Diagnostic(code="DG202", **at(()), message="missing required key 'start_date' (in the spec or in "
+                         "defaults.yaml)", hint="add e.g. start_date: 2024-01-01")
+    parsed = {}
+    for key in ("start_date", "end_date"):
+        if key in spec:
+            parsed[key] = _parse_date(spec[key])
+            if parsed[key] is None:
+                yield Diagnostic(code="DG407", **at((key,)), message=f"{key} '{spec[key]}' is not a real date",
+                                 hint="check the day and month")
+    start, end = parsed.get("start_date"), parsed.get("end_date")
+    if start and end and start.replace(tzinfo=None) > end.replace(tzinfo=None):
+        yield Diagnostic(code="DG407", **at(("end_date",)), message=f"end_date {spec['end_date']} is before "
+                         f"start_date {spec['start_date']}", hint="swap them or remove end_date")
+    if "timezone" in spec:
+        try:
+            zoneinfo.ZoneInfo(spec["timezone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            yield Diagnostic(code="DG204", **at(("timezone",)), message=f"unknown time zone '{spec['timezone']}'",
+                             hint="use an IANA name such as UTC or Europe/Paris")
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as a path of task ids, or None (iterative DFS, three colours)."""
+    colour = dict.fromkeys(graph, 0)
+    for root in graph:
+        if colour[root]:
+            continue
+        stack: list[tuple[str, Iterator[str]]] = [(root, iter(graph[root]))]
+        colour[root] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                colour[node] = 2
+                stack.pop()
+            elif child in graph and colour[child] == 1:
+                path = [entry for entry, _ in stack]
+                return [*path[path.index(child):], child]
+            elif child in graph and colour[child] == 0:
+                colour[child] = 1
+                stack.append((child, iter(graph[child])))
+    return None
+
+
+def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
+    tasks: dict[str, dict[str, Any]] = spec["tasks"]
+    clusters: dict[str, Any] = spec.get("clusters", {})
+    for task_id, task in tasks.items():
+        for index, dependency in enumerate(task.get("depends_on", [])):
+            pointer = ("tasks", task_id, "depends_on", index)
+            if dependency == task_id:
+                yield Diagnostic(code="DG306", **at(pointer), message=f"task '{task_id}' depends on itself",
+                                 hint="remove it from its own depends_on")
+            elif dependency not in tasks:
+                yield Diagnostic(code="DG301", **at(pointer), message=f"task '{task_id}' depends on "
+                                 f"'{dependency}', which is not a task of this pipeline",
+                                 hint=_did_you_mean(dependency, tasks) or f"tasks: {', '.join(tasks)}")
+        cluster = task.get("cluster")
+        if cluster is not None and cluster not in clusters:
+            yield Diagnostic(code="DG302", **at(("tasks", task_id, "cluster")), message=f"task '{task_id}' runs on "
+                             f"cluster '{cluster}', which is not defined under clusters",
+                             hint=_did_you_mean(cluster, clusters) or
+                             (f"clusters: {', '.join(clusters)}" if clusters else "define it under clusters:"))
+
+    used = {task.get("cluster") for task in tasks.values()}
+    for name in clusters:
+        if name not in used:
+            yield Diagnostic(code="DG305", **at(("clusters", name), key=True), message=f"cluster '{name}' is not "
+                             "used by any task", hint="remove it, or set `cluster: " + name + "` on its tasks")
+
+    graph = {task_id: [d for d in task.get("depends_on", []) if d != task_id] for task_id, task in tasks.items()}
+    cycle = _find_cycle(graph)
+    if cycle:
+        yield Diagnostic(code="DG303", **at(("tasks", cycle[0], "depends_on")),
+                         message=f"dependency cycle: {' -> '.join(reversed(cycle))}",
+                         hint="a pipeline is a DAG: remove one of these depends_on entries")
+
+    generated: dict[str, str] = {}
+    for name in clusters:
+        generated[create_cluster_task_id(name)] = f"creates cluster '{name}'"
+        generated[terminate_cluster_task_id(name)] = f"terminates cluster '{name}'"
+    for task_id, task in tasks.items():
+        if task["type"] in WAITED_TYPES:
+            generated[wait_task_id(task_id)] = f"waits for task '{task_id}'"
+    for task_id in tasks:
+        if task_id in generated:
+            yield Diagnostic(code="DG304", **at(("tasks", task_id), key=True), message=f"task id '{task_id}' "
+                             f"collides with the generated task that {generated[task_id]}",
+                             hint="rename the task")
+
+
+def semantic_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
+    """Every semantic problem of one merged, schema-valid pipeline."""
+    out: list[Diagnostic] = []
+    for name, cluster in spec.get("clusters", {}).items():
+        out.extend(check_cluster(name, cluster, at))
+    for task_id, task in spec["tasks"].items():
+        type_check = getattr(TASK_TYPES[task["type"]], "check", None)
+        if type_check is not None:
+            out.extend(type_check(task_id, task, at))
+    out.extend(check_graph(spec, at))
+    out.extend(check_dates(spec, at))
+    out.extend(check_templates(spec, at))
+    return out

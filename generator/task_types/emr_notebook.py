@@ -1,0 +1,69 @@
+"""``emr_notebook``: execute an EMR Studio notebook on a pipeline cluster.
+
+Lowers to ``EmrStartNotebookExecutionOperator`` (returns the execution id) and
+``EmrNotebookExecutionSensor`` in reschedule mode, so no worker slot is held
+while the notebook runs.  Parameters are serialised with ``json.dumps``.
+"""
+
+from __future__ import annotations
+
+from generator.lowering_context import LowerContext, wait_task_id
+from generator.model import OperatorTask, TaskSpec
+from generator.schema_parts import ROLE, STRING, TAGS_MAP, TEMPLATED_STRING, prop
+from generator.templating import json_with_templates, xcom_pull
+
+NAME = "emr_notebook"
+SUMMARY = "Execute an EMR Studio notebook on a pipeline cluster and wait for it."
+OPERATORS = (
+    "airflow.providers.amazon.aws.operators.emr.EmrStartNotebookExecutionOperator",
+    "airflow.providers.amazon.aws.sensors.emr.EmrNotebookExecutionSensor",
+)
+
+PROPERTIES = {
+    "cluster": prop(STRING, "Name of the cluster (under `clusters`) that runs the notebook.", "notebooks"),
+    "editor_id": prop(TEMPLATED_STRING, "EMR Studio workspace (editor) id.", "{{ var.value.notebook_editor_id }}",
+                      "e-ABCDEFGHIJ0123456789KLMNO"),
+    "notebook_path": prop(TEMPLATED_STRING, "Path of the notebook inside the workspace.", "find_best_sellers.ipynb"),
+    "params": prop(
+        {"type": "object"},
+        "Notebook parameters (injected into the cell tagged `parameters`); any JSON value, Jinja allowed.",
+        {"CATEGORIES": "{{ params.categories }}", "FROM_DATE": "{{ ds }}"},
+    ),
+    "service_role": prop(ROLE, "Role EMR Studio assumes to run the notebook.", "EMR_Notebooks_DefaultRole",
+                         default="EMR_Notebooks_DefaultRole"),
+    "execution_name": prop(TEMPLATED_STRING, "Name of the notebook execution.", "best-sellers-{{ ds }}"),
+    "tags": prop(TAGS_MAP, "Tags on the notebook execution.", {"team": "analytics"}),
+}
+REQUIRED = ("cluster", "editor_id", "notebook_path")
+
+
+def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
+    settings = task.settings
+    assert task.cluster is not None
+    start_kwargs = {
+        **ctx.aws(),
+        "editor_id": settings["editor_id"],
+        "relative_path": settings["notebook_path"],
+        "cluster_id": ctx.cluster_id(task.cluster),
+        "service_role": settings.get("service_role", "EMR_Notebooks_DefaultRole"),
+        "notebook_params": json_with_templates(settings.get("params", {})),
+        "wait_for_completion": False,
+    }
+    if "execution_name" in settings:
+        start_kwargs["notebook_execution_name"] = settings["execution_name"]
+    if "tags" in settings:
+        start_kwargs["tags"] = [{"Key": key, "Value": value} for key, value in settings["tags"].items()]
+    return [
+        OperatorTask(task_id=task.task_id, operator=OPERATORS[0], kwargs=start_kwargs),
+        OperatorTask(
+            task_id=wait_task_id(task.task_id),
+            operator=OPERATORS[1],
+            kwargs={
+                **ctx.aws(),
+                "notebook_execution_id": xcom_pull(task.task_id),
+                "mode": "reschedule",
+                "poke_interval": task.poll_interval,
+                "timeout": task.timeout,
+            },
+        ),
+    ]

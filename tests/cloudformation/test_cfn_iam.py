@@ -1,0 +1,430 @@
+"""Least privilege of every IAM policy in the templates.
+
+Policies are checked after rendering (intrinsic functions resolved) for
+several parameter sets per template, so that conditional statements are
+covered both ways. Action names and their resource types come from cfn-lint's
+copy of the AWS Service Authorization Reference (Policies.json).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from cfnlint.data import AdditionalSpecs
+from cfnlint.helpers import load_resource
+
+from cfn_support import (
+    ACCOUNT_ID,
+    REGION,
+    TEMPLATE_NAMES,
+    as_list,
+    identity_policies,
+    render,
+    template_text,
+)
+
+SERVICE_MAP = load_resource(AdditionalSpecs, "Policies.json")
+
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:mwaa-movielens-curation"
+CRAWLER_ARNS = [
+    f"arn:aws:glue:{REGION}:{ACCOUNT_ID}:crawler/mwaa-movielens-most-popular-movies",
+    f"arn:aws:glue:{REGION}:{ACCOUNT_ID}:crawler/mwaa-movielens-top-rated-movies",
+]
+
+# Parameter sets: defaults, and every optional branch switched on.
+VARIANTS = [
+    pytest.param("emr-roles.yaml", {}, id="emr-roles-defaults"),
+    pytest.param(
+        "emr-roles.yaml",
+        {"LogBucketName": "dagen-logs-test", "SourceDataBucketName": "public.data.example", "RoleNameSuffix": "-dev"},
+        id="emr-roles-all-options",
+    ),
+    pytest.param("movielens.yaml", {}, id="movielens-defaults"),
+    pytest.param(
+        "movielens.yaml",
+        {"ScriptsS3Uri": "s3://dagen-scripts-test/jobs/curate.py", "EnableDataBucketVersioning": "true"},
+        id="movielens-all-options",
+    ),
+    pytest.param("mwaa-execution-role.yaml", {}, id="execution-role-defaults"),
+    pytest.param(
+        "mwaa-execution-role.yaml",
+        {
+            "EnableSecretsBackend": "true",
+            "RequireEmrManagedPolicyTag": "false",
+            "GlueJobName": "mwaa-movielens-curate",
+            "GlueCrawlerArns": ",".join(CRAWLER_ARNS),
+            "EmrServiceRoleName": "EMR_DefaultRole-dev",
+            "EmrInstanceRoleName": "EMR_EC2_DefaultRole-dev",
+            "EmrNotebooksRoleName": "EMR_Notebooks_DefaultRole-dev",
+        },
+        id="execution-role-all-options",
+    ),
+    pytest.param("mwaa-environment.yaml", {}, id="environment-defaults"),
+]
+
+# Partial wildcards: only the AWS sample MWAA execution policy's own, on the DAGs bucket / SQS keys.
+ALLOWED_WILDCARD_ACTIONS = {
+    "ExecutionRole/mwaa-environment": {"s3:GetObject*", "s3:GetBucket*", "s3:List*", "kms:GenerateDataKey*"},
+}
+# Actions that may use Resource "*": those without a resource type, plus
+# PutMetricData, which the AWS samples grant on "*" (scoped by namespace where the caller allows).
+STAR_RESOURCE_EXTRA = {"cloudwatch:PutMetricData"}
+# Statements whose ARNs may wildcard the account: MWAA's Celery queues live in
+# an AWS service account; the KMS statement is a NotResource on this account's keys.
+CROSS_ACCOUNT_SIDS = {"CeleryQueues"}
+
+PASSED_TO = {
+    "elasticmapreduce": "elasticmapreduce.amazonaws.com",
+    "ec2": "ec2.amazonaws.com",
+}
+
+
+def statements(name: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    resources = render(name, **params).resources()
+    return [
+        (label, statement)
+        for label, document in identity_policies(resources)
+        for statement in as_list(document["Statement"])
+    ]
+
+
+def allow_statements(name, params):
+    return [(label, s) for label, s in statements(name, params) if s["Effect"] == "Allow"]
+
+
+def action_spec(action: str) -> dict[str, Any] | None:
+    service, _, permission = action.partition(":")
+    return SERVICE_MAP.get(service.lower(), {}).get("Actions", {}).get(permission.lower())
+
+
+def arn_formats(action: str) -> list[str]:
+    service = action.split(":", 1)[0].lower()
+    spec = action_spec(action) or {}
+    formats = []
+    for resource_type in spec.get("Resources", []):
+        for fmt in SERVICE_MAP[service]["Resources"].get(resource_type, {}).get("ARNFormats", []):
+            formats.append(
+                re.escape(fmt)
+                .replace(re.escape("${Partition}"), "aws")
+                .replace(re.escape("${Region}"), REGION)
+                .replace(re.escape("${Account}"), ACCOUNT_ID)
+                .replace(re.escape(".*"), ".*")
+            )
+    return formats
+
+
+# --------------------------------------------------------------- actions
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_no_template_names_a_service_wide_action(name):
+    text = template_text(name)
+    for service in ("elasticmapreduce", "states", "glue", "iam", "airflow", "sqs", "kms", "ssm", "logs"):
+        # (an ARN such as arn:aws:kms:*:... has the service after a colon)
+        assert not re.search(rf"(?<![:\w-]){service}:\*", text), f"{name}: {service}:*"
+    assert not re.search(r"^\s*(-\s*)?Action:\s*['\"]?\*['\"]?\s*$", text, re.M), f"{name}: Action *"
+    assert not re.search(r"^\s*-\s*['\"]\*['\"]\s*$", text, re.M), f"{name}: * in an action list"
+
+
+@pytest.mark.parametrize(("name", "params"), VARIANTS)
+def test_allow_statements_name_actions_exactly(name, params):
+    for label, statement in allow_statements(name, params):
+        assert "NotAction" not in statement, label
+        for action in as_list(statement["Action"]):
+            assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+\*?", action), f"{label}: {action}"
+            if action.endswith("*"):
+                assert action in ALLOWED_WILDCARD_ACTIONS.get(label, set()), f"{label}: wildcard {action}"
+            else:
+                assert action_spec(action) is not None, f"{label}: unknown action {action}"
+
+
+@pytest.mark.parametrize(("name", "params"), VARIANTS)
+def test_resource_star_only_where_the_action_has_no_resource_type(name, params):
+    for label, statement in allow_statements(name, params):
+        if "*" not in as_list(statement.get("Resource")):
+            continue
+        assert as_list(statement["Resource"]) == ["*"], label
+        for action in as_list(statement["Action"]):
+            spec = action_spec(action)
+            assert spec is not None and (not spec.get("Resources") or action in STAR_RESOURCE_EXTRA), (
+                f"{label}: {action} supports resource-level permissions but is granted on *"
+            )
+
+
+@pytest.mark.parametrize(("name", "params"), VARIANTS)
+def test_resources_match_the_actions_resource_types(name, params):
+    for label, statement in allow_statements(name, params):
+        arns = [a for a in as_list(statement.get("Resource")) if a != "*"]
+        for arn in arns:
+            parts = arn.split(":", 5)
+            assert len(parts) == 6 and parts[1] == "aws", f"{label}: {arn}"
+            assert parts[3] in ("", REGION), f"{label}: {arn} region"
+            cross_account = statement.get("Sid") in CROSS_ACCOUNT_SIDS
+            assert parts[4] in ("", ACCOUNT_ID) or (cross_account and parts[4] == "*"), f"{label}: {arn} account"
+            assert parts[5] not in ("*", ""), f"{label}: {arn} names no resource"
+        for action in as_list(statement["Action"]):
+            if action.endswith("*"):
+                continue
+            formats = arn_formats(action)
+            for arn in arns:
+                concrete = arn.replace(":*:", f":{ACCOUNT_ID}:", 1) if cross_account else arn
+                assert any(re.fullmatch(f, concrete) for f in formats), f"{label}: {action} cannot apply to {arn}"
+                if action.startswith("s3:"):
+                    bucket_level = action_spec(action)["Resources"][-1] == "bucket"
+                    assert ("/" not in arn) == bucket_level, f"{label}: {action} on {arn}"
+
+
+# -------------------------------------------------------------- PassRole
+EXPECTED_PASSROLE = {
+    "emr-roles-defaults": {"EMR_EC2_DefaultRole": "ec2"},
+    "emr-roles-all-options": {"EMR_EC2_DefaultRole-dev": "ec2"},
+    "execution-role-defaults": {
+        "EMR_DefaultRole": "elasticmapreduce",
+        "EMR_Notebooks_DefaultRole": "elasticmapreduce",
+        "EMR_EC2_DefaultRole": "ec2",
+    },
+    "execution-role-all-options": {
+        "EMR_DefaultRole-dev": "elasticmapreduce",
+        "EMR_Notebooks_DefaultRole-dev": "elasticmapreduce",
+        "EMR_EC2_DefaultRole-dev": "ec2",
+    },
+}
+
+
+@pytest.mark.parametrize(("name", "params"), VARIANTS)
+def test_passrole_only_on_emr_roles_to_their_service(request, name, params):
+    variant = request.node.callspec.id
+    passed = {}
+    for label, statement in allow_statements(name, params):
+        actions = as_list(statement["Action"])
+        if "iam:PassRole" not in actions:
+            continue
+        assert actions == ["iam:PassRole"], f"{label}: PassRole must stand alone"
+        condition = statement.get("Condition")
+        assert condition is not None and list(condition) == ["StringEquals"], label
+        assert list(condition["StringEquals"]) == ["iam:PassedToService"], label
+        service = condition["StringEquals"]["iam:PassedToService"]
+        for arn in as_list(statement["Resource"]):
+            match = re.fullmatch(rf"arn:aws:iam::{ACCOUNT_ID}:role/([A-Za-z0-9+=,.@_-]+)", arn)
+            assert match, f"{label}: PassRole on {arn}"
+            passed[match.group(1)] = service
+    expected = EXPECTED_PASSROLE.get(variant, {})
+    assert passed == {role: PASSED_TO[s] for role, s in expected.items()}
+
+
+# ---------------------------------------------------- the pipelines policy
+PIPELINE_ACTIONS = {
+    "elasticmapreduce:RunJobFlow",
+    "elasticmapreduce:AddJobFlowSteps",
+    "elasticmapreduce:DescribeCluster",
+    "elasticmapreduce:DescribeStep",
+    "elasticmapreduce:TerminateJobFlows",
+    "elasticmapreduce:StartNotebookExecution",
+    "elasticmapreduce:DescribeNotebookExecution",
+    "elasticmapreduce:StopNotebookExecution",
+    "iam:PassRole",
+    "states:StartExecution",
+    "states:DescribeExecution",
+}
+GLUE_OPERATOR_ACTIONS = {
+    "glue:GetJob",
+    "glue:GetJobRun",
+    "glue:StartJobRun",
+    "glue:GetCrawler",
+    "glue:StartCrawler",
+    "glue:UpdateCrawler",
+    "glue:GetCrawlerMetrics",
+}
+
+
+def pipelines_statements(**params):
+    resources = render("mwaa-execution-role.yaml", **params).resources()
+    return as_list(resources["PipelinesPolicy"]["Properties"]["PolicyDocument"]["Statement"]), resources
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({}, PIPELINE_ACTIONS, id="seed-pipelines"),
+        pytest.param(
+            {"GlueJobName": "mwaa-movielens-curate", "GlueCrawlerArns": ",".join(CRAWLER_ARNS)},
+            PIPELINE_ACTIONS | GLUE_OPERATOR_ACTIONS,
+            id="with-glue-operators",
+        ),
+        pytest.param(
+            {"GlueJobName": "mwaa-movielens-curate"},
+            PIPELINE_ACTIONS | {"glue:GetJob", "glue:GetJobRun", "glue:StartJobRun"},
+            id="with-glue-job-only",
+        ),
+    ],
+)
+def test_pipelines_policy_has_exactly_the_needed_actions(params, expected):
+    found, _ = pipelines_statements(**params)
+    assert all(s["Effect"] == "Allow" for s in found)
+    assert {a for s in found for a in as_list(s["Action"])} == expected
+
+
+def test_pipelines_policy_is_attached_to_the_execution_role():
+    _, resources = pipelines_statements()
+    assert resources["PipelinesPolicy"]["Type"] == "AWS::IAM::ManagedPolicy"
+    assert resources["PipelinesPolicy"]["Properties"]["Roles"] == [resources["ExecutionRole"]["Properties"].get(
+        "RoleName", "ExecutionRole-GENERATED")]
+
+
+def _by_action(found):
+    out = {}
+    for s in found:
+        for a in as_list(s["Action"]):
+            out[a] = s
+    return out
+
+
+def test_state_machine_permissions_name_the_one_state_machine():
+    by_action = _by_action(pipelines_statements()[0])
+    assert by_action["states:StartExecution"]["Resource"] == STATE_MACHINE_ARN
+    assert by_action["states:DescribeExecution"]["Resource"] == (
+        f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:mwaa-movielens-curation:*"
+    )
+
+
+@pytest.mark.parametrize(
+    ("required", "run_condition", "cluster_condition"),
+    [
+        pytest.param(
+            "true",
+            {"StringEquals": {"aws:RequestTag/for-use-with-amazon-emr-managed-policies": "true"}},
+            {"StringEquals": {"aws:ResourceTag/for-use-with-amazon-emr-managed-policies": "true"}},
+            id="v2-tag-required",
+        ),
+        pytest.param("false", None, None, id="no-tag"),
+    ],
+)
+def test_emr_cluster_permissions_follow_the_managed_policy_tag(required, run_condition, cluster_condition):
+    by_action = _by_action(pipelines_statements(RequireEmrManagedPolicyTag=required)[0])
+    assert by_action["elasticmapreduce:RunJobFlow"].get("Condition") == run_condition
+    for action in ("AddJobFlowSteps", "DescribeCluster", "DescribeStep", "TerminateJobFlows"):
+        statement = by_action[f"elasticmapreduce:{action}"]
+        assert statement.get("Condition") == cluster_condition
+        assert statement["Resource"] == f"arn:aws:elasticmapreduce:{REGION}:{ACCOUNT_ID}:cluster/*"
+
+
+def test_glue_operator_permissions_name_the_job_and_crawlers():
+    by_action = _by_action(
+        pipelines_statements(GlueJobName="mwaa-movielens-curate", GlueCrawlerArns=",".join(CRAWLER_ARNS))[0]
+    )
+    assert by_action["glue:StartJobRun"]["Resource"] == f"arn:aws:glue:{REGION}:{ACCOUNT_ID}:job/mwaa-movielens-curate"
+    assert by_action["glue:StartCrawler"]["Resource"] == CRAWLER_ARNS
+    assert by_action["glue:GetCrawlerMetrics"]["Resource"] == "*"
+
+
+# ---------------------------------------------------- the MWAA base policy
+def test_execution_role_has_the_mwaa_requirements():
+    resources = render("mwaa-execution-role.yaml", EnvironmentName="env1").resources()
+    (policy,) = resources["ExecutionRole"]["Properties"]["Policies"]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    dags = ["arn:aws:s3:::airflow-dagen-test", "arn:aws:s3:::airflow-dagen-test/*"]
+    assert by_sid["PublishEnvironmentMetrics"]["Resource"] == f"arn:aws:airflow:{REGION}:{ACCOUNT_ID}:environment/env1"
+    assert by_sid["DenyListAllMyBuckets"] == {
+        "Sid": "DenyListAllMyBuckets", "Effect": "Deny", "Action": "s3:ListAllMyBuckets", "Resource": dags
+    }
+    assert by_sid["ReadDagsBucket"]["Resource"] == dags
+    assert by_sid["WriteEnvironmentLogs"]["Resource"] == (
+        f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:airflow-env1-*"
+    )
+    assert set(by_sid["WriteEnvironmentLogs"]["Action"]) == {
+        "logs:CreateLogStream", "logs:CreateLogGroup", "logs:PutLogEvents", "logs:GetLogEvents",
+        "logs:GetLogRecord", "logs:GetLogGroupFields", "logs:GetQueryResults",
+    }
+    assert by_sid["CeleryQueues"]["Resource"] == f"arn:aws:sqs:{REGION}:*:airflow-celery-*"
+    kms = by_sid["CeleryQueueEncryption"]
+    assert kms["NotResource"] == f"arn:aws:kms:*:{ACCOUNT_ID}:key/*"
+    assert kms["Condition"] == {"StringLike": {"kms:ViaService": [f"sqs.{REGION}.amazonaws.com"]}}
+    assert "ReadAirflowSecrets" not in by_sid
+
+
+def test_secrets_backend_reads_only_the_airflow_prefixes():
+    resources = render("mwaa-execution-role.yaml", EnableSecretsBackend="true").resources()
+    (policy,) = resources["ExecutionRole"]["Properties"]["Policies"]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert by_sid["ReadAirflowSecrets"]["Action"] == "ssm:GetParameter"
+    assert by_sid["ReadAirflowSecrets"]["Resource"] == [
+        f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/airflow/connections/*",
+        f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/airflow/variables/*",
+    ]
+
+
+# ---------------------------------------------------------- trust policies
+EXPECTED_TRUST = [
+    ("emr-roles.yaml", "EmrServiceRole", ["elasticmapreduce.amazonaws.com"], True),
+    ("emr-roles.yaml", "EmrInstanceRole", ["ec2.amazonaws.com"], False),
+    ("emr-roles.yaml", "EmrNotebooksRole", ["elasticmapreduce.amazonaws.com"], True),
+    ("movielens.yaml", "GlueJobRole", ["glue.amazonaws.com"], True),
+    ("movielens.yaml", "CrawlerRole", ["glue.amazonaws.com"], True),
+    ("movielens.yaml", "StateMachineRole", ["states.amazonaws.com"], True),
+    ("mwaa-execution-role.yaml", "ExecutionRole", ["airflow.amazonaws.com", "airflow-env.amazonaws.com"], True),
+]
+
+
+def test_every_role_has_an_expected_trust_case():
+    roles = {
+        (name, logical)
+        for name in TEMPLATE_NAMES
+        for logical, r in render(name).template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Role"
+    }
+    assert roles == {(name, logical) for name, logical, _, _ in EXPECTED_TRUST}
+
+
+@pytest.mark.parametrize(("name", "logical", "services", "source_account"), EXPECTED_TRUST)
+def test_roles_trust_only_their_service(name, logical, services, source_account):
+    role = render(name).resources()[logical]["Properties"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRole"
+    assert as_list(statement["Principal"]["Service"]) == services
+    if source_account:
+        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT_ID
+
+
+ALLOWED_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2",
+    "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceEditorsRole",
+}
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_only_scoped_aws_managed_policies_are_attached(name):
+    for logical, resource in render(name).resources().items():
+        for arn in resource["Properties"].get("ManagedPolicyArns", []):
+            assert arn in ALLOWED_MANAGED_POLICIES, f"{logical}: {arn}"
+
+
+# ------------------------------------------------------------ bucket policies
+@pytest.mark.parametrize(
+    ("name", "logical", "bucket"),
+    [
+        ("mwaa-environment.yaml", "DagsBucketPolicy", "airflow-dagen-test"),
+        ("movielens.yaml", "DataBucketPolicy", "dagen-data-test"),
+    ],
+)
+def test_bucket_policies_only_deny_plain_http(name, logical, bucket):
+    policy = render(name).resources()[logical]["Properties"]["PolicyDocument"]
+    assert policy["Statement"] == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_s3_star_appears_only_in_tls_deny_statements(name):
+    rendered = render(name).resources()
+    for logical, resource in rendered.items():
+        text = json.dumps(resource)
+        if '"s3:*"' in text:
+            assert resource["Type"] == "AWS::S3::BucketPolicy", logical
