@@ -50,7 +50,6 @@ _CODES = (
     Code("DG205", "malformed value", "The value does not have the required form (durations, names, dates...)."),
     Code("DG206", "value out of range", "A number is below its minimum or above its maximum."),
     Code("DG207", "wrong size", "A list or mapping has too few or too many entries, or repeats an entry."),
-    Code("DG208", "schema violation", "Any other schema rule."),
     # DG3xx: the task graph
     Code("DG301", "unknown dependency", "`depends_on` names a task that the pipeline does not define."),
     Code("DG302", "unknown cluster", "A task names a cluster that `clusters` does not define."),
@@ -71,6 +70,7 @@ _CODES = (
     Code("DG406", "duplicate DAG id", "Two spec files produce the same DAG id."),
     Code("DG407", "invalid dates", "The start date is after the end date, or a date is not a real date."),
     Code("DG408", "unknown template variable", "A template reads a name that is not in Airflow's template context."),
+    Code("DG409", "param default invalid", "A param's default does not satisfy its own type/enum/range/format."),
     # DG5xx: task types and clusters
     Code("DG501", "emr_step needs one kind", "An `emr_step` must set exactly one of `spark`, `hive`, `command`, `jar`."),
     Code(

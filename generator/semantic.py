@@ -94,6 +94,20 @@ def check_templates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                                  f"declare it under params: with a default, e.g. params: {{{name}: {{default: ...}}}}")
 
 
+def check_params(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
+    """Airflow validates param defaults when it builds the DAG; fail here first, located."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    for name, param in spec.get("params", {}).items():
+        schema = {key: value for key, value in param.items() if key not in ("default", "description")}
+        if not schema:
+            continue
+        for error in Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(param["default"]):
+            yield Diagnostic(code="DG409", **at(("params", name, "default")),
+                             message=f"the default of param '{name}' is invalid: {error.message}",
+                             hint="fix the default or the param's type/enum/minimum/maximum/format")
+
+
 def _parse_date(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
@@ -205,5 +219,6 @@ def semantic_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
             out.extend(type_check(task_id, task, at))
     out.extend(check_graph(spec, at))
     out.extend(check_dates(spec, at))
+    out.extend(check_params(spec, at))
     out.extend(check_templates(spec, at))
     return out

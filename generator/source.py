@@ -169,8 +169,15 @@ def load_file(path: Path, display: str | None = None) -> tuple[SourceDocument | 
     """Read and parse one spec file."""
     file = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        return None, [Diagnostic(code="DG106", message=f"cannot read file: {reason}", file=file)]
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, [Diagnostic(code="DG106", message=f"cannot read file: {error.strerror or error}", file=file)]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = raw[: error.start]
+        line, column = before.count(b"\n") + 1, error.start - (before.rfind(b"\n") + 1) + 1
+        return None, [Diagnostic(code="DG106", file=file, line=line, column=column,
+                                 message=f"the file is not UTF-8 (byte 0x{raw[error.start]:02x})",
+                                 hint="save the file as UTF-8")]
     return load_text(text, file)

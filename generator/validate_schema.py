@@ -76,6 +76,17 @@ def _unknown_keys(error: ValidationError, doc: SourceDocument) -> Iterator[Diagn
                          message=f"unknown key '{key}' in {where}", hint=hint)
 
 
+_SIZE_MESSAGES = {
+    "minItems": "must have at least {n} item(s)",
+    "maxItems": "must have at most {n} item(s)",
+    "minProperties": "must have at least {n} entry(ies)",
+    "maxProperties": "must have at most {n} entry(ies)",
+    "uniqueItems": "repeats an item; each must appear once",
+    "minLength": "must have at least {n} character(s)",
+    "maxLength": "must have at most {n} character(s)",
+}
+
+
 def _most_specific(error: ValidationError) -> ValidationError:
     """For anyOf/oneOf, the branch error that explains most (a type mismatch explains least)."""
     while error.validator in ("anyOf", "oneOf") and error.context:
@@ -96,7 +107,7 @@ def _translate(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnost
         yield from _unknown_keys(error, doc)
         return
 
-    code, hint, key_position = "DG208", None, False
+    code, hint, key_position = "DG205", None, False
     if in_property_names:
         code, key_position = "DG205", True
         path = (*path, value)
@@ -137,10 +148,9 @@ def _translate(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnost
         code = "DG206"
         relation = "at least" if "inimum" in keyword else "at most"
         message = f"{where} must be {relation} {error.validator_value}, got {value!r}"
-    elif keyword in ("minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "minLength",
-                     "maxLength"):
+    elif keyword in _SIZE_MESSAGES:
         code = "DG207"
-        message = f"{where}: {error.message}"
+        message = f"{where} {_SIZE_MESSAGES[keyword].format(n=error.validator_value)}"
     else:
         message = f"{where}: {error.message}"
     line, column = doc.locate(path, key=key_position)
