@@ -39,6 +39,13 @@ $(UV):
 	VIRTUAL_ENV=.venv-airflow2 $(UV) pip install --quiet --no-deps -e .
 	touch $@
 
+# Tools lane: cfn-lint and statelint for the CloudFormation templates.
+.venv-tools/.installed: requirements/tools.lock | $(UV)
+	rm -rf .venv-tools
+	$(UV) venv --quiet --python "$$(scripts/find-python.sh 3.11)" .venv-tools
+	VIRTUAL_ENV=.venv-tools $(UV) pip sync --quiet requirements/tools.lock
+	touch $@
+
 lanes: .venv/.installed .venv-airflow2/.installed
 
 test-airflow3: .venv/.installed
@@ -47,7 +54,10 @@ test-airflow3: .venv/.installed
 test-airflow2: .venv-airflow2/.installed
 	.venv-airflow2/bin/python $(PYTEST_GENERATOR)
 
-test: test-airflow3 test-airflow2
+test-cloudformation: .venv-tools/.installed
+	.venv-tools/bin/python -m pytest tests/cloudformation -q
+
+test: test-airflow3 test-airflow2 test-cloudformation
 
 demo: .venv/.installed
 	.venv/bin/dagen validate pipelines/
