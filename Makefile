@@ -68,6 +68,7 @@ generated: .venv/.installed
 	.venv/bin/dagen schema --kind pipeline -o schemas/pipeline.schema.json
 	.venv/bin/dagen schema --kind defaults -o schemas/defaults.schema.json
 	.venv/bin/dagen codes -o docs/diagnostics.md
+	.venv/bin/dagen docs -o docs/spec-reference.md
 
 clean:
 	rm -rf .tools .venv .venv-airflow2 .venv-spark .venv-tools

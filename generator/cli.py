@@ -130,6 +130,13 @@ def cmd_codes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from generator.reference_docs import reference_markdown
+
+    _write(reference_markdown(), args.output)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for path in discover(Path(p) for p in args.paths):
         print(path.as_posix())
@@ -170,6 +177,10 @@ def parser() -> argparse.ArgumentParser:
     codes = commands.add_parser("codes", help="print the table of diagnostic codes (Markdown)")
     codes.add_argument("-o", "--output", help="write to this file instead of stdout")
     codes.set_defaults(run=cmd_codes)
+
+    docs = commands.add_parser("docs", help="print the spec reference (Markdown), generated from the schema")
+    docs.add_argument("-o", "--output", help="write to this file instead of stdout")
+    docs.set_defaults(run=cmd_docs)
 
     list_ = commands.add_parser("list", help="list the spec files dagen would read")
     list_.add_argument("paths", nargs="+")

@@ -119,12 +119,32 @@ CLUSTER_PROPERTIES: dict[str, Schema] = {
         [{"classification": "spark-defaults", "properties": {"spark.sql.adaptive.enabled": "true"}}],
     ),
     "instance_groups": prop(
-        obj({"primary": _GROUP, "core": _GROUP, "task": _GROUP}, required=("primary",), title="instance groups"),
+        obj(
+            {
+                "primary": prop(_GROUP, "The primary node.", {"instance_type": "m5.xlarge"}),
+                "core": prop(_GROUP, "Core nodes (HDFS and work).", {"instance_type": "m5.xlarge", "count": 2}),
+                "task": prop(_GROUP, "Task nodes (work only; good Spot candidates).",
+                             {"instance_type": "m5.xlarge", "count": 4, "market": "SPOT"}),
+            },
+            required=("primary",),
+            title="instance groups",
+        ),
         "Uniform instance groups (use this or `instance_fleets`).",
         {"primary": {"instance_type": "m5.xlarge"}, "core": {"instance_type": "m5.xlarge", "count": 2}},
     ),
     "instance_fleets": prop(
-        obj({"primary": _FLEET, "core": _FLEET, "task": _FLEET}, required=("primary",), title="instance fleets"),
+        obj(
+            {
+                "primary": prop(_FLEET, "The primary node's fleet.",
+                                {"on_demand_capacity": 1, "instance_types": [{"instance_type": "m5.xlarge"}]}),
+                "core": prop(_FLEET, "The core fleet.",
+                             {"spot_capacity": 4, "instance_types": [{"instance_type": "m5.xlarge"}]}),
+                "task": prop(_FLEET, "The task fleet.",
+                             {"spot_capacity": 8, "instance_types": [{"instance_type": "m5.2xlarge"}]}),
+            },
+            required=("primary",),
+            title="instance fleets",
+        ),
         "Instance fleets mixing types and markets (use this or `instance_groups`).",
         {"primary": {"on_demand_capacity": 1, "instance_types": [{"instance_type": "m5.xlarge"}]}},
     ),
