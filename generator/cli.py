@@ -113,7 +113,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(f"{summary['dag_id']}  ({summary['file']}, schedule: {summary['schedule'] or 'manual'})")
         for task_id, task in summary["tasks"].items():
             upstream = f"  <- {', '.join(task['upstream'])}" if task["upstream"] else ""
-            role = "  [teardown]" if task_id in summary["teardowns"] else ""
+            setups = summary["teardowns"].get(task_id)
+            role = f"  [teardown of {', '.join(setups)}]" if setups else ""
             print(f"  {task_id:<32} {task['operator']}{upstream}{role}")
         print()
     print(f"{len(summaries)} pipeline(s) valid and compiled")
