@@ -17,7 +17,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 LANES := .venv .venv-airflow2
 PYTEST_GENERATOR := -m pytest tests --ignore=tests/spark_jobs --ignore=tests/cloudformation -q
 
-.PHONY: test demo lanes test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
+.PHONY: test demo lanes lint test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
 
 $(UV):
 	python3 -m venv .tools
@@ -46,6 +46,14 @@ $(UV):
 	VIRTUAL_ENV=.venv-tools $(UV) pip sync --quiet requirements/tools.lock
 	touch $@
 
+# Spark lane: pyspark 3.5 (the Spark line of EMR 7) for the jobs in spark_jobs/, with a Java runtime.
+.venv-spark/.installed: requirements/spark.lock | $(UV)
+	scripts/ensure-java.sh
+	rm -rf .venv-spark
+	$(UV) venv --quiet --python "$$(scripts/find-python.sh 3.11)" .venv-spark
+	VIRTUAL_ENV=.venv-spark $(UV) pip sync --quiet requirements/spark.lock
+	touch $@
+
 lanes: .venv/.installed .venv-airflow2/.installed
 
 test-airflow3: .venv/.installed
@@ -57,7 +65,16 @@ test-airflow2: .venv-airflow2/.installed
 test-cloudformation: .venv-tools/.installed
 	.venv-tools/bin/python -m pytest tests/cloudformation -q
 
-test: test-airflow3 test-airflow2 test-cloudformation
+# ruff (lint + format) and mypy on the package, the loader and the generator's tests.
+lint: .venv-tools/.installed
+	.venv-tools/bin/ruff check generator dags tests --exclude tests/spark_jobs,tests/cloudformation
+	.venv-tools/bin/ruff format --check generator dags tests/*.py
+	.venv-tools/bin/mypy generator --ignore-missing-imports
+
+test-spark: .venv-spark/.installed
+	.venv-spark/bin/python -m pytest tests/spark_jobs -q
+
+test: lint test-airflow3 test-airflow2 test-cloudformation test-spark
 
 demo: .venv/.installed
 	.venv/bin/dagen validate pipelines/

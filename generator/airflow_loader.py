@@ -62,8 +62,9 @@ def placeholder_dag(dag_id: str, file: str, diagnostics: list[Diagnostic]) -> An
         doc_md=doc,
         description=f"INVALID SPEC: {diagnostics[0].code} {diagnostics[0].message}"[:200],
     )
-    _python_operator()(task_id="invalid_spec", python_callable=report_invalid_spec, op_args=[text], retries=0,
-                       dag=dag, doc_md=doc)
+    _python_operator()(
+        task_id="invalid_spec", python_callable=report_invalid_spec, op_args=[text], retries=0, dag=dag, doc_md=doc
+    )
     return dag
 
 
@@ -72,9 +73,14 @@ def _build(result: SpecResult) -> Any:
     try:
         return build_dag(result.dag_id, result.config)
     except Exception as error:  # noqa: BLE001 - Airflow/dag-factory raise many types; each becomes a diagnostic
-        result.diagnostics.append(Diagnostic(code="DG601", file=result.file,
-                                             message=f"{type(error).__name__}: {error}",
-                                             hint="please report this: a valid spec should always build"))
+        result.diagnostics.append(
+            Diagnostic(
+                code="DG601",
+                file=result.file,
+                message=f"{type(error).__name__}: {error}",
+                hint="please report this: a valid spec should always build",
+            )
+        )
         return None
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from generator.diagnostics import REPORTERS, codes_markdown, sorted_unique
 from generator.pipelines import SpecResult, discover, process
@@ -149,8 +150,11 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
 
     def with_target(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--target", choices=sorted(TARGETS),
-                         help="Airflow lane to compile for (default: the installed Airflow, else airflow3)")
+        sub.add_argument(
+            "--target",
+            choices=sorted(TARGETS),
+            help="Airflow lane to compile for (default: the installed Airflow, else airflow3)",
+        )
 
     validate = commands.add_parser("validate", help="check specs; report every error of every file")
     validate.add_argument("paths", nargs="+", help="spec files or folders")

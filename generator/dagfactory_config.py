@@ -78,8 +78,11 @@ def to_dagfactory_config(lowered: LoweredPipeline, *, airflow_major: int) -> dic
     if spec.params:
         param = param_class_path(airflow_major)
         config["params"] = {
-            p.name: Constructed(param, args=(p.default,), kwargs={
-                **({"description": p.description} if p.description else {}), **p.schema})
+            p.name: Constructed(
+                param,
+                args=(p.default,),
+                kwargs={**({"description": p.description} if p.description else {}), **p.schema},
+            )
             for p in spec.params
         }
     config["tasks"] = {

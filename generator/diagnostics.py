@@ -8,8 +8,8 @@ return diagnostics as values; nothing raises to report a user error.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable
 
 ERROR = "error"
 WARNING = "warning"
@@ -34,7 +34,11 @@ _CODES = (
         "Tags such as `!!python/object` or `!Ref` would construct objects or need a custom loader; "
         "specs are plain data.",
     ),
-    Code("DG104", "not a pipeline document", "The file is empty, holds several documents, or its top level is not a mapping."),
+    Code(
+        "DG104",
+        "not a pipeline document",
+        "The file is empty, holds several documents, or its top level is not a mapping.",
+    ),
     Code(
         "DG105",
         "object-constructing key",
@@ -72,17 +76,25 @@ _CODES = (
     Code("DG408", "unknown template variable", "A template reads a name that is not in Airflow's template context."),
     Code("DG409", "param default invalid", "A param's default does not satisfy its own type/enum/range/format."),
     # DG5xx: task types and clusters
-    Code("DG501", "emr_step needs one kind", "An `emr_step` must set exactly one of `spark`, `hive`, `command`, `jar`."),
+    Code(
+        "DG501", "emr_step needs one kind", "An `emr_step` must set exactly one of `spark`, `hive`, `command`, `jar`."
+    ),
     Code(
         "DG502",
         "step fights the cluster lifecycle",
         "`action_on_failure: TERMINATE_CLUSTER` kills a cluster the pipeline terminates itself, "
         "failing the remaining steps and the teardown; let the task fail instead.",
     ),
-    Code("DG503", "instance groups or fleets", "A cluster must define exactly one of `instance_groups` and `instance_fleets`."),
+    Code(
+        "DG503",
+        "instance groups or fleets",
+        "A cluster must define exactly one of `instance_groups` and `instance_fleets`.",
+    ),
     Code("DG504", "managed scaling limits", "Managed scaling `min_capacity` must not exceed `max_capacity`."),
     Code("DG505", "Glue sizing conflict", "`max_capacity` cannot be combined with `worker_type`/`number_of_workers`."),
-    Code("DG506", "spot settings without spot", "Spot settings are given for an instance group whose market is not SPOT."),
+    Code(
+        "DG506", "spot settings without spot", "Spot settings are given for an instance group whose market is not SPOT."
+    ),
     # DG6xx: building the DAG
     Code("DG601", "DAG build failed", "Airflow or dag-factory refused the compiled pipeline; the message says why."),
     # DG7xx: inputs

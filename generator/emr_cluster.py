@@ -7,7 +7,8 @@ and terminates it after its last (see :mod:`generator.lower`).
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from generator.diagnostics import Diagnostic
 from generator.schema_parts import (
@@ -26,9 +27,32 @@ from generator.schema_parts import (
 )
 
 APPLICATIONS = (
-    "AmazonCloudWatchAgent", "Delta", "Flink", "Ganglia", "HBase", "HCatalog", "Hadoop", "Hive", "Hudi", "Hue",
-    "Iceberg", "JupyterEnterpriseGateway", "JupyterHub", "Livy", "MXNet", "Oozie", "Phoenix", "Pig", "Presto",
-    "Spark", "Sqoop", "TensorFlow", "Tez", "Trino", "Zeppelin", "ZooKeeper",
+    "AmazonCloudWatchAgent",
+    "Delta",
+    "Flink",
+    "Ganglia",
+    "HBase",
+    "HCatalog",
+    "Hadoop",
+    "Hive",
+    "Hudi",
+    "Hue",
+    "Iceberg",
+    "JupyterEnterpriseGateway",
+    "JupyterHub",
+    "Livy",
+    "MXNet",
+    "Oozie",
+    "Phoenix",
+    "Pig",
+    "Presto",
+    "Spark",
+    "Sqoop",
+    "TensorFlow",
+    "Tez",
+    "Trino",
+    "Zeppelin",
+    "ZooKeeper",
 )
 MARKETS = ("ON_DEMAND", "SPOT")
 DEFAULT_IDLE_TIMEOUT = 3600
@@ -36,7 +60,9 @@ DEFAULT_IDLE_TIMEOUT = 3600
 _EBS = obj(
     {
         "size_gb": prop(POSITIVE_INT, "Size of each EBS volume in GiB.", 64),
-        "volume_type": prop({"enum": ["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"]}, "EBS volume type.", "gp3"),
+        "volume_type": prop(
+            {"enum": ["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"]}, "EBS volume type.", "gp3"
+        ),
         "volumes_per_instance": prop(POSITIVE_INT, "EBS volumes attached to each instance.", 1),
     },
     required=("size_gb",),
@@ -89,8 +115,15 @@ _FLEET = obj(
             "SWITCH_TO_ON_DEMAND",
         ),
         "spot_allocation_strategy": prop(
-            {"enum": ["capacity-optimized", "price-capacity-optimized", "lowest-price", "diversified",
-                      "capacity-optimized-prioritized"]},
+            {
+                "enum": [
+                    "capacity-optimized",
+                    "price-capacity-optimized",
+                    "lowest-price",
+                    "diversified",
+                    "capacity-optimized-prioritized",
+                ]
+            },
             "How Spot instances are chosen.",
             "price-capacity-optimized",
         ),
@@ -101,8 +134,11 @@ _FLEET = obj(
 )
 
 CLUSTER_PROPERTIES: dict[str, Schema] = {
-    "name": prop(TEMPLATED_STRING, "Cluster name shown in the EMR console (default: DAG id and cluster key).",
-                 "movielens-preprocess-{{ ds_nodash }}"),
+    "name": prop(
+        TEMPLATED_STRING,
+        "Cluster name shown in the EMR console (default: DAG id and cluster key).",
+        "movielens-preprocess-{{ ds_nodash }}",
+    ),
     "release_label": prop(
         {"type": "string", "pattern": r"^(emr-[0-9]+\.[0-9]+\.[0-9]+|\{\{.*\}\})$", "title": "EMR release label"},
         "EMR release.",
@@ -123,8 +159,11 @@ CLUSTER_PROPERTIES: dict[str, Schema] = {
             {
                 "primary": prop(_GROUP, "The primary node.", {"instance_type": "m5.xlarge"}),
                 "core": prop(_GROUP, "Core nodes (HDFS and work).", {"instance_type": "m5.xlarge", "count": 2}),
-                "task": prop(_GROUP, "Task nodes (work only; good Spot candidates).",
-                             {"instance_type": "m5.xlarge", "count": 4, "market": "SPOT"}),
+                "task": prop(
+                    _GROUP,
+                    "Task nodes (work only; good Spot candidates).",
+                    {"instance_type": "m5.xlarge", "count": 4, "market": "SPOT"},
+                ),
             },
             required=("primary",),
             title="instance groups",
@@ -135,12 +174,17 @@ CLUSTER_PROPERTIES: dict[str, Schema] = {
     "instance_fleets": prop(
         obj(
             {
-                "primary": prop(_FLEET, "The primary node's fleet.",
-                                {"on_demand_capacity": 1, "instance_types": [{"instance_type": "m5.xlarge"}]}),
-                "core": prop(_FLEET, "The core fleet.",
-                             {"spot_capacity": 4, "instance_types": [{"instance_type": "m5.xlarge"}]}),
-                "task": prop(_FLEET, "The task fleet.",
-                             {"spot_capacity": 8, "instance_types": [{"instance_type": "m5.2xlarge"}]}),
+                "primary": prop(
+                    _FLEET,
+                    "The primary node's fleet.",
+                    {"on_demand_capacity": 1, "instance_types": [{"instance_type": "m5.xlarge"}]},
+                ),
+                "core": prop(
+                    _FLEET, "The core fleet.", {"spot_capacity": 4, "instance_types": [{"instance_type": "m5.xlarge"}]}
+                ),
+                "task": prop(
+                    _FLEET, "The task fleet.", {"spot_capacity": 8, "instance_types": [{"instance_type": "m5.2xlarge"}]}
+                ),
             },
             required=("primary",),
             title="instance fleets",
@@ -148,27 +192,38 @@ CLUSTER_PROPERTIES: dict[str, Schema] = {
         "Instance fleets mixing types and markets (use this or `instance_groups`).",
         {"primary": {"on_demand_capacity": 1, "instance_types": [{"instance_type": "m5.xlarge"}]}},
     ),
-    "subnet_id": prop(TEMPLATED_STRING, "Subnet to launch the cluster in.", "{{ var.value.emr_subnet_id }}",
-                      "subnet-0123456789abcdef0"),
+    "subnet_id": prop(
+        TEMPLATED_STRING,
+        "Subnet to launch the cluster in.",
+        "{{ var.value.emr_subnet_id }}",
+        "subnet-0123456789abcdef0",
+    ),
     "subnet_ids": prop(STRING_LIST, "Candidate subnets (instance fleets only).", ["subnet-0a", "subnet-0b"]),
-    "ec2_key_name": prop(TEMPLATED_STRING, "EC2 key pair for SSH to the nodes (omit unless needed).",
-                         "{{ var.value.emr_key_pair }}"),
+    "ec2_key_name": prop(
+        TEMPLATED_STRING, "EC2 key pair for SSH to the nodes (omit unless needed).", "{{ var.value.emr_key_pair }}"
+    ),
     "log_uri": prop(S3_URI, "Where EMR writes cluster and step logs.", "s3://my-logs/emr/"),
     "service_role": prop(ROLE, "EMR service role.", "EMR_DefaultRole", default="EMR_DefaultRole"),
-    "instance_profile": prop(ROLE, "EC2 instance profile of the nodes (JobFlowRole).", "EMR_EC2_DefaultRole",
-                             default="EMR_EC2_DefaultRole"),
+    "instance_profile": prop(
+        ROLE, "EC2 instance profile of the nodes (JobFlowRole).", "EMR_EC2_DefaultRole", default="EMR_EC2_DefaultRole"
+    ),
     "security_configuration": prop(STRING, "Name of an EMR security configuration.", "encrypt-at-rest"),
     "ebs_root_volume_size": prop({"type": "integer", "minimum": 15, "maximum": 100}, "Root volume size in GiB.", 32),
     "bootstrap_actions": prop(
-        {"type": "array", "items": obj(
-            {
-                "name": prop(STRING, "Name of the action.", "install-requirements"),
-                "script": prop(S3_URI, "Script run on every node at start-up.", "s3://my-bucket/bootstrap/install.sh"),
-                "args": prop(STRING_LIST, "Arguments of the script.", ["--quiet"]),
-            },
-            required=("name", "script"),
-            title="bootstrap action",
-        )},
+        {
+            "type": "array",
+            "items": obj(
+                {
+                    "name": prop(STRING, "Name of the action.", "install-requirements"),
+                    "script": prop(
+                        S3_URI, "Script run on every node at start-up.", "s3://my-bucket/bootstrap/install.sh"
+                    ),
+                    "args": prop(STRING_LIST, "Arguments of the script.", ["--quiet"]),
+                },
+                required=("name", "script"),
+                title="bootstrap action",
+            ),
+        },
         "Scripts run on each node before applications start.",
         [{"name": "install-requirements", "script": "s3://my-bucket/bootstrap/install.sh"}],
     ),
@@ -182,8 +237,12 @@ CLUSTER_PROPERTIES: dict[str, Schema] = {
     "managed_scaling": prop(
         obj(
             {
-                "unit_type": prop({"enum": ["Instances", "InstanceFleetUnits", "VCPU"]}, "Unit of the limits.",
-                                  "Instances", default="Instances"),
+                "unit_type": prop(
+                    {"enum": ["Instances", "InstanceFleetUnits", "VCPU"]},
+                    "Unit of the limits.",
+                    "Instances",
+                    default="Instances",
+                ),
                 "min_capacity": prop(POSITIVE_INT, "Lower limit.", 2),
                 "max_capacity": prop(POSITIVE_INT, "Upper limit.", 10),
                 "max_on_demand_capacity": prop(POSITIVE_INT, "Upper limit of On-Demand units.", 4),
@@ -200,8 +259,9 @@ CLUSTER_PROPERTIES: dict[str, Schema] = {
         "Steps that may run at once (default: the widest set of this cluster's steps that can run in parallel).",
         3,
     ),
-    "visible_to_all_users": prop(BOOLEAN, "Whether all IAM users of the account can see the cluster.", True,
-                                 default=True),
+    "visible_to_all_users": prop(
+        BOOLEAN, "Whether all IAM users of the account can see the cluster.", True, default=True
+    ),
 }
 
 CONFIGURATION_DEF: Schema = obj(
@@ -232,24 +292,32 @@ def check_cluster(name: str, cluster: dict[str, Any], at: Any) -> Iterator[Diagn
     if has_groups == has_fleets:
         where = at(base, key=True)
         what = "both" if has_groups else "neither"
-        yield Diagnostic(code="DG503", **where,
-                         message=f"cluster '{name}' defines {what} of instance_groups and instance_fleets",
-                         hint="define exactly one: instance_groups for uniform nodes, instance_fleets to mix types")
+        yield Diagnostic(
+            code="DG503",
+            **where,
+            message=f"cluster '{name}' defines {what} of instance_groups and instance_fleets",
+            hint="define exactly one: instance_groups for uniform nodes, instance_fleets to mix types",
+        )
     for role, group in (cluster.get("instance_groups") or {}).items():
         if "bid_price" in group and group.get("market", "ON_DEMAND") != "SPOT":
             pointer = (*base, "instance_groups", role, "bid_price")
             where = at(pointer, key=True)
-            yield Diagnostic(code="DG506", **where,
-                             message=f"bid_price is set but the {role} group's market is not SPOT",
-                             hint="add `market: SPOT` or remove bid_price")
+            yield Diagnostic(
+                code="DG506",
+                **where,
+                message=f"bid_price is set but the {role} group's market is not SPOT",
+                hint="add `market: SPOT` or remove bid_price",
+            )
     scaling = cluster.get("managed_scaling")
     if scaling and scaling.get("min_capacity", 0) > scaling.get("max_capacity", 0):
-        pointer = (*base, "managed_scaling", "min_capacity")
-        where = at(pointer)
-        yield Diagnostic(code="DG504", **where,
-                         message=f"managed_scaling min_capacity {scaling['min_capacity']} exceeds "
-                                 f"max_capacity {scaling['max_capacity']}",
-                         hint="raise max_capacity or lower min_capacity")
+        where = at((*base, "managed_scaling", "min_capacity"))
+        yield Diagnostic(
+            code="DG504",
+            **where,
+            message=f"managed_scaling min_capacity {scaling['min_capacity']} exceeds "
+            f"max_capacity {scaling['max_capacity']}",
+            hint="raise max_capacity or lower min_capacity",
+        )
 
 
 def _ebs(ebs: dict[str, Any]) -> dict[str, Any]:
@@ -370,7 +438,10 @@ def run_job_flow_request(
         request["EbsRootVolumeSize"] = cluster["ebs_root_volume_size"]
     if cluster.get("bootstrap_actions"):
         request["BootstrapActions"] = [
-            {"Name": action["name"], "ScriptBootstrapAction": {"Path": action["script"], "Args": list(action.get("args", []))}}
+            {
+                "Name": action["name"],
+                "ScriptBootstrapAction": {"Path": action["script"], "Args": list(action.get("args", []))},
+            }
             for action in cluster["bootstrap_actions"]
         ]
     idle = cluster.get("idle_timeout", DEFAULT_IDLE_TIMEOUT)

@@ -163,8 +163,9 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
         upstream[entry[task_id]].extend(exit_[dep] for dep in dependencies)
 
     wired = {
-        task_id: OperatorTask(task_id=task_id, operator=op.operator, kwargs=op.kwargs,
-                              upstream=tuple(dict.fromkeys(upstream[task_id])))
+        task_id: OperatorTask(
+            task_id=task_id, operator=op.operator, kwargs=op.kwargs, upstream=tuple(dict.fromkeys(upstream[task_id]))
+        )
         for task_id, op in tasks.items()
     }
     return LoweredPipeline(spec=spec, tasks=_topological(wired), teardowns=tuple(teardowns))

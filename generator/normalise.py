@@ -51,8 +51,17 @@ def _default_args(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any]) -> TaskSpec:
-    common = {"type", "description", "depends_on", "retries", "retry_delay", "execution_timeout", "poll_interval",
-              "timeout", "cluster"}
+    common = {
+        "type",
+        "description",
+        "depends_on",
+        "retries",
+        "retry_delay",
+        "execution_timeout",
+        "poll_interval",
+        "timeout",
+        "cluster",
+    }
     return TaskSpec(
         task_id=task_id,
         type=raw["type"],

@@ -7,9 +7,10 @@ problems are collected as diagnostics, never raised.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from generator.dagfactory_config import to_dagfactory_config
 from generator.diagnostics import Diagnostic
@@ -48,8 +49,16 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file()
-                                and p.name not in DEFAULTS_NAMES and not p.name.startswith(".")))
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in SPEC_SUFFIXES
+                    and p.is_file()
+                    and p.name not in DEFAULTS_NAMES
+                    and not p.name.startswith(".")
+                )
+            )
         else:
             found.append(path)
     return list(dict.fromkeys(found))
@@ -113,18 +122,25 @@ def process_file(path: Path, *, profile: ProviderProfile, airflow_major: int, de
     return result
 
 
-def process(paths: Iterable[Path], *, profile: ProviderProfile, airflow_major: int,
-            root: Path | None = None) -> list[SpecResult]:
+def process(
+    paths: Iterable[Path], *, profile: ProviderProfile, airflow_major: int, root: Path | None = None
+) -> list[SpecResult]:
     """Every spec under ``paths``, each with its diagnostics or its configuration."""
     defaults = _DefaultsCache(root)
-    results = [process_file(path, profile=profile, airflow_major=airflow_major, defaults=defaults)
-               for path in discover(paths)]
+    results = [
+        process_file(path, profile=profile, airflow_major=airflow_major, defaults=defaults) for path in discover(paths)
+    ]
     first_file: dict[str, SpecResult] = {}
     for result in results:
         earlier = first_file.setdefault(result.dag_id, result)
         if earlier is not result:
-            result.diagnostics.append(Diagnostic(
-                code="DG406", file=result.file, message=f"DAG id '{result.dag_id}' is already used by {earlier.file}",
-                hint="set a different dag_id or rename one of the files"))
+            result.diagnostics.append(
+                Diagnostic(
+                    code="DG406",
+                    file=result.file,
+                    message=f"DAG id '{result.dag_id}' is already used by {earlier.file}",
+                    hint="set a different dag_id or rename one of the files",
+                )
+            )
             result.config = None
     return results

@@ -22,10 +22,12 @@ class ProviderProfile:
     crawler_run_operator: bool
 
 
-MODERN = ProviderProfile(name="9.34", region_on_every_operator=True, glue_waiter_arguments=True,
-                         crawler_run_operator=True)
-LEGACY = ProviderProfile(name="9.0", region_on_every_operator=False, glue_waiter_arguments=False,
-                         crawler_run_operator=False)
+MODERN = ProviderProfile(
+    name="9.34", region_on_every_operator=True, glue_waiter_arguments=True, crawler_run_operator=True
+)
+LEGACY = ProviderProfile(
+    name="9.0", region_on_every_operator=False, glue_waiter_arguments=False, crawler_run_operator=False
+)
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -52,14 +52,18 @@ def _table(properties: dict[str, Any], required: list[str], root: dict[str, Any]
     return rows
 
 
-def _nested(title: str, schema: dict[str, Any], root: dict[str, Any], out: list[str],
-            seen: dict[str, str] | None = None) -> None:
+def _nested(
+    title: str, schema: dict[str, Any], root: dict[str, Any], out: list[str], seen: dict[str, str] | None = None
+) -> None:
     seen = {} if seen is None else seen
     schema = _resolve(schema, root)
     if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
         schema = _resolve(schema["items"], root)
-    if "additionalProperties" in schema and isinstance(schema["additionalProperties"], dict) \
-            and "properties" not in schema:
+    if (
+        "additionalProperties" in schema
+        and isinstance(schema["additionalProperties"], dict)
+        and "properties" not in schema
+    ):
         schema = _resolve(schema["additionalProperties"], root)
     if "properties" not in schema:
         return
@@ -109,19 +113,39 @@ def reference_markdown() -> str:
     _nested("`configurations` entries", root["$defs"]["emr_configuration"], root, out)
     out += ["", "## Tasks", "", "Every task has a `type` and these common keys:", ""]
     common = root["$defs"]["emr_step_task"]["properties"]
-    shared = {key: common[key] for key in ("description", "depends_on", "retries", "retry_delay",
-                                            "execution_timeout", "poll_interval", "timeout")}
+    shared = {
+        key: common[key]
+        for key in (
+            "description",
+            "depends_on",
+            "retries",
+            "retry_delay",
+            "execution_timeout",
+            "poll_interval",
+            "timeout",
+        )
+    }
     out += _table(shared, [], root)
     for name, module in TASK_TYPES.items():
         task_def = root["$defs"][f"{name}_task"]
         own = {key: task_def["properties"][key] for key in module.PROPERTIES}
-        out += ["", f"### `{name}`", "", module.SUMMARY, "",
-                f"Lowers to: {', '.join('`' + op.rsplit('.', 1)[1] + '`' for op in module.OPERATORS)}.", "",
-                *_table(own, list(module.REQUIRED), root), "", "```yaml", _task_example(name).rstrip(), "```"]
+        out += [
+            "",
+            f"### `{name}`",
+            "",
+            module.SUMMARY,
+            "",
+            f"Lowers to: {', '.join('`' + op.rsplit('.', 1)[1] + '`' for op in module.OPERATORS)}.",
+            "",
+            *_table(own, list(module.REQUIRED), root),
+            "",
+            "```yaml",
+            _task_example(name).rstrip(),
+            "```",
+        ]
         for key, schema in module.PROPERTIES.items():
             if "properties" in _resolve(schema, root):
                 _nested(f"`{name}` › `{key}`", schema, root, out)
     defaults = defaults_schema()
-    out += ["", "## `defaults.yaml`", "", defaults["description"], "",
-            *_table(defaults["properties"], [], defaults)]
+    out += ["", "## `defaults.yaml`", "", defaults["description"], "", *_table(defaults["properties"], [], defaults)]
     return "\n".join(out) + "\n"

@@ -9,7 +9,7 @@ the failing field of that type rather than a failed ``oneOf``.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from generator.emr_cluster import CLUSTER_PROPERTIES, CLUSTER_SCHEMA, CONFIGURATION_DEF
@@ -49,8 +49,9 @@ TASK_DEFAULTS = obj(
         ),
         "email_on_failure": prop(BOOLEAN, "Email when a task fails.", True),
         "email_on_retry": prop(BOOLEAN, "Email when a task is retried.", False),
-        "poll_interval": prop(DURATION, "How often waits check progress (steps, notebooks, executions).", "30s",
-                              default="30s"),
+        "poll_interval": prop(
+            DURATION, "How often waits check progress (steps, notebooks, executions).", "30s", default="30s"
+        ),
         "timeout": prop(DURATION, "How long waits last before the task fails.", "6h", default="6h"),
     },
     title="task defaults",
@@ -75,11 +76,15 @@ PARAM = obj(
         "default": prop({}, "Value used when the run is not given one.", "Books", ["Books", "Toys"]),
         "description": prop(STRING, "Shown in the trigger form.", "Categories to rank"),
         "type": prop(
-            {"anyOf": [
-                {"enum": ["string", "integer", "number", "boolean", "array", "object", "null"]},
-                {"type": "array", "items": {"enum": ["string", "integer", "number", "boolean", "array", "object",
-                                                     "null"]}},
-            ]},
+            {
+                "anyOf": [
+                    {"enum": ["string", "integer", "number", "boolean", "array", "object", "null"]},
+                    {
+                        "type": "array",
+                        "items": {"enum": ["string", "integer", "number", "boolean", "array", "object", "null"]},
+                    },
+                ]
+            },
             "JSON type the trigger form enforces.",
             "array",
         ),
@@ -95,8 +100,11 @@ PARAM = obj(
 AWS = obj(
     {
         "conn_id": prop(STRING, "Airflow connection used for AWS calls.", "aws_default", default="aws_default"),
-        "region": prop({"type": "string", "pattern": r"^[a-z]{2}(-[a-z]+)+-[0-9]$", "title": "AWS region"},
-                       "AWS region of the pipeline's resources (default: the connection's).", "us-east-1"),
+        "region": prop(
+            {"type": "string", "pattern": r"^[a-z]{2}(-[a-z]+)+-[0-9]$", "title": "AWS region"},
+            "AWS region of the pipeline's resources (default: the connection's).",
+            "us-east-1",
+        ),
     },
     title="AWS settings",
 )
@@ -104,12 +112,15 @@ AWS = obj(
 # Keys a pipeline shares with defaults.yaml.
 SHARED_PROPERTIES: dict[str, Schema] = {
     "owner": prop(STRING, "Owner shown in the Airflow UI.", "data-platform"),
-    "tags": prop({"type": "array", "items": STRING, "uniqueItems": True}, "Tags for filtering in the UI.",
-                 ["movielens", "emr"]),
+    "tags": prop(
+        {"type": "array", "items": STRING, "uniqueItems": True}, "Tags for filtering in the UI.", ["movielens", "emr"]
+    ),
     "schedule": prop(
         {"type": ["string", "null"], "format": "schedule", "title": "cron expression or preset"},
         "When runs start: a cron expression, a preset such as @daily, or null for manual runs only.",
-        "0 * * * *", "@daily", None,
+        "0 * * * *",
+        "@daily",
+        None,
     ),
     "start_date": prop(DATE, "First logical date the schedule covers.", "2024-01-01"),
     "end_date": prop(DATE, "Last logical date the schedule covers.", "2025-12-31"),
@@ -123,8 +134,11 @@ SHARED_PROPERTIES: dict[str, Schema] = {
 }
 
 PIPELINE_ONLY_PROPERTIES: dict[str, Schema] = {
-    "dag_id": prop({"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,250}$", "title": "DAG id"},
-                   "DAG id (default: the file name without extension).", "movielens_emr_step_functions"),
+    "dag_id": prop(
+        {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,250}$", "title": "DAG id"},
+        "DAG id (default: the file name without extension).",
+        "movielens_emr_step_functions",
+    ),
     "description": prop(STRING, "One-line summary shown in the DAG list.", "MovieLens preprocessing and curation"),
     "doc_md": prop(STRING, "Markdown documentation shown on the DAG page.", "## Runbook\nRe-run from the UI."),
     "params": prop(
@@ -133,15 +147,23 @@ PIPELINE_ONLY_PROPERTIES: dict[str, Schema] = {
         {"categories": {"default": ["Books"], "type": "array", "description": "Categories to rank"}},
     ),
     "clusters": prop(
-        {"type": "object", "propertyNames": NAMES,
-         "additionalProperties": {"$ref": "#/$defs/cluster"}},
+        {"type": "object", "propertyNames": NAMES, "additionalProperties": {"$ref": "#/$defs/cluster"}},
         "EMR clusters the pipeline creates for its tasks and terminates after them.",
-        {"preprocess": {"release_label": "emr-7.5.0", "applications": ["Spark"],
-                        "instance_groups": {"primary": {"instance_type": "m5.xlarge"}}}},
+        {
+            "preprocess": {
+                "release_label": "emr-7.5.0",
+                "applications": ["Spark"],
+                "instance_groups": {"primary": {"instance_type": "m5.xlarge"}},
+            }
+        },
     ),
     "tasks": prop(
-        {"type": "object", "minProperties": 1, "propertyNames": TASK_ID_NAMES,
-         "additionalProperties": {"$ref": "#/$defs/task"}},
+        {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": TASK_ID_NAMES,
+            "additionalProperties": {"$ref": "#/$defs/task"},
+        },
         "The work, keyed by task id; `type` selects what the task does.",
         {"curate": {"type": "glue_job", "job_name": "movielens-curate"}},
     ),
@@ -174,7 +196,7 @@ def _task_def() -> Schema:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def pipeline_schema() -> dict[str, Any]:
     """The schema of one pipeline spec file."""
     defs: dict[str, Schema] = {
@@ -193,7 +215,7 @@ def pipeline_schema() -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def defaults_schema() -> dict[str, Any]:
     """The schema of ``pipelines/defaults.yaml`` (team-wide defaults under every spec)."""
     cluster_defaults = obj(dict(CLUSTER_PROPERTIES), title="cluster defaults")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 import zoneinfo
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
@@ -48,7 +49,7 @@ def _did_you_mean(word: str, options: Any) -> str | None:
 
 @lru_cache(maxsize=1)
 def _jinja() -> jinja2.Environment:
-    return jinja2.Environment()
+    return jinja2.Environment()  # noqa: S701 - only parses templates; Airflow renders them
 
 
 def _strings(value: Any, pointer: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -80,18 +81,30 @@ def check_templates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
         try:
             tree = _jinja().parse(text)
         except jinja2.TemplateSyntaxError as error:
-            yield Diagnostic(code="DG404", **at(pointer), message=f"invalid Jinja template: {error.message}",
-                             hint="templates look like {{ params.name }} or {{ ds }}")
+            yield Diagnostic(
+                code="DG404",
+                **at(pointer),
+                message=f"invalid Jinja template: {error.message}",
+                hint="templates look like {{ params.name }} or {{ ds }}",
+            )
             continue
         for name in sorted(meta.find_undeclared_variables(tree) - TEMPLATE_CONTEXT):
-            yield Diagnostic(code="DG408", **at(pointer), message=f"the template reads '{name}', which Airflow does "
-                             "not provide", hint=_did_you_mean(name, TEMPLATE_CONTEXT) or
-                             "use params.NAME for runtime parameters and var.value.NAME for Variables")
+            yield Diagnostic(
+                code="DG408",
+                **at(pointer),
+                message=f"the template reads '{name}', which Airflow does not provide",
+                hint=_did_you_mean(name, TEMPLATE_CONTEXT)
+                or "use params.NAME for runtime parameters and var.value.NAME for Variables",
+            )
         for name in _params_read(tree):
             if name not in declared:
-                yield Diagnostic(code="DG405", **at(pointer), message=f"the template reads params.{name}, but the "
-                                 "pipeline declares no such param", hint=_did_you_mean(name, declared) or
-                                 f"declare it under params: with a default, e.g. params: {{{name}: {{default: ...}}}}")
+                yield Diagnostic(
+                    code="DG405",
+                    **at(pointer),
+                    message=f"the template reads params.{name}, but the pipeline declares no such param",
+                    hint=_did_you_mean(name, declared)
+                    or f"declare it under params: with a default, e.g. params: {{{name}: {{default: ...}}}}",
+                )
 
 
 def check_params(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
@@ -103,9 +116,12 @@ def check_params(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
         if not schema:
             continue
         for error in Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(param["default"]):
-            yield Diagnostic(code="DG409", **at(("params", name, "default")),
-                             message=f"the default of param '{name}' is invalid: {error.message}",
-                             hint="fix the default or the param's type/enum/minimum/maximum/format")
+            yield Diagnostic(
+                code="DG409",
+                **at(("params", name, "default")),
+                message=f"the default of param '{name}' is invalid: {error.message}",
+                hint="fix the default or the param's type/enum/minimum/maximum/format",
+            )
 
 
 def _parse_date(text: str) -> datetime | None:
@@ -117,25 +133,41 @@ def _parse_date(text: str) -> datetime | None:
 
 def check_dates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
     if "start_date" not in spec:
-        yield Diagnostic(code="DG202", **at(()), message="missing required key 'start_date' (in the spec or in "
-                         "defaults.yaml)", hint="add e.g. start_date: 2024-01-01")
+        yield Diagnostic(
+            code="DG202",
+            **at(()),
+            message="missing required key 'start_date' (in the spec or in defaults.yaml)",
+            hint="add e.g. start_date: 2024-01-01",
+        )
     parsed = {}
     for key in ("start_date", "end_date"):
         if key in spec:
             parsed[key] = _parse_date(spec[key])
             if parsed[key] is None:
-                yield Diagnostic(code="DG407", **at((key,)), message=f"{key} '{spec[key]}' is not a real date",
-                                 hint="check the day and month")
+                yield Diagnostic(
+                    code="DG407",
+                    **at((key,)),
+                    message=f"{key} '{spec[key]}' is not a real date",
+                    hint="check the day and month",
+                )
     start, end = parsed.get("start_date"), parsed.get("end_date")
     if start and end and start.replace(tzinfo=None) > end.replace(tzinfo=None):
-        yield Diagnostic(code="DG407", **at(("end_date",)), message=f"end_date {spec['end_date']} is before "
-                         f"start_date {spec['start_date']}", hint="swap them or remove end_date")
+        yield Diagnostic(
+            code="DG407",
+            **at(("end_date",)),
+            message=f"end_date {spec['end_date']} is before start_date {spec['start_date']}",
+            hint="swap them or remove end_date",
+        )
     if "timezone" in spec:
         try:
             zoneinfo.ZoneInfo(spec["timezone"])
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            yield Diagnostic(code="DG204", **at(("timezone",)), message=f"unknown time zone '{spec['timezone']}'",
-                             hint="use an IANA name such as UTC or Europe/Paris")
+            yield Diagnostic(
+                code="DG204",
+                **at(("timezone",)),
+                message=f"unknown time zone '{spec['timezone']}'",
+                hint="use an IANA name such as UTC or Europe/Paris",
+            )
 
 
 def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
@@ -154,7 +186,7 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
                 stack.pop()
             elif child in graph and colour[child] == 1:
                 path = [entry for entry, _ in stack]
-                return [*path[path.index(child):], child]
+                return [*path[path.index(child) :], child]
             elif child in graph and colour[child] == 0:
                 colour[child] = 1
                 stack.append((child, iter(graph[child])))
@@ -168,31 +200,48 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
         for index, dependency in enumerate(task.get("depends_on", [])):
             pointer = ("tasks", task_id, "depends_on", index)
             if dependency == task_id:
-                yield Diagnostic(code="DG306", **at(pointer), message=f"task '{task_id}' depends on itself",
-                                 hint="remove it from its own depends_on")
+                yield Diagnostic(
+                    code="DG306",
+                    **at(pointer),
+                    message=f"task '{task_id}' depends on itself",
+                    hint="remove it from its own depends_on",
+                )
             elif dependency not in tasks:
-                yield Diagnostic(code="DG301", **at(pointer), message=f"task '{task_id}' depends on "
-                                 f"'{dependency}', which is not a task of this pipeline",
-                                 hint=_did_you_mean(dependency, tasks) or f"tasks: {', '.join(tasks)}")
+                yield Diagnostic(
+                    code="DG301",
+                    **at(pointer),
+                    message=f"task '{task_id}' depends on '{dependency}', which is not a task of this pipeline",
+                    hint=_did_you_mean(dependency, tasks) or f"tasks: {', '.join(tasks)}",
+                )
         cluster = task.get("cluster")
         if cluster is not None and cluster not in clusters:
-            yield Diagnostic(code="DG302", **at(("tasks", task_id, "cluster")), message=f"task '{task_id}' runs on "
-                             f"cluster '{cluster}', which is not defined under clusters",
-                             hint=_did_you_mean(cluster, clusters) or
-                             (f"clusters: {', '.join(clusters)}" if clusters else "define it under clusters:"))
+            yield Diagnostic(
+                code="DG302",
+                **at(("tasks", task_id, "cluster")),
+                message=f"task '{task_id}' runs on cluster '{cluster}', which is not defined under clusters",
+                hint=_did_you_mean(cluster, clusters)
+                or (f"clusters: {', '.join(clusters)}" if clusters else "define it under clusters:"),
+            )
 
     used = {task.get("cluster") for task in tasks.values()}
     for name in clusters:
         if name not in used:
-            yield Diagnostic(code="DG305", **at(("clusters", name), key=True), message=f"cluster '{name}' is not "
-                             "used by any task", hint="remove it, or set `cluster: " + name + "` on its tasks")
+            yield Diagnostic(
+                code="DG305",
+                **at(("clusters", name), key=True),
+                message=f"cluster '{name}' is not used by any task",
+                hint="remove it, or set `cluster: " + name + "` on its tasks",
+            )
 
     graph = {task_id: [d for d in task.get("depends_on", []) if d != task_id] for task_id, task in tasks.items()}
     cycle = _find_cycle(graph)
     if cycle:
-        yield Diagnostic(code="DG303", **at(("tasks", cycle[0], "depends_on")),
-                         message=f"dependency cycle: {' -> '.join(reversed(cycle))}",
-                         hint="a pipeline is a DAG: remove one of these depends_on entries")
+        yield Diagnostic(
+            code="DG303",
+            **at(("tasks", cycle[0], "depends_on")),
+            message=f"dependency cycle: {' -> '.join(reversed(cycle))}",
+            hint="a pipeline is a DAG: remove one of these depends_on entries",
+        )
 
     generated: dict[str, str] = {}
     for name in clusters:
@@ -203,9 +252,12 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
             generated[wait_task_id(task_id)] = f"waits for task '{task_id}'"
     for task_id in tasks:
         if task_id in generated:
-            yield Diagnostic(code="DG304", **at(("tasks", task_id), key=True), message=f"task id '{task_id}' "
-                             f"collides with the generated task that {generated[task_id]}",
-                             hint="rename the task")
+            yield Diagnostic(
+                code="DG304",
+                **at(("tasks", task_id), key=True),
+                message=f"task id '{task_id}' collides with the generated task that {generated[task_id]}",
+                hint="rename the task",
+            )
 
 
 def semantic_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:

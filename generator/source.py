@@ -62,18 +62,18 @@ class _SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
             seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode, values: Any = None) -> str:
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> str:  # type: ignore[override]  # text, not date
         """Dates stay the text the user wrote (specs are JSON data), once known to be real dates."""
         try:
             super().construct_yaml_timestamp(node)
         except ValueError as error:
-            raise _SpecProblem("DG407", f"'{node.value}' is not a real date ({error})", node.start_mark,
-                               "check the day and month") from None
+            raise _SpecProblem(
+                "DG407", f"'{node.value}' is not a real date ({error})", node.start_mark, "check the day and month"
+            ) from None
         return str(node.value)
 
 
 _SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
-
 
 
 @dataclass
@@ -106,10 +106,10 @@ class SourceDocument:
             for index, item in enumerate(node.value):
                 self._walk(item, (*pointer, str(index)))
 
-    def has(self, pointer: Pointer) -> bool:
+    def has(self, pointer: tuple[Any, ...]) -> bool:
         return tuple(str(p) for p in pointer) in self._index()
 
-    def locate(self, pointer: Pointer, *, key: bool = False) -> tuple[int, int]:
+    def locate(self, pointer: tuple[Any, ...], *, key: bool = False) -> tuple[int, int]:
         """Line and column of the value (or of its key) at ``pointer``.
 
         Falls back to the nearest enclosing value that exists in the file.
@@ -148,20 +148,33 @@ def load_text(text: str, file: str) -> tuple[SourceDocument | None, list[Diagnos
         ]
     except yaml.composer.ComposerError as error:
         if "single document" in f"{error.context} {error.problem}":
-            return None, [_marked("DG104", file, "the file holds more than one YAML document", error.problem_mark,
-                                  "put one pipeline per file and remove the extra '---'")]
+            return None, [
+                _marked(
+                    "DG104",
+                    file,
+                    "the file holds more than one YAML document",
+                    error.problem_mark,
+                    "put one pipeline per file and remove the extra '---'",
+                )
+            ]
         return None, [_marked("DG101", file, f"YAML syntax error: {error.problem}", error.problem_mark)]
     except yaml.MarkedYAMLError as error:
-        problem = error.problem or str(error)
+        reason = error.problem or str(error)
         if error.context and error.context_mark is not None:
-            problem += f" ({error.context} that started on line {error.context_mark.line + 1})"
-        return None, [_marked("DG101", file, f"YAML syntax error: {problem}", error.problem_mark or error.context_mark)]
+            reason += f" ({error.context} that started on line {error.context_mark.line + 1})"
+        return None, [_marked("DG101", file, f"YAML syntax error: {reason}", error.problem_mark or error.context_mark)]
     except yaml.YAMLError as error:  # reader errors (control characters...) carry no mark
         return None, [Diagnostic(code="DG101", message=f"YAML error: {error}", file=file)]
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
-        return None, [Diagnostic(code="DG104", message=f"the document is {kind}", file=file,
-                                 hint="a pipeline spec is a mapping with at least a 'tasks' key")]
+        return None, [
+            Diagnostic(
+                code="DG104",
+                message=f"the document is {kind}",
+                file=file,
+                hint="a pipeline spec is a mapping with at least a 'tasks' key",
+            )
+        ]
     return SourceDocument(file=file, text=text, data=data), []
 
 
@@ -177,7 +190,14 @@ def load_file(path: Path, display: str | None = None) -> tuple[SourceDocument | 
     except UnicodeDecodeError as error:
         before = raw[: error.start]
         line, column = before.count(b"\n") + 1, error.start - (before.rfind(b"\n") + 1) + 1
-        return None, [Diagnostic(code="DG106", file=file, line=line, column=column,
-                                 message=f"the file is not UTF-8 (byte 0x{raw[error.start]:02x})",
-                                 hint="save the file as UTF-8")]
+        return None, [
+            Diagnostic(
+                code="DG106",
+                file=file,
+                line=line,
+                column=column,
+                message=f"the file is not UTF-8 (byte 0x{raw[error.start]:02x})",
+                hint="save the file as UTF-8",
+            )
+        ]
     return load_text(text, file)

@@ -7,8 +7,9 @@ its keyword into a stable code and a sentence that names the field.
 from __future__ import annotations
 
 import difflib
-from functools import lru_cache
-from typing import Any, Iterator
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -20,12 +21,17 @@ from generator.task_types import TASK_TYPES
 from generator.value_formats import FORMAT_PROBLEMS, format_checker
 
 _JSON_TYPES = {
-    str: "string", bool: "boolean", int: "integer", float: "number", list: "list", dict: "mapping",
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    list: "list",
+    dict: "mapping",
     type(None): "null",
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(SCHEMAS[kind](), format_checker=format_checker())
 
@@ -45,7 +51,7 @@ def _type_name(value: Any) -> str:
 def _expected_types(schema_type: Any) -> str:
     names = {"object": "mapping", "array": "list"}
     types = schema_type if isinstance(schema_type, list) else [schema_type]
-    return " or ".join(names.get(t, t) for t in types)
+    return " or ".join(names.get(str(t), str(t)) for t in types)
 
 
 def _did_you_mean(word: str, options: list[str]) -> str | None:
@@ -57,23 +63,35 @@ def _other_task_types_with(key: str, this_type: str | None) -> list[str]:
     return [name for name, module in TASK_TYPES.items() if name != this_type and key in module.PROPERTIES]
 
 
+def _schema_of(error: ValidationError) -> dict[str, Any]:
+    return dict(error.schema) if isinstance(error.schema, Mapping) else {}
+
+
 def _unknown_keys(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnostic]:
-    allowed = list(error.schema.get("properties", {}))
+    allowed = list(_schema_of(error).get("properties", {}))
     path = tuple(error.absolute_path)
-    for key in error.instance:
+    instance: dict[str, Any] = dict(error.instance)  # type: ignore[arg-type]  # additionalProperties: a mapping
+    for key in instance:
         if key in allowed:
             continue
         where = _where(path)
         hint = _did_you_mean(str(key), allowed)
         if hint is None and len(path) == 2 and path[0] == "tasks":
-            owners = _other_task_types_with(str(key), error.instance.get("type"))
+            owners = _other_task_types_with(str(key), instance.get("type"))
             if owners:
-                hint = f"'{key}' belongs to {' / '.join(owners)} tasks; this task's type is '{error.instance.get('type')}'"
+                hint = f"'{key}' belongs to {' / '.join(owners)} tasks; this task's type is '{instance.get('type')}'"
         if hint is None:
             hint = f"allowed keys: {', '.join(allowed)}"
         line, column = doc.locate((*path, key), key=True)
-        yield Diagnostic(code="DG201", file=doc.file, line=line, column=column, path="/".join(map(str, (*path, key))),
-                         message=f"unknown key '{key}' in {where}", hint=hint)
+        yield Diagnostic(
+            code="DG201",
+            file=doc.file,
+            line=line,
+            column=column,
+            path="/".join(map(str, (*path, key))),
+            message=f"unknown key '{key}' in {where}",
+            hint=hint,
+        )
 
 
 _SIZE_MESSAGES = {
@@ -98,8 +116,10 @@ def _most_specific(error: ValidationError) -> ValidationError:
 def _translate(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnostic]:
     error = _most_specific(error)
     keyword = error.validator
-    path = tuple(error.absolute_path)
-    value = error.instance
+    path: tuple[Any, ...] = tuple(error.absolute_path)
+    value: Any = error.instance
+    expected: Any = error.validator_value
+    schema = _schema_of(error)
     where = _where(path)
     in_property_names = "propertyNames" in error.schema_path
 
@@ -113,49 +133,50 @@ def _translate(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnost
         path = (*path, value)
         container = _where(tuple(error.absolute_path))
         message = f"'{value}' is not a valid name in {container}"
-        hint = error.schema.get("title")
+        hint = schema.get("title")
     elif keyword == "required":
         code, key_position = "DG202", True
         missing = error.message.split("'")[1]  # jsonschema: "'name' is a required property", one per key
         message = f"missing required key '{missing}' in {where}"
         if path[:1] == ("tasks",) and len(path) == 2 and isinstance(value, dict) and "type" in value:
-            hint = f"{value['type']} tasks need: {', '.join(error.validator_value)}"
+            hint = f"{value['type']} tasks need: {', '.join(expected)}"
     elif keyword == "type":
         code = "DG203"
-        expected = _expected_types(error.validator_value)
-        article = "an" if expected[0] in "aeiou" else "a"
-        message = f"{where} must be {article} {expected}, got {_type_name(value)} {value!r}"
+        wanted = _expected_types(expected)
+        article = "an" if wanted[0] in "aeiou" else "a"
+        message = f"{where} must be {article} {wanted}, got {_type_name(value)} {value!r}"
         if isinstance(value, str) and value.strip().lower().rstrip(",") in ("true", "false", "yes", "no"):
             hint = "write true or false without quotes or trailing characters"
-        elif isinstance(value, str) and "integer" in str(error.validator_value):
+        elif isinstance(value, str) and "integer" in str(expected):
             hint = "numbers are written without quotes"
     elif keyword in ("enum", "const"):
         code = "DG204"
-        options = error.validator_value if keyword == "enum" else [error.validator_value]
+        options = expected if keyword == "enum" else [expected]
         shown = ", ".join(str(option) for option in options)
         message = f"{value!r} is not allowed for {where}: expected {'one of ' if len(options) > 1 else ''}{shown}"
         hint = _did_you_mean(str(value), [str(option) for option in options])
     elif keyword == "pattern":
         code = "DG205"
-        title = error.schema.get("title", f"value matching {error.validator_value}")
+        title = schema.get("title", f"value matching {expected}")
         message = f"{value!r} is not a valid {title} ({where})"
-    elif keyword == "format" and error.validator_value in FORMAT_PROBLEMS:
-        code, problem = FORMAT_PROBLEMS[error.validator_value]
+    elif keyword == "format" and expected in FORMAT_PROBLEMS:
+        code, problem = FORMAT_PROBLEMS[expected]
         message = f"{where}: {problem(value)}"
         if code == "DG401":
             hint = "cron fields are: minute hour day-of-month month day-of-week; '@daily' is '0 0 * * *'"
     elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         code = "DG206"
         relation = "at least" if "inimum" in keyword else "at most"
-        message = f"{where} must be {relation} {error.validator_value}, got {value!r}"
+        message = f"{where} must be {relation} {expected}, got {value!r}"
     elif keyword in _SIZE_MESSAGES:
         code = "DG207"
-        message = f"{where} {_SIZE_MESSAGES[keyword].format(n=error.validator_value)}"
+        message = f"{where} {_SIZE_MESSAGES[keyword].format(n=expected)}"
     else:
         message = f"{where}: {error.message}"
     line, column = doc.locate(path, key=key_position)
-    yield Diagnostic(code=code, file=doc.file, line=line, column=column, path="/".join(map(str, path)),
-                     message=message, hint=hint)
+    yield Diagnostic(
+        code=code, file=doc.file, line=line, column=column, path="/".join(map(str, path)), message=message, hint=hint
+    )
 
 
 def schema_diagnostics(doc: SourceDocument, kind: str) -> list[Diagnostic]:

@@ -8,7 +8,7 @@ time, so only their literal prefix is checked here.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from jsonschema import FormatChecker
 
@@ -61,11 +61,8 @@ def state_machine_arn_problem(value: str) -> str | None:
     if templated:
         fields = fields[:-1]  # the last field is cut by the template
     elif len(fields) != len(_ARN_FIELDS):
-        return (
-            f"'{value}' is not a state machine ARN "
-            "(arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
-        )
-    for (name, pattern), field in zip(_ARN_FIELDS, fields):
+        return f"'{value}' is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
+    for (name, pattern), field in zip(_ARN_FIELDS, fields, strict=False):
         if not pattern.match(field):
             return (
                 f"'{value}' is not a state machine ARN: bad {name} '{field}' "
@@ -96,12 +93,12 @@ def _cron_field_problem(text: str, name: str, low: int, high: int) -> str | None
         if not match:
             return f"{name} field '{text}' is not valid cron syntax"
         start, end, step = match.group(1), match.group(3), match.group(5)
-        for token in (start, end):
-            if token is None or token == "*":
+        for bound in (start, end):
+            if bound is None or bound == "*":
                 continue
-            number = _cron_value(token, name)
+            number = _cron_value(bound, name)
             if number is None:
-                return f"{name} field '{text}': unknown name '{token}'"
+                return f"{name} field '{text}': unknown name '{bound}'"
             if not low <= number <= high:
                 return f"{name} must be {low}-{high}, got {number}"
         if step is not None and int(step) == 0:
@@ -117,8 +114,10 @@ def schedule_problem(value: str) -> str | None:
         return f"unknown schedule preset '{text}' (one of {', '.join(SCHEDULE_PRESETS)})"
     fields = text.split()
     if len(fields) != 5:
-        return f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), '{text}' has {len(fields)}"
-    for field_text, (name, low, high) in zip(fields, _CRON_FIELDS):
+        return (
+            f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), '{text}' has {len(fields)}"
+        )
+    for field_text, (name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
         problem = _cron_field_problem(field_text, name, low, high)
         if problem:
             return f"invalid cron expression '{text}': {problem}"

@@ -41,29 +41,33 @@ try:
 except ModuleNotFoundError as missing:  # script uploaded without its shared module
     if missing.name != "spark_job_common":
         raise
-    sys.exit("error: cannot import spark_job_common: pass spark_job_common.py with "
-             "--py-files (spark-submit) or --extra-py-files (Glue)")
+    sys.exit(
+        "error: cannot import spark_job_common: pass spark_job_common.py with "
+        "--py-files (spark-submit) or --extra-py-files (Glue)"
+    )
 
 TOP_N = 20
 
-REVIEWS_SCHEMA = StructType([
-    StructField("marketplace", StringType()),
-    StructField("customer_id", StringType()),
-    StructField("review_id", StringType()),
-    StructField("product_id", StringType()),
-    StructField("product_parent", StringType()),
-    StructField("product_title", StringType()),
-    StructField("star_rating", IntegerType()),
-    StructField("helpful_votes", IntegerType()),
-    StructField("total_votes", IntegerType()),
-    StructField("vine", StringType()),
-    StructField("verified_purchase", StringType()),
-    StructField("review_headline", StringType()),
-    StructField("review_body", StringType()),
-    StructField("review_date", DateType()),
-    StructField("year", IntegerType()),
-    StructField("product_category", StringType()),
-])
+REVIEWS_SCHEMA = StructType(
+    [
+        StructField("marketplace", StringType()),
+        StructField("customer_id", StringType()),
+        StructField("review_id", StringType()),
+        StructField("product_id", StringType()),
+        StructField("product_parent", StringType()),
+        StructField("product_title", StringType()),
+        StructField("star_rating", IntegerType()),
+        StructField("helpful_votes", IntegerType()),
+        StructField("total_votes", IntegerType()),
+        StructField("vine", StringType()),
+        StructField("verified_purchase", StringType()),
+        StructField("review_headline", StringType()),
+        StructField("review_body", StringType()),
+        StructField("review_date", DateType()),
+        StructField("year", IntegerType()),
+        StructField("product_category", StringType()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -138,16 +142,31 @@ def parse_args(argv: Sequence[str] | None = None) -> BestSellersArgs:
         prog="best_sellers.py",
         description="Top 20 products per category by summed star ratings of verified purchases.",
     )
-    parser.add_argument("--input", required=True, type=common.location,
-                        help="Amazon Customer Reviews Parquet folder, e.g. s3://bucket/reviews/parquet/")
-    parser.add_argument("--output", required=True, type=common.location,
-                        help="folder to (over)write, one product_category=<name>/ CSV folder per category")
-    parser.add_argument("--from-date", required=True, type=common.iso_date, metavar="YYYY-MM-DD",
-                        help="first review_date counted")
-    parser.add_argument("--to-date", required=True, type=common.iso_date, metavar="YYYY-MM-DD",
-                        help="last review_date counted (inclusive)")
-    parser.add_argument("--categories", required=True, metavar="A,B,C",
-                        help="comma-separated product categories, e.g. Books,Baby")
+    parser.add_argument(
+        "--input",
+        required=True,
+        type=common.location,
+        help="Amazon Customer Reviews Parquet folder, e.g. s3://bucket/reviews/parquet/",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        type=common.location,
+        help="folder to (over)write, one product_category=<name>/ CSV folder per category",
+    )
+    parser.add_argument(
+        "--from-date", required=True, type=common.iso_date, metavar="YYYY-MM-DD", help="first review_date counted"
+    )
+    parser.add_argument(
+        "--to-date",
+        required=True,
+        type=common.iso_date,
+        metavar="YYYY-MM-DD",
+        help="last review_date counted (inclusive)",
+    )
+    parser.add_argument(
+        "--categories", required=True, metavar="A,B,C", help="comma-separated product categories, e.g. Books,Baby"
+    )
     namespace = parser.parse_args(argv)
     try:
         common.check_date_range(namespace.from_date, namespace.to_date)

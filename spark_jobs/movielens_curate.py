@@ -30,24 +30,30 @@ try:
 except ModuleNotFoundError as missing:  # script uploaded without its shared module
     if missing.name != "spark_job_common":
         raise
-    sys.exit("error: cannot import spark_job_common: pass spark_job_common.py with "
-             "--py-files (spark-submit) or --extra-py-files (Glue)")
+    sys.exit(
+        "error: cannot import spark_job_common: pass spark_job_common.py with "
+        "--py-files (spark-submit) or --extra-py-files (Glue)"
+    )
 
 DEFAULT_MIN_RATINGS = 10
 
 # The layout movielens_preprocess.py writes (tests keep the two in step). Kept
 # here rather than imported so the Glue job needs only spark_job_common.py.
-MOVIES_SCHEMA = StructType([
-    StructField("movieId", IntegerType()),
-    StructField("title", StringType()),
-    StructField("genres", StringType()),
-])
-RATINGS_SCHEMA = StructType([
-    StructField("userId", IntegerType()),
-    StructField("movieId", IntegerType()),
-    StructField("rating", DoubleType()),
-    StructField("timestamp", LongType()),
-])
+MOVIES_SCHEMA = StructType(
+    [
+        StructField("movieId", IntegerType()),
+        StructField("title", StringType()),
+        StructField("genres", StringType()),
+    ]
+)
+RATINGS_SCHEMA = StructType(
+    [
+        StructField("userId", IntegerType()),
+        StructField("movieId", IntegerType()),
+        StructField("rating", DoubleType()),
+        StructField("timestamp", LongType()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,25 @@ def parse_args(argv: Sequence[str] | None = None) -> CurateArgs:
         description="Rank MovieLens movies by number of ratings and by average rating.",
         epilog="Unknown --key value arguments (such as Glue's --JOB_NAME) are ignored.",
     )
-    parser.add_argument("--input", required=True, type=common.location,
-                        help="folder holding movies/ and ratings/ Parquet, e.g. s3://bucket/output/")
-    parser.add_argument("--output", required=True, type=common.location,
-                        help="folder to (over)write most_popular_movies/ and top_rated_movies/ under")
-    parser.add_argument("--min-ratings", type=common.positive_int, default=DEFAULT_MIN_RATINGS, metavar="N",
-                        help=f"ratings a movie needs to be in top_rated_movies (default {DEFAULT_MIN_RATINGS})")
+    parser.add_argument(
+        "--input",
+        required=True,
+        type=common.location,
+        help="folder holding movies/ and ratings/ Parquet, e.g. s3://bucket/output/",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        type=common.location,
+        help="folder to (over)write most_popular_movies/ and top_rated_movies/ under",
+    )
+    parser.add_argument(
+        "--min-ratings",
+        type=common.positive_int,
+        default=DEFAULT_MIN_RATINGS,
+        metavar="N",
+        help=f"ratings a movie needs to be in top_rated_movies (default {DEFAULT_MIN_RATINGS})",
+    )
     # Glue adds system arguments of its own; required ones above are still enforced.
     namespace, _glue_arguments = parser.parse_known_args(argv)
     return CurateArgs(input=namespace.input, output=namespace.output, min_ratings=namespace.min_ratings)

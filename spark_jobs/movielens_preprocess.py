@@ -25,31 +25,39 @@ try:
 except ModuleNotFoundError as missing:  # script uploaded without its shared module
     if missing.name != "spark_job_common":
         raise
-    sys.exit("error: cannot import spark_job_common: pass spark_job_common.py with "
-             "--py-files (spark-submit) or --extra-py-files (Glue)")
+    sys.exit(
+        "error: cannot import spark_job_common: pass spark_job_common.py with "
+        "--py-files (spark-submit) or --extra-py-files (Glue)"
+    )
 
 # Explicit schemas, in file column order (MovieLens "latest" layout). Ratings
 # are half stars, so DoubleType keeps them exact; timestamps stay epoch seconds
 # as published, leaving time-zone interpretation to the consumer. (File sources
 # treat every column as nullable, so no nullability is declared here.)
 SCHEMAS: dict[str, StructType] = {
-    "movies": StructType([
-        StructField("movieId", IntegerType()),
-        StructField("title", StringType()),
-        StructField("genres", StringType()),
-    ]),
-    "ratings": StructType([
-        StructField("userId", IntegerType()),
-        StructField("movieId", IntegerType()),
-        StructField("rating", DoubleType()),
-        StructField("timestamp", LongType()),
-    ]),
-    "tags": StructType([
-        StructField("userId", IntegerType()),
-        StructField("movieId", IntegerType()),
-        StructField("tag", StringType()),
-        StructField("timestamp", LongType()),
-    ]),
+    "movies": StructType(
+        [
+            StructField("movieId", IntegerType()),
+            StructField("title", StringType()),
+            StructField("genres", StringType()),
+        ]
+    ),
+    "ratings": StructType(
+        [
+            StructField("userId", IntegerType()),
+            StructField("movieId", IntegerType()),
+            StructField("rating", DoubleType()),
+            StructField("timestamp", LongType()),
+        ]
+    ),
+    "tags": StructType(
+        [
+            StructField("userId", IntegerType()),
+            StructField("movieId", IntegerType()),
+            StructField("tag", StringType()),
+            StructField("timestamp", LongType()),
+        ]
+    ),
 }
 
 
@@ -65,9 +73,7 @@ class PreprocessArgs:
 def dataset_name(text: str) -> str:
     """argparse type: one of the MovieLens datasets this job knows."""
     if text not in SCHEMAS:
-        raise argparse.ArgumentTypeError(
-            f"unknown dataset {text!r} (expected one of: {', '.join(SCHEMAS)})"
-        )
+        raise argparse.ArgumentTypeError(f"unknown dataset {text!r} (expected one of: {', '.join(SCHEMAS)})")
     return text
 
 
@@ -77,12 +83,22 @@ def parse_args(argv: Sequence[str] | None = None) -> PreprocessArgs:
         prog="movielens_preprocess.py",
         description="Convert a MovieLens CSV file (with header) to Parquet, overwriting the output.",
     )
-    parser.add_argument("--dataset", required=True, type=dataset_name, metavar="{" + ",".join(SCHEMAS) + "}",
-                        help="which MovieLens file this is")
-    parser.add_argument("--input", required=True, type=common.location,
-                        help="the CSV file, e.g. s3://bucket/raw/movies.csv")
-    parser.add_argument("--output", required=True, type=common.location,
-                        help="the Parquet directory to (over)write, e.g. s3://bucket/output/movies/")
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        type=dataset_name,
+        metavar="{" + ",".join(SCHEMAS) + "}",
+        help="which MovieLens file this is",
+    )
+    parser.add_argument(
+        "--input", required=True, type=common.location, help="the CSV file, e.g. s3://bucket/raw/movies.csv"
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        type=common.location,
+        help="the Parquet directory to (over)write, e.g. s3://bucket/output/movies/",
+    )
     namespace = parser.parse_args(argv)
     return PreprocessArgs(dataset=namespace.dataset, input=namespace.input, output=namespace.output)
 

@@ -29,25 +29,31 @@ try:
 except ModuleNotFoundError as missing:  # script uploaded without its shared module
     if missing.name != "spark_job_common":
         raise
-    sys.exit("error: cannot import spark_job_common: pass spark_job_common.py with "
-             "--py-files (spark-submit) or --extra-py-files (Glue)")
+    sys.exit(
+        "error: cannot import spark_job_common: pass spark_job_common.py with "
+        "--py-files (spark-submit) or --extra-py-files (Glue)"
+    )
 
-FEATURES_SCHEMA = StructType([
-    StructField("jobId", StringType()),
-    StructField("companyId", StringType()),
-    StructField("jobType", StringType()),
-    StructField("degree", StringType()),
-    StructField("major", StringType()),
-    StructField("industry", StringType()),
-    StructField("yearsExperience", IntegerType()),
-    StructField("milesFromMetropolis", IntegerType()),
-])
+FEATURES_SCHEMA = StructType(
+    [
+        StructField("jobId", StringType()),
+        StructField("companyId", StringType()),
+        StructField("jobType", StringType()),
+        StructField("degree", StringType()),
+        StructField("major", StringType()),
+        StructField("industry", StringType()),
+        StructField("yearsExperience", IntegerType()),
+        StructField("milesFromMetropolis", IntegerType()),
+    ]
+)
 # Salaries are whole thousands in the published data; DoubleType also accepts
 # a decimal salary instead of failing the job on it.
-SALARIES_SCHEMA = StructType([
-    StructField("jobId", StringType()),
-    StructField("salary", DoubleType()),
-])
+SALARIES_SCHEMA = StructType(
+    [
+        StructField("jobId", StringType()),
+        StructField("salary", DoubleType()),
+    ]
+)
 AVERAGED_FEATURES = ("companyId", "jobType", "degree", "major", "industry")
 
 
@@ -66,12 +72,21 @@ def parse_args(argv: Sequence[str] | None = None) -> SalaryArgs:
         prog="salary_averages.py",
         description="Average salary per companyId, jobType, degree, major and industry, as CSV.",
     )
-    parser.add_argument("--features", required=True, type=common.location,
-                        help="train_features.csv, e.g. s3://bucket/data/train_features.csv")
-    parser.add_argument("--salaries", required=True, type=common.location,
-                        help="train_salaries.csv, e.g. s3://bucket/data/train_salaries.csv")
-    parser.add_argument("--output", required=True, type=common.location,
-                        help="folder to (over)write one <feature>/ CSV folder under")
+    parser.add_argument(
+        "--features",
+        required=True,
+        type=common.location,
+        help="train_features.csv, e.g. s3://bucket/data/train_features.csv",
+    )
+    parser.add_argument(
+        "--salaries",
+        required=True,
+        type=common.location,
+        help="train_salaries.csv, e.g. s3://bucket/data/train_salaries.csv",
+    )
+    parser.add_argument(
+        "--output", required=True, type=common.location, help="folder to (over)write one <feature>/ CSV folder under"
+    )
     namespace = parser.parse_args(argv)
     return SalaryArgs(features=namespace.features, salaries=namespace.salaries, output=namespace.output)
 

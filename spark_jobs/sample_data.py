@@ -48,19 +48,66 @@ class CsvTable:
     rows: list[Row]
 
 
+def seeded_random(seed: int) -> random.Random:
+    """The generator behind every dataset: seeded, so output is reproducible."""
+    return random.Random(seed)  # noqa: S311 - sample data, not secrets
+
+
 # --- MovieLens -------------------------------------------------------------
 
 MOVIE_WORDS = (
-    "Midnight", "River", "Secret", "Garden", "Last", "Summer", "Shadow", "City", "Dream", "Road",
-    "Winter", "Heart", "Ghost", "Island", "Star", "Letter", "Silent", "Storm", "Golden", "Train",
+    "Midnight",
+    "River",
+    "Secret",
+    "Garden",
+    "Last",
+    "Summer",
+    "Shadow",
+    "City",
+    "Dream",
+    "Road",
+    "Winter",
+    "Heart",
+    "Ghost",
+    "Island",
+    "Star",
+    "Letter",
+    "Silent",
+    "Storm",
+    "Golden",
+    "Train",
 )
 GENRES = (
-    "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
-    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 TAG_WORDS = (
-    "atmospheric", "twist ending", "based on a book", "dark comedy", "visually appealing",
-    "slow burn", "great soundtrack", 'so bad it\'s "good"', "classic, must see", "quirky",
+    "atmospheric",
+    "twist ending",
+    "based on a book",
+    "dark comedy",
+    "visually appealing",
+    "slow burn",
+    "great soundtrack",
+    'so bad it\'s "good"',
+    "classic, must see",
+    "quirky",
 )
 HALF_STARS = tuple(step / 2 for step in range(1, 11))
 # Real ratings lean towards 3-4 stars; weights for 0.5, 1.0, ..., 5.0.
@@ -82,12 +129,15 @@ def movie_title(rng: random.Random, number: int) -> str:
 
 def movielens_tables(seed: int, rows: int) -> list[CsvTable]:
     """movies.csv, ratings.csv and tags.csv with ``rows`` ratings."""
-    rng = random.Random(seed)
+    rng = seeded_random(seed)
     movie_count = max(20, rows // 10)
     user_count = max(10, rows // 20)
     movies = [
-        (movie_id, movie_title(rng, movie_id),
-         "|".join(sorted(rng.sample(GENRES, rng.randint(1, 3)))) if movie_id % 13 else "(no genres listed)")
+        (
+            movie_id,
+            movie_title(rng, movie_id),
+            "|".join(sorted(rng.sample(GENRES, rng.randint(1, 3)))) if movie_id % 13 else "(no genres listed)",
+        )
         for movie_id in range(1, movie_count + 1)
     ]
     # A few popular movies get most ratings, as in the real data.
@@ -117,13 +167,26 @@ def movielens_tables(seed: int, rows: int) -> list[CsvTable]:
 # --- Salary ----------------------------------------------------------------
 
 JOB_TYPE_BASE = {
-    "JANITOR": 40, "JUNIOR": 80, "SENIOR": 100, "MANAGER": 110,
-    "VICE_PRESIDENT": 120, "CFO": 130, "CTO": 130, "CEO": 145,
+    "JANITOR": 40,
+    "JUNIOR": 80,
+    "SENIOR": 100,
+    "MANAGER": 110,
+    "VICE_PRESIDENT": 120,
+    "CFO": 130,
+    "CTO": 130,
+    "CEO": 145,
 }
 DEGREE_BONUS = {"NONE": 0, "HIGH_SCHOOL": 3, "BACHELORS": 10, "MASTERS": 15, "DOCTORAL": 20}
 MAJOR_BONUS = {
-    "NONE": 0, "LITERATURE": 2, "BIOLOGY": 5, "CHEMISTRY": 6, "PHYSICS": 9,
-    "COMPSCI": 10, "MATH": 12, "BUSINESS": 12, "ENGINEERING": 14,
+    "NONE": 0,
+    "LITERATURE": 2,
+    "BIOLOGY": 5,
+    "CHEMISTRY": 6,
+    "PHYSICS": 9,
+    "COMPSCI": 10,
+    "MATH": 12,
+    "BUSINESS": 12,
+    "ENGINEERING": 14,
 }
 INDUSTRY_BONUS = {"EDUCATION": 0, "SERVICE": 4, "AUTO": 9, "HEALTH": 13, "WEB": 18, "FINANCE": 24, "OIL": 25}
 COMPANY_COUNT = 63
@@ -151,20 +214,24 @@ def salary_for(rng: random.Random, features: Row) -> int:
     """A plausible salary in thousands for ``features``, with noise."""
     _job_id, _company, job_type, degree, major, industry, years, miles = features
     salary = (
-        JOB_TYPE_BASE[str(job_type)] + DEGREE_BONUS[str(degree)] + MAJOR_BONUS[str(major)]
-        + INDUSTRY_BONUS[str(industry)] + 2 * int(years) - 0.4 * int(miles) + rng.gauss(0, 12)
+        JOB_TYPE_BASE[str(job_type)]
+        + DEGREE_BONUS[str(degree)]
+        + MAJOR_BONUS[str(major)]
+        + INDUSTRY_BONUS[str(industry)]
+        + 2 * int(years)
+        - 0.4 * int(miles)
+        + rng.gauss(0, 12)
     )
     return max(17, round(salary))
 
 
 def salary_tables(seed: int, rows: int) -> list[CsvTable]:
     """train_features.csv, train_salaries.csv (``rows`` jobs) and test_features.csv (half as many)."""
-    rng = random.Random(seed)
+    rng = seeded_random(seed)
     train = [job_features(rng, FIRST_JOB_NUMBER + offset) for offset in range(rows)]
     salaries = [(row[0], salary_for(rng, row)) for row in train]
     test = [job_features(rng, FIRST_JOB_NUMBER + rows + offset) for offset in range(max(1, rows // 2))]
-    header = ("jobId", "companyId", "jobType", "degree", "major", "industry", "yearsExperience",
-              "milesFromMetropolis")
+    header = ("jobId", "companyId", "jobType", "degree", "major", "industry", "yearsExperience", "milesFromMetropolis")
     return [
         CsvTable("train_features.csv", header, train),
         CsvTable("train_salaries.csv", ("jobId", "salary"), salaries),
@@ -190,8 +257,22 @@ def write_csv_tables(tables: Sequence[CsvTable], output: Path) -> list[Path]:
 
 REVIEW_CATEGORIES = ("Apparel", "Automotive", "Baby", "Beauty", "Books")
 PRODUCT_WORDS = (
-    "Classic", "Organic", "Deluxe", "Portable", "Wireless", "Cotton", "Premium", "Compact",
-    "Family", "Travel", "Vintage", "Smart", "Gentle", "Heavy-Duty", "Illustrated", "Everyday",
+    "Classic",
+    "Organic",
+    "Deluxe",
+    "Portable",
+    "Wireless",
+    "Cotton",
+    "Premium",
+    "Compact",
+    "Family",
+    "Travel",
+    "Vintage",
+    "Smart",
+    "Gentle",
+    "Heavy-Duty",
+    "Illustrated",
+    "Everyday",
 )
 PRODUCTS_PER_CATEGORY = 30  # more than the 20 the job keeps, so the cut matters
 STAR_WEIGHTS = (6, 4, 8, 20, 62)  # 1..5 stars; reviews skew positive
@@ -206,7 +287,8 @@ def review_products(rng: random.Random) -> dict[str, list[tuple[str, str, str]]]
         items = []
         for _ in range(PRODUCTS_PER_CATEGORY):
             product_id = (
-                f"{rng.randrange(10**9, 10**10)}" if category == "Books"  # ISBN-10 style
+                f"{rng.randrange(10**9, 10**10)}"
+                if category == "Books"  # ISBN-10 style
                 else "B0" + "".join(rng.choices("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", k=8))
             )
             title = f"{' '.join(rng.sample(PRODUCT_WORDS, 2))} {category} Item, Model {rng.randint(1, 99)}"
@@ -217,7 +299,7 @@ def review_products(rng: random.Random) -> dict[str, list[tuple[str, str, str]]]
 
 def review_rows(seed: int, rows: int) -> list[Row]:
     """``rows`` reviews as tuples in the reviews Parquet column order."""
-    rng = random.Random(seed)
+    rng = seeded_random(seed)
     products = review_products(rng)
     reviews: list[Row] = []
     for number in range(rows):
@@ -229,24 +311,26 @@ def review_rows(seed: int, rows: int) -> list[Row]:
         stars = rng.choices((1, 2, 3, 4, 5), weights=STAR_WEIGHTS)[0]
         total_votes = rng.randint(0, 12)
         review_date = REVIEW_FIRST_DAY + timedelta(days=rng.randrange(REVIEW_DAYS))
-        reviews.append((
-            "US",
-            str(rng.randrange(10**7, 10**8)),
-            f"R{number:06d}" + "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=7)),
-            product_id,
-            parent,
-            title,
-            stars,
-            rng.randint(0, total_votes),
-            total_votes,
-            "Y" if rng.random() < 0.02 else "N",
-            "Y" if rng.random() < 0.8 else "N",
-            f"{stars} Stars" if rng.random() < 0.5 else "As described",
-            "Arrived on time and works as expected." if stars >= 4 else "Not what I hoped for.",
-            review_date,
-            review_date.year,
-            category,
-        ))
+        reviews.append(
+            (
+                "US",
+                str(rng.randrange(10**7, 10**8)),
+                f"R{number:06d}" + "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=7)),
+                product_id,
+                parent,
+                title,
+                stars,
+                rng.randint(0, total_votes),
+                total_votes,
+                "Y" if rng.random() < 0.02 else "N",
+                "Y" if rng.random() < 0.8 else "N",
+                f"{stars} Stars" if rng.random() < 0.5 else "As described",
+                "Arrived on time and works as expected." if stars >= 4 else "Not what I hoped for.",
+                review_date,
+                review_date.year,
+                category,
+            )
+        )
     return reviews
 
 
@@ -259,6 +343,7 @@ def write_reviews(spark: object, reviews: Sequence[Row], output: Path) -> None:
 
 
 # --- Command line ------------------------------------------------------------
+
 
 def write_movielens(output: Path, seed: int, rows: int) -> None:
     """movielens: three CSV files."""
@@ -289,9 +374,7 @@ WRITERS: dict[str, Callable[[Path, int, int], None]] = {
 def dataset_name(text: str) -> str:
     """argparse type: one of the datasets this script writes."""
     if text not in WRITERS:
-        raise argparse.ArgumentTypeError(
-            f"unknown dataset {text!r} (expected one of: {', '.join(WRITERS)})"
-        )
+        raise argparse.ArgumentTypeError(f"unknown dataset {text!r} (expected one of: {', '.join(WRITERS)})")
     return text
 
 
@@ -304,8 +387,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, type=dataset_name, metavar="{" + ",".join(WRITERS) + "}")
     parser.add_argument("--output", required=True, type=common.location, help="folder to write into")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    parser.add_argument("--rows", type=common.positive_int, default=DEFAULT_ROWS,
-                        help=f"ratings, training jobs or reviews to write (default {DEFAULT_ROWS})")
+    parser.add_argument(
+        "--rows",
+        type=common.positive_int,
+        default=DEFAULT_ROWS,
+        help=f"ratings, training jobs or reviews to write (default {DEFAULT_ROWS})",
+    )
     args = parser.parse_args(argv)
     WRITERS[args.dataset](Path(args.output), args.seed, args.rows)
     print(f"wrote {args.dataset} sample data to {args.output}")

@@ -160,9 +160,7 @@ def check_csv_header(spark: SparkSession, path: str, expected: Sequence[str], wh
     header_line = first_lines[0][0].lstrip("\ufeff")
     header = next(csv.reader([header_line]))
     if header != list(expected):
-        raise JobError(
-            f"{what} {path} has header {','.join(header)!r}, expected {','.join(expected)!r}"
-        )
+        raise JobError(f"{what} {path} has header {','.join(header)!r}, expected {','.join(expected)!r}")
 
 
 def run_main(

@@ -17,8 +17,14 @@ CASES = Path(__file__).parent / "cases"
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        check=False,
+    )
 
 
 def test_validate_clean_tree_exits_0(repo: Path) -> None:
@@ -51,8 +57,13 @@ def test_validate_json(repo: Path) -> None:
     report = json.loads(done.stdout)
     assert report["files_checked"] == 1
     assert report["diagnostics"][1] == {
-        "code": "DG302", "severity": "error", "file": "tests/cases/dg302_unknown_cluster/pipeline.yaml",
-        "line": 12, "column": 14, "path": "tasks/transform/cluster", "hint": "did you mean 'etl'?",
+        "code": "DG302",
+        "severity": "error",
+        "file": "tests/cases/dg302_unknown_cluster/pipeline.yaml",
+        "line": 12,
+        "column": 14,
+        "path": "tasks/transform/cluster",
+        "hint": "did you mean 'etl'?",
         "message": "task 'transform' runs on cluster 'elt', which is not defined under clusters",
     }
 
@@ -67,10 +78,13 @@ def test_validate_github_annotations(repo: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(("argv", "code", "stderr"), [
-    (["validate", "no/such/dir"], 2, "dagen: no such file or folder: no/such/dir\n"),
-    (["validate", "docs"], 1, "dagen: DG701 no pipeline specs (*.yaml, *.yml) under docs\n"),
-])
+@pytest.mark.parametrize(
+    ("argv", "code", "stderr"),
+    [
+        (["validate", "no/such/dir"], 2, "dagen: no such file or folder: no/such/dir\n"),
+        (["validate", "docs"], 1, "dagen: DG701 no pipeline specs (*.yaml, *.yml) under docs\n"),
+    ],
+)
 def test_bad_input_exit_codes(repo: Path, argv: list[str], code: int, stderr: str) -> None:
     done = run(*argv, cwd=repo)
     assert (done.returncode, done.stderr) == (code, stderr)
@@ -108,7 +122,8 @@ def test_compile_output_is_loadable_by_dag_factory(repo: Path, tmp_path: Path) -
         for task in shape.values():
             task.pop("role"), task.pop("trigger_rule")
         shape["terminate_preprocess"]["upstream"] = [
-            t for t in shape["terminate_preprocess"]["upstream"] if t != "create_preprocess"]
+            t for t in shape["terminate_preprocess"]["upstream"] if t != "create_preprocess"
+        ]
     assert theirs == mine
     assert from_yaml["movielens_emr_step_functions"].params["data_bucket"] == "mwaa-movielens-demo"
 

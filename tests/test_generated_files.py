@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -40,15 +41,21 @@ def user_properties(schema: Any, where: str = "") -> Iterator[tuple[str, dict[st
 
 @pytest.mark.parametrize("kind", sorted(SCHEMAS))
 def test_every_property_has_a_description_and_an_example(kind: str) -> None:
-    undocumented = [where for where, sub in user_properties(SCHEMAS[kind]())
-                    if "/if" not in where and not (sub.get("description") and sub.get("examples"))]
+    undocumented = [
+        where
+        for where, sub in user_properties(SCHEMAS[kind]())
+        if "/if" not in where and not (sub.get("description") and sub.get("examples"))
+    ]
     assert undocumented == []
 
 
 @pytest.mark.parametrize("kind", sorted(SCHEMAS))
 def test_objects_users_type_into_are_closed(kind: str) -> None:
-    open_objects = [where for where, sub in user_properties(SCHEMAS[kind]())
-                    if "properties" in sub and sub.get("additionalProperties") is not False]
+    open_objects = [
+        where
+        for where, sub in user_properties(SCHEMAS[kind]())
+        if "properties" in sub and sub.get("additionalProperties") is not False
+    ]
     assert open_objects == []
 
 

@@ -38,8 +38,12 @@ def bundle(tmp_path: Path, repo: Path, extra: dict[str, str]) -> Path:
 def test_one_broken_spec_hides_nothing_and_is_visible(tmp_path: Path, repo: Path) -> None:
     bag = dagbag(bundle(tmp_path, repo, {"broken_crawl.yaml": BROKEN_SPEC}))
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["broken_crawl", "emr_notebook_best_sellers", "movielens_emr_step_functions",
-                                   "salary_batch_etl"]
+    assert sorted(bag.dag_ids) == [
+        "broken_crawl",
+        "emr_notebook_best_sellers",
+        "movielens_emr_step_functions",
+        "salary_batch_etl",
+    ]
     good = [bag.dags[dag_id] for dag_id in bag.dag_ids if dag_id != "broken_crawl"]
     assert all(BROKEN_TAG not in dag.tags for dag in good)
 
@@ -61,8 +65,12 @@ def test_one_broken_spec_hides_nothing_and_is_visible(tmp_path: Path, repo: Path
 
 def test_build_failure_becomes_a_placeholder_diagnostic(repo: Path) -> None:
     """DG601: if Airflow/dag-factory refuse a compiled pipeline, the spec gets a diagnostic, not a crash."""
-    result = process([repo / "pipelines" / "salary_batch_etl.yaml"], profile=installed_profile(),
-                     airflow_major=airflow_major(), root=repo)[0]
+    result = process(
+        [repo / "pipelines" / "salary_batch_etl.yaml"],
+        profile=installed_profile(),
+        airflow_major=airflow_major(),
+        root=repo,
+    )[0]
     assert result.config is not None
     result.config["tasks"]["average_salaries"]["operator"] = "airflow.providers.amazon.aws.operators.emr.NoSuch"
     assert _build(result) is None
@@ -70,14 +78,16 @@ def test_build_failure_becomes_a_placeholder_diagnostic(repo: Path) -> None:
     assert "NoSuch" in result.diagnostics[0].message
 
 
-def test_parsing_opens_no_socket_and_reads_no_variable(tmp_path: Path, repo: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parsing_opens_no_socket_and_reads_no_variable(
+    tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     attempts: list[str] = []
 
     def refuse(kind: str):
         def record(*args, **kwargs):
             attempts.append(f"{kind} {args[1:] if kind == 'connect' else args}")
             raise OSError("network access during DAG parsing")
+
         return record
 
     monkeypatch.setattr(socket.socket, "connect", refuse("connect"))

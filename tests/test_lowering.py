@@ -44,13 +44,25 @@ def test_step_functions_execution_name_is_new_per_try_and_run() -> None:
 
 def test_notebook_params_are_json_with_runtime_values(repo: Path) -> None:
     start = lowered(repo, "emr_notebook_best_sellers")["find_best_sellers"]
-    rendered = render(start.kwargs["notebook_params"],
-                      params={"categories": ["Books", "Toys & Games"], "from_date": "2015-08-25",
-                              "to_date": "2015-08-31"},
-                      var={"value": {"best_sellers_output_location": 's3://out/"quoted"/'}})
+    rendered = render(
+        start.kwargs["notebook_params"],
+        params={
+            "categories": ["Books", "Toys & Games"],
+            "from_date": "2015-08-25",
+            "to_date": "2015-08-31",
+            "input_location": "s3://reviews/parquet/",
+            "scripts_uri": "s3://code/spark_jobs",
+        },
+        var={"value": {"best_sellers_output_location": 's3://out/"quoted"/'}},
+    )
     assert json.loads(rendered) == {
-        "CATEGORIES": ["Books", "Toys & Games"], "FROM_DATE": "2015-08-25", "TO_DATE": "2015-08-31",
-        "INPUT_LOCATION": "s3://amazon-reviews-pds/parquet/", "OUTPUT_LOCATION": 's3://out/"quoted"/'}
+        "CATEGORIES": ["Books", "Toys & Games"],
+        "FROM_DATE": "2015-08-25",
+        "TO_DATE": "2015-08-31",
+        "INPUT_LOCATION": "s3://reviews/parquet/",
+        "OUTPUT_LOCATION": 's3://out/"quoted"/',
+        "JOBS_LOCATION": "s3://code/spark_jobs",
+    }
 
 
 def test_step_function_input_is_json(repo: Path) -> None:
@@ -60,14 +72,17 @@ def test_step_function_input_is_json(repo: Path) -> None:
     assert start.kwargs["deferrable"] is False  # the reschedule sensor waits, not a worker slot
 
 
-@pytest.mark.parametrize(("edges", "members", "width"), [
-    ({}, ["a"], 1),
-    ({"b": ["a"], "c": ["a"], "d": ["a"]}, ["a", "b", "c", "d"], 3),  # MovieLens: extract, then three
-    ({"b": ["a"], "c": ["b"]}, ["a", "b", "c"], 1),  # a chain
-    ({"c": ["a", "b"], "d": ["a", "b"]}, ["a", "b", "c", "d"], 2),
-    ({"b": ["x"], "c": ["x"]}, ["b", "c"], 2),  # ordered only through a task off the cluster
-    ({"b": ["a"], "x": ["b"], "c": ["x"]}, ["a", "b", "c"], 1),  # ordered through a task off the cluster
-])
+@pytest.mark.parametrize(
+    ("edges", "members", "width"),
+    [
+        ({}, ["a"], 1),
+        ({"b": ["a"], "c": ["a"], "d": ["a"]}, ["a", "b", "c", "d"], 3),  # MovieLens: extract, then three
+        ({"b": ["a"], "c": ["b"]}, ["a", "b", "c"], 1),  # a chain
+        ({"c": ["a", "b"], "d": ["a", "b"]}, ["a", "b", "c", "d"], 2),
+        ({"b": ["x"], "c": ["x"]}, ["b", "c"], 2),  # ordered only through a task off the cluster
+        ({"b": ["a"], "x": ["b"], "c": ["x"]}, ["a", "b", "c"], 1),  # ordered through a task off the cluster
+    ],
+)
 def test_widest_parallel_set(edges: dict, members: list, width: int) -> None:
     nodes = set(members) | set(edges) | {p for parents in edges.values() for p in parents}
 
@@ -81,8 +96,11 @@ def test_widest_parallel_set(edges: dict, members: list, width: int) -> None:
 
 
 def test_region_goes_to_operators_only_where_every_one_accepts_it(repo: Path, tmp_path: Path) -> None:
-    spec = (repo / "pipelines" / "salary_batch_etl.yaml").read_text().replace(
-        "max_active_runs: 1", "max_active_runs: 1\naws: {region: eu-west-1}")
+    spec = (
+        (repo / "pipelines" / "salary_batch_etl.yaml")
+        .read_text()
+        .replace("max_active_runs: 1", "max_active_runs: 1\naws: {region: eu-west-1}")
+    )
     folder = tmp_path / "pipelines"
     folder.mkdir()
     (folder / "salary.yaml").write_text(spec)
@@ -96,14 +114,23 @@ def test_cluster_request_of_the_salary_pipeline(repo: Path) -> None:
     create = lowered(repo, "salary_batch_etl")["create_etl"]
     request = create.kwargs["job_flow_overrides"]
     assert request["Instances"]["InstanceGroups"] == [
-        {"Name": "Primary", "Market": "ON_DEMAND", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge",
-         "InstanceCount": 1},
+        {
+            "Name": "Primary",
+            "Market": "ON_DEMAND",
+            "InstanceRole": "MASTER",
+            "InstanceType": "m5.xlarge",
+            "InstanceCount": 1,
+        },
         {"Name": "Core", "Market": "SPOT", "InstanceRole": "CORE", "InstanceType": "m5.xlarge", "InstanceCount": 2},
     ]
     assert request["Instances"]["Ec2SubnetId"] == "{{ var.value.emr_subnet_id }}"  # from defaults.yaml
     assert "Ec2KeyName" not in request["Instances"]
     assert {tag["Key"]: tag["Value"] for tag in request["Tags"]} == {
-        "dagen:dag-id": "salary_batch_etl", "dagen:cluster": "etl", "dagen:run-id": "{{ run_id }}",
-        "cost-center": "analytics", "for-use-with-amazon-emr-managed-policies": "true"}
+        "dagen:dag-id": "salary_batch_etl",
+        "dagen:cluster": "etl",
+        "dagen:run-id": "{{ run_id }}",
+        "cost-center": "analytics",
+        "for-use-with-amazon-emr-managed-policies": "true",
+    }
     step = lowered(repo, "salary_batch_etl")["average_salaries"].kwargs["steps"][0]
     assert step["HadoopJarStep"]["Args"][:3] == ["spark-submit", "--deploy-mode", "client"]

@@ -43,8 +43,11 @@ def accepted_keywords(cls: type) -> set[str]:
         init = klass.__dict__.get("__init__")
         if init is None or klass is object:
             continue
-        names |= {p.name for p in inspect.signature(init).parameters.values()
-                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"}
+        names |= {
+            p.name
+            for p in inspect.signature(init).parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
+        }
     return names
 
 
@@ -67,8 +70,11 @@ def test_every_task_type_is_exercised(tasks: list[OperatorTask]) -> None:
     emitted = {task.operator for task in tasks}
     profile = installed_profile()
     for name, module in TASK_TYPES.items():
-        usable = [op for op in module.OPERATORS if name != "glue_crawler" or
-                  (op.endswith("RunOperator") == profile.crawler_run_operator)]
+        usable = [
+            op
+            for op in module.OPERATORS
+            if name != "glue_crawler" or (op.endswith("RunOperator") == profile.crawler_run_operator)
+        ]
         assert set(usable) <= emitted, name
 
 

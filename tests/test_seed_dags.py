@@ -20,8 +20,11 @@ def bag(repo: Path):
 
 def test_exactly_the_seed_dags_load(bag) -> None:
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == SEEDS == [
-        "emr_notebook_best_sellers", "movielens_emr_step_functions", "salary_batch_etl"]
+    assert (
+        sorted(bag.dag_ids)
+        == SEEDS
+        == ["emr_notebook_best_sellers", "movielens_emr_step_functions", "salary_batch_etl"]
+    )
 
 
 @pytest.mark.parametrize("dag_id", SEEDS)
@@ -55,8 +58,20 @@ def test_movielens_cluster_request(bag) -> None:
     assert step.job_flow_id == "{{ ti.xcom_pull(task_ids='create_preprocess') }}"
     assert step.steps[0]["Name"] == "preprocess_tags"
     assert step.steps[0]["ActionOnFailure"] == "CONTINUE"
-    assert step.steps[0]["HadoopJarStep"]["Args"][:4] == ["spark-submit", "--deploy-mode", "cluster",
-                                                         "{{ params.scripts_uri }}/movielens_preprocess.py"]
+    assert step.steps[0]["HadoopJarStep"]["Args"] == [
+        "spark-submit",
+        "--deploy-mode",
+        "cluster",
+        "--py-files",
+        "{{ params.scripts_uri }}/spark_job_common.py",
+        "{{ params.scripts_uri }}/movielens_preprocess.py",
+        "--dataset",
+        "tags",
+        "--input",
+        "s3://{{ params.data_bucket }}/raw/tags.csv",
+        "--output",
+        "s3://{{ params.data_bucket }}/output/tags/",
+    ]
     sensor = dag.get_task("curate_wait")
     assert sensor.mode == "reschedule"
     assert sensor.execution_arn == "{{ ti.xcom_pull(task_ids='curate') }}"

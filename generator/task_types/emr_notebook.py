@@ -21,16 +21,24 @@ OPERATORS = (
 
 PROPERTIES = {
     "cluster": prop(STRING, "Name of the cluster (under `clusters`) that runs the notebook.", "notebooks"),
-    "editor_id": prop(TEMPLATED_STRING, "EMR Studio workspace (editor) id.", "{{ var.value.notebook_editor_id }}",
-                      "e-ABCDEFGHIJ0123456789KLMNO"),
+    "editor_id": prop(
+        TEMPLATED_STRING,
+        "EMR Studio workspace (editor) id.",
+        "{{ var.value.notebook_editor_id }}",
+        "e-ABCDEFGHIJ0123456789KLMNO",
+    ),
     "notebook_path": prop(TEMPLATED_STRING, "Path of the notebook inside the workspace.", "find_best_sellers.ipynb"),
     "params": prop(
         {"type": "object"},
         "Notebook parameters (injected into the cell tagged `parameters`); any JSON value, Jinja allowed.",
         {"CATEGORIES": "{{ params.categories }}", "FROM_DATE": "{{ ds }}"},
     ),
-    "service_role": prop(ROLE, "Role EMR Studio assumes to run the notebook.", "EMR_Notebooks_DefaultRole",
-                         default="EMR_Notebooks_DefaultRole"),
+    "service_role": prop(
+        ROLE,
+        "Role EMR Studio assumes to run the notebook.",
+        "EMR_Notebooks_DefaultRole",
+        default="EMR_Notebooks_DefaultRole",
+    ),
     "execution_name": prop(TEMPLATED_STRING, "Name of the notebook execution.", "best-sellers-{{ ds }}"),
     "tags": prop(TAGS_MAP, "Tags on the notebook execution.", {"team": "analytics"}),
 }

@@ -6,7 +6,8 @@ deferrably, so a retry resubmits the step and no worker slot is held while it ru
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from generator.diagnostics import Diagnostic
 from generator.lowering_context import LowerContext
@@ -37,13 +38,20 @@ PROPERTIES = {
                     "Spark properties passed as `--conf key=value`.",
                     {"spark.sql.shuffle.partitions": "64"},
                 ),
-                "deploy_mode": prop({"enum": ["cluster", "client"]}, "spark-submit `--deploy-mode`.", "cluster",
-                                    default="cluster"),
+                "deploy_mode": prop(
+                    {"enum": ["cluster", "client"]}, "spark-submit `--deploy-mode`.", "cluster", default="cluster"
+                ),
                 "main_class": prop(STRING, "`--class` for a jar application.", "com.example.Main"),
-                "py_files": prop({"type": "array", "items": S3_URI}, "`--py-files`: modules the script imports.",
-                                 ["s3://my-bucket/spark_jobs/common.py"]),
-                "jars": prop({"type": "array", "items": S3_URI}, "`--jars`: extra jars on the classpath.",
-                             ["s3://my-bucket/jars/udfs.jar"]),
+                "py_files": prop(
+                    {"type": "array", "items": S3_URI},
+                    "`--py-files`: modules the script imports.",
+                    ["s3://my-bucket/spark_jobs/common.py"],
+                ),
+                "jars": prop(
+                    {"type": "array", "items": S3_URI},
+                    "`--jars`: extra jars on the classpath.",
+                    ["s3://my-bucket/jars/udfs.jar"],
+                ),
             },
             required=("script",),
             title="spark-submit step",
@@ -75,8 +83,9 @@ PROPERTIES = {
     "jar": prop(
         obj(
             {
-                "path": prop(TEMPLATED_STRING, "The jar: an s3:// URI or a path on the cluster.",
-                             "s3://my-bucket/jars/app.jar"),
+                "path": prop(
+                    TEMPLATED_STRING, "The jar: an s3:// URI or a path on the cluster.", "s3://my-bucket/jars/app.jar"
+                ),
                 "main_class": prop(STRING, "Main class, if the jar's manifest has none.", "com.example.Main"),
                 "args": prop(STRING_LIST, "Arguments of the main class.", ["--date", "{{ ds }}"]),
             },
@@ -97,16 +106,22 @@ def check(task_id: str, task: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
         pointer = (*base, kinds[1]) if len(kinds) > 1 else base
         where = at(pointer, key=True)
         found = f"it sets {', '.join(kinds)}" if kinds else "it sets none"
-        yield Diagnostic(code="DG501", **where,
-                         message=f"emr_step '{task_id}' must set exactly one of spark, hive, command, jar; {found}",
-                         hint="split the work into one task per step")
+        yield Diagnostic(
+            code="DG501",
+            **where,
+            message=f"emr_step '{task_id}' must set exactly one of spark, hive, command, jar; {found}",
+            hint="split the work into one task per step",
+        )
     if task.get("action_on_failure") == "TERMINATE_CLUSTER":
         pointer = (*base, "action_on_failure")
         where = at(pointer)
-        yield Diagnostic(code="DG502", **where,
-                         message="action_on_failure TERMINATE_CLUSTER fights the cluster lifecycle: the pipeline "
-                                 "already terminates the cluster after its last task, even when a step fails",
-                         hint="use CONTINUE (the default) and let the failed task fail the run")
+        yield Diagnostic(
+            code="DG502",
+            **where,
+            message="action_on_failure TERMINATE_CLUSTER fights the cluster lifecycle: the pipeline "
+            "already terminates the cluster after its last task, even when a step fails",
+            hint="use CONTINUE (the default) and let the failed task fail the run",
+        )
 
 
 def _spark_args(spark: dict[str, Any]) -> list[str]:

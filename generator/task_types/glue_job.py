@@ -6,7 +6,8 @@ sizing: the operator never creates or rewrites the job definition.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from generator.diagnostics import Diagnostic
 from generator.lowering_context import LowerContext
@@ -29,14 +30,30 @@ PROPERTIES = {
         {"--input": "s3://my-bucket/output/", "--run_date": "{{ ds }}"},
     ),
     "worker_type": prop(
-        {"enum": ["G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X",
-                  "Z.2X", "Standard"]},
+        {
+            "enum": [
+                "G.025X",
+                "G.1X",
+                "G.2X",
+                "G.4X",
+                "G.8X",
+                "G.12X",
+                "G.16X",
+                "R.1X",
+                "R.2X",
+                "R.4X",
+                "R.8X",
+                "Z.2X",
+                "Standard",
+            ]
+        },
         "Worker type for this run.",
         "G.1X",
     ),
     "number_of_workers": prop(POSITIVE_INT, "Number of workers for this run.", 2),
-    "max_capacity": prop({"type": "number", "minimum": 0.0625}, "DPUs for Python shell jobs (not with worker_type).",
-                         1),
+    "max_capacity": prop(
+        {"type": "number", "minimum": 0.0625}, "DPUs for Python shell jobs (not with worker_type).", 1
+    ),
     "execution_class": prop({"enum": ["STANDARD", "FLEX"]}, "FLEX runs on spare capacity at a lower price.", "FLEX"),
     "security_configuration": prop(STRING, "Glue security configuration for this run.", "glue-encrypted"),
 }
@@ -47,17 +64,24 @@ def check(task_id: str, task: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
     if "max_capacity" in task and ("worker_type" in task or "number_of_workers" in task):
         pointer = ("tasks", task_id, "max_capacity")
         where = at(pointer, key=True)
-        yield Diagnostic(code="DG505", **where,
-                         message="max_capacity cannot be combined with worker_type or number_of_workers",
-                         hint="Spark jobs: worker_type + number_of_workers; Python shell jobs: max_capacity")
+        yield Diagnostic(
+            code="DG505",
+            **where,
+            message="max_capacity cannot be combined with worker_type or number_of_workers",
+            hint="Spark jobs: worker_type + number_of_workers; Python shell jobs: max_capacity",
+        )
 
 
 def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
     settings = task.settings
     run: dict[str, Any] = {"Timeout": max(1, -(-task.timeout // 60))}
-    for key, api_name in (("worker_type", "WorkerType"), ("number_of_workers", "NumberOfWorkers"),
-                          ("max_capacity", "MaxCapacity"), ("execution_class", "ExecutionClass"),
-                          ("security_configuration", "SecurityConfiguration")):
+    for key, api_name in (
+        ("worker_type", "WorkerType"),
+        ("number_of_workers", "NumberOfWorkers"),
+        ("max_capacity", "MaxCapacity"),
+        ("execution_class", "ExecutionClass"),
+        ("security_configuration", "SecurityConfiguration"),
+    ):
         if key in settings:
             run[api_name] = settings[key]
     kwargs: dict[str, Any] = {

@@ -45,7 +45,7 @@ VARIANTS = [
     pytest.param("movielens.yaml", {}, id="movielens-defaults"),
     pytest.param(
         "movielens.yaml",
-        {"ScriptsS3Uri": "s3://dagen-scripts-test/jobs/curate.py", "EnableDataBucketVersioning": "true"},
+        {"ScriptsS3Prefix": "s3://dagen-scripts-test/jobs", "EnableDataBucketVersioning": "true"},
         id="movielens-all-options",
     ),
     pytest.param("mwaa-execution-role.yaml", {}, id="execution-role-defaults"),

@@ -260,6 +260,7 @@ def test_glue_job():
         "PythonVersion": "3",
         "ScriptLocation": "s3://dagen-data-test/spark_jobs/movielens_curate.py",
     }
+    assert job["DefaultArguments"]["--extra-py-files"] == "s3://dagen-data-test/spark_jobs/spark_job_common.py"
     assert job["DefaultArguments"]["--input"] == "s3://dagen-data-test/output/"
     assert job["DefaultArguments"]["--output"] == "s3://dagen-data-test/curated/"
     assert "--enable-metrics" in job["DefaultArguments"]
@@ -267,11 +268,17 @@ def test_glue_job():
 
 
 def test_glue_job_script_location_is_a_parameter():
-    res = render("movielens.yaml", ScriptsS3Uri="s3://other-bucket/jobs/x.py").resources()
-    assert res["GlueJob"]["Properties"]["Command"]["ScriptLocation"] == "s3://other-bucket/jobs/x.py"
+    res = render("movielens.yaml", ScriptsS3Prefix="s3://other-bucket/jobs").resources()
+    assert res["GlueJob"]["Properties"]["Command"]["ScriptLocation"] == "s3://other-bucket/jobs/movielens_curate.py"
+    assert res["GlueJob"]["Properties"]["DefaultArguments"]["--extra-py-files"] == (
+        "s3://other-bucket/jobs/spark_job_common.py"
+    )
     (policy,) = res["GlueJobRole"]["Properties"]["Policies"]
     by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    assert by_sid["ReadJobScript"]["Resource"] == "arn:aws:s3:::other-bucket/jobs/x.py"
+    assert by_sid["ReadJobScript"]["Resource"] == [
+        "arn:aws:s3:::other-bucket/jobs/movielens_curate.py",
+        "arn:aws:s3:::other-bucket/jobs/spark_job_common.py",
+    ]
 
 
 def test_glue_database_and_crawlers():

@@ -23,12 +23,28 @@ OUTPUT_HEADER = ["rank", "product_id", "product_title", "total_stars", "review_c
 Review = tuple[object, ...]
 
 
-def review(product_id: str, category: str, stars: int, day: date, *, verified: str = "Y",
-           title: str | None = None) -> Review:
+def review(
+    product_id: str, category: str, stars: int, day: date, *, verified: str = "Y", title: str | None = None
+) -> Review:
     """One review row in the reviews Parquet column order."""
-    return ("US", "12345678", f"R{product_id}{day:%m%d}{stars}", product_id, "987654321",
-            title or f"{product_id} title", stars, 0, 0, "N", verified, "Five Stars", "Fine.",
-            day, day.year, category)
+    return (
+        "US",
+        "12345678",
+        f"R{product_id}{day:%m%d}{stars}",
+        product_id,
+        "987654321",
+        title or f"{product_id} title",
+        stars,
+        0,
+        0,
+        "N",
+        verified,
+        "Five Stars",
+        "Fine.",
+        day,
+        day.year,
+        category,
+    )
 
 
 def book_reviews() -> list[Review]:
@@ -63,15 +79,18 @@ EDGE_REVIEWS = [
 HAND_WRITTEN_REVIEWS = book_reviews() + EDGE_REVIEWS
 
 
-def expected_best_sellers(reviews: Sequence[Review], categories: Sequence[str], first: date, last: date,
-                          ) -> dict[str, list[list[str]]]:
+def expected_best_sellers(
+    reviews: Sequence[Review],
+    categories: Sequence[str],
+    first: date,
+    last: date,
+) -> dict[str, list[list[str]]]:
     """Per category, the CSV rows the job should write, computed without Spark."""
     stars: dict[tuple[str, str], int] = defaultdict(int)
     counts: dict[tuple[str, str], int] = defaultdict(int)
     titles: dict[tuple[str, str], str] = {}
     for row in reviews:
-        product_id, title, star_rating, verified, day, category = (row[3], row[5], row[6], row[10], row[13],
-                                                                   row[15])
+        product_id, title, star_rating, verified, day, category = (row[3], row[5], row[6], row[10], row[13], row[15])
         if verified != "Y" or not first <= day <= last or category not in categories:
             continue
         key = (str(category), str(product_id))
@@ -108,10 +127,12 @@ def flat_reviews(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) 
     return write_reviews_flat(spark, HAND_WRITTEN_REVIEWS, tmp_path_factory.mktemp("reviews") / "parquet")
 
 
-def make_args(input_path: Path, output: Path, categories: Sequence[str], first: date = FROM_DATE,
-              last: date = TO_DATE) -> best_sellers.BestSellersArgs:
-    return best_sellers.BestSellersArgs(input=str(input_path), output=str(output), from_date=first,
-                                        to_date=last, categories=tuple(categories))
+def make_args(
+    input_path: Path, output: Path, categories: Sequence[str], first: date = FROM_DATE, last: date = TO_DATE
+) -> best_sellers.BestSellersArgs:
+    return best_sellers.BestSellersArgs(
+        input=str(input_path), output=str(output), from_date=first, to_date=last, categories=tuple(categories)
+    )
 
 
 def test_top_twenty_per_category_and_rerun_replaces_output(
@@ -166,8 +187,11 @@ NOTEBOOK_PARAMETER_ERRORS = [
 @pytest.mark.parametrize(("override", "message"), NOTEBOOK_PARAMETER_ERRORS)
 def test_notebook_parameters_are_validated(override: dict[str, object], message: str) -> None:
     parameters: dict[str, object] = {
-        "input_location": "s3://b/in/", "output_location": "s3://b/out/", "from_date": "2015-08-25",
-        "to_date": "2015-08-31", "categories": ["Books"],
+        "input_location": "s3://b/in/",
+        "output_location": "s3://b/out/",
+        "from_date": "2015-08-25",
+        "to_date": "2015-08-31",
+        "categories": ["Books"],
     }
     parameters.update(override)
     with pytest.raises(common.JobError) as raised:
@@ -187,7 +211,11 @@ def test_notebook_is_valid_and_starts_with_a_parameters_cell() -> None:
     defaults: dict[str, object] = {}
     exec(code_cells[0].source, defaults)  # noqa: S102 - our own notebook's literal assignments
     assert {name: type(value) for name, value in defaults.items() if not name.startswith("__")} == {
-        "CATEGORIES": list, "FROM_DATE": str, "TO_DATE": str, "INPUT_LOCATION": str, "OUTPUT_LOCATION": str,
+        "CATEGORIES": list,
+        "FROM_DATE": str,
+        "TO_DATE": str,
+        "INPUT_LOCATION": str,
+        "OUTPUT_LOCATION": str,
         "JOBS_LOCATION": str,
     }
     assert "best_sellers.run(spark" in code_cells[1].source
@@ -200,8 +228,11 @@ def test_notebook_runs_the_job_with_injected_parameters(
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     code_cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
     injected = {  # what NotebookParams carries, as JSON
-        "CATEGORIES": ["Books", "Baby"], "FROM_DATE": FROM_DATE.isoformat(), "TO_DATE": TO_DATE.isoformat(),
-        "INPUT_LOCATION": str(flat_reviews), "OUTPUT_LOCATION": str(tmp_path / "out"),
+        "CATEGORIES": ["Books", "Baby"],
+        "FROM_DATE": FROM_DATE.isoformat(),
+        "TO_DATE": TO_DATE.isoformat(),
+        "INPUT_LOCATION": str(flat_reviews),
+        "OUTPUT_LOCATION": str(tmp_path / "out"),
         "JOBS_LOCATION": f"{JOBS_DIR}/",
     }
     injected_cell = "\n".join(f"{name} = {json.dumps(value)}" for name, value in injected.items())

@@ -20,12 +20,20 @@ MOVIES = [
     (6, "Sabrina (1995)", "Comedy|Romance"),
 ]
 RATINGS = [
-    (1, 1, 4.0, 964982703), (2, 1, 5.0, 964982931), (3, 1, 3.5, 964983815),
-    (1, 2, 5.0, 964981247), (4, 2, 4.5, 964980868),
-    (1, 3, 2.0, 964982224), (2, 3, 3.0, 964984041), (3, 3, 1.0, 964982400), (4, 3, 4.0, 964983034),
+    (1, 1, 4.0, 964982703),
+    (2, 1, 5.0, 964982931),
+    (3, 1, 3.5, 964983815),
+    (1, 2, 5.0, 964981247),
+    (4, 2, 4.5, 964980868),
+    (1, 3, 2.0, 964982224),
+    (2, 3, 3.0, 964984041),
+    (3, 3, 1.0, 964982400),
+    (4, 3, 4.0, 964983034),
     (5, 4, 5.0, 964982176),  # a single rating: below a floor of 2
-    (2, 6, 4.5, 964981680), (3, 6, 5.0, 964982653),  # ties movie 2 on average
-    (1, 99, 3.0, 964983393), (2, 99, 3.0, 964983431),  # movie 99 has no title: left out
+    (2, 6, 4.5, 964981680),
+    (3, 6, 5.0, 964982653),  # ties movie 2 on average
+    (1, 99, 3.0, 964983393),
+    (2, 99, 3.0, 964983431),  # movie 99 has no title: left out
 ]
 MIN_RATINGS = 2
 
@@ -53,9 +61,14 @@ def preprocessed(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) 
     write_csv(root / "raw" / "movies.csv", ("movieId", "title", "genres"), MOVIES)
     write_csv(root / "raw" / "ratings.csv", ("userId", "movieId", "rating", "timestamp"), RATINGS)
     for dataset in ("movies", "ratings"):
-        preprocess.run(spark, preprocess.PreprocessArgs(
-            dataset=dataset, input=str(root / "raw" / f"{dataset}.csv"), output=str(root / "output" / dataset),
-        ))
+        preprocess.run(
+            spark,
+            preprocess.PreprocessArgs(
+                dataset=dataset,
+                input=str(root / "raw" / f"{dataset}.csv"),
+                output=str(root / "output" / dataset),
+            ),
+        )
     return root / "output"
 
 
@@ -87,11 +100,26 @@ def test_min_ratings_floor_applies(spark: SparkSession, preprocessed: Path, tmp_
 
 
 def test_glue_system_arguments_are_ignored_and_default_floor_is_ten() -> None:
-    args = curate.parse_args([
-        "--JOB_ID", "j_0123", "--JOB_RUN_ID", "jr_0123", "--JOB_NAME", "movielens-curate",
-        "--job-bookmark-option", "job-bookmark-disable", "--TempDir", "s3://bucket/tmp/",
-        "--enable-metrics", "", "--input", "s3://bucket/output/", "--output", "s3://bucket/curated/",
-    ])
+    args = curate.parse_args(
+        [
+            "--JOB_ID",
+            "j_0123",
+            "--JOB_RUN_ID",
+            "jr_0123",
+            "--JOB_NAME",
+            "movielens-curate",
+            "--job-bookmark-option",
+            "job-bookmark-disable",
+            "--TempDir",
+            "s3://bucket/tmp/",
+            "--enable-metrics",
+            "",
+            "--input",
+            "s3://bucket/output/",
+            "--output",
+            "s3://bucket/curated/",
+        ]
+    )
     assert args == curate.CurateArgs(input="s3://bucket/output/", output="s3://bucket/curated/", min_ratings=10)
 
 

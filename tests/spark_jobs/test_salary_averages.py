@@ -11,8 +11,16 @@ import spark_job_common as common
 from job_testkit import read_single_csv, round_half_up, write_csv
 from pyspark.sql import SparkSession
 
-FEATURES_HEADER = ("jobId", "companyId", "jobType", "degree", "major", "industry", "yearsExperience",
-                   "milesFromMetropolis")
+FEATURES_HEADER = (
+    "jobId",
+    "companyId",
+    "jobType",
+    "degree",
+    "major",
+    "industry",
+    "yearsExperience",
+    "milesFromMetropolis",
+)
 HAND_WRITTEN_JOBS = [
     # jobId, companyId, jobType, degree, major, industry, years, miles, salary (None: no salary row)
     ("JOB1", "COMP1", "CEO", "DOCTORAL", "MATH", "FINANCE", 20, 5, 250),
@@ -27,8 +35,17 @@ HAND_WRITTEN_JOBS = [
 # 31 jobs at 100 and one at 101 average exactly 100.03125: Spark rounds that
 # half up to 100.0313 where Python's round() would give 100.0312.
 HALF_UP_JOBS = [
-    (f"JOBT{number}", "COMPTIE", "VICE_PRESIDENT", "MASTERS", "LITERATURE", "SERVICE", 5, 50,
-     101 if number == 0 else 100)
+    (
+        f"JOBT{number}",
+        "COMPTIE",
+        "VICE_PRESIDENT",
+        "MASTERS",
+        "LITERATURE",
+        "SERVICE",
+        5,
+        50,
+        101 if number == 0 else 100,
+    )
     for number in range(32)
 ]
 ALL_JOBS = HAND_WRITTEN_JOBS + HALF_UP_JOBS

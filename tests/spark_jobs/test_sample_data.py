@@ -33,8 +33,12 @@ def file_bytes(folder: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("dataset", sorted(CSV_DATASETS))
 def test_csv_datasets_are_deterministic_and_have_the_jobs_headers(dataset: str, tmp_path: Path) -> None:
     for run, seed in (("first", 11), ("again", 11), ("other-seed", 12)):
-        assert sample_data.main(["--dataset", dataset, "--output", str(tmp_path / run),
-                                 "--seed", str(seed), "--rows", "300"]) == 0
+        assert (
+            sample_data.main(
+                ["--dataset", dataset, "--output", str(tmp_path / run), "--seed", str(seed), "--rows", "300"]
+            )
+            == 0
+        )
 
     assert file_bytes(tmp_path / "first") == file_bytes(tmp_path / "again")
     assert file_bytes(tmp_path / "first") != file_bytes(tmp_path / "other-seed")
@@ -60,13 +64,18 @@ def test_reviews_are_deterministic_and_fit_the_job_schema() -> None:
 
 def test_movielens_sample_survives_preprocessing_exactly(spark: SparkSession, tmp_path: Path) -> None:
     sample_data.main(["--dataset", "movielens", "--output", str(tmp_path / "raw"), "--rows", "400"])
-    movies = next(t for t in sample_data.movielens_tables(seed=sample_data.DEFAULT_SEED, rows=400)
-                  if t.file_name == "movies.csv").rows
+    movies = next(
+        t for t in sample_data.movielens_tables(seed=sample_data.DEFAULT_SEED, rows=400) if t.file_name == "movies.csv"
+    ).rows
     assert any('"' in str(title) for _id, title, _genres in movies)  # quoting is really exercised
     assert any("," in str(title) for _id, title, _genres in movies)
 
-    preprocess.run(spark, preprocess.PreprocessArgs(
-        dataset="movies", input=str(tmp_path / "raw" / "movies.csv"), output=str(tmp_path / "movies")))
+    preprocess.run(
+        spark,
+        preprocess.PreprocessArgs(
+            dataset="movies", input=str(tmp_path / "raw" / "movies.csv"), output=str(tmp_path / "movies")
+        ),
+    )
 
     written = sorted(tuple(row) for row in spark.read.parquet(str(tmp_path / "movies")).collect())
     assert written == sorted(movies)
