@@ -86,6 +86,7 @@ generated: .venv/.installed
 	.venv/bin/dagen schema --kind defaults -o schemas/defaults.schema.json
 	.venv/bin/dagen codes -o docs/diagnostics.md
 	.venv/bin/dagen docs -o docs/spec-reference.md
+	.venv/bin/dagen iam pipelines/ --format cloudformation -o cloudformation/pipelines-policy.yaml
 
 clean:
 	rm -rf .tools .venv .venv-airflow2 .venv-spark .venv-tools

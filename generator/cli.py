@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from generator import iam_command
 from generator.diagnostics import REPORTERS, codes_markdown, sorted_unique
 from generator.pipelines import SpecResult, discover, process
 from generator.provider_profile import LEGACY, MODERN, ProviderProfile, installed_profile
@@ -190,6 +191,10 @@ def parser() -> argparse.ArgumentParser:
     list_ = commands.add_parser("list", help="list the spec files dagen would read")
     list_.add_argument("paths", nargs="+")
     list_.set_defaults(run=cmd_list)
+
+    # Commands that live in modules of their own.
+    for module in (iam_command,):
+        module.register(commands)
     return main
 
 

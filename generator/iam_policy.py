@@ -1,0 +1,293 @@
+"""Least-privilege IAM for the MWAA execution role, derived from the compiled pipelines.
+
+Each operator a pipeline compiles to needs a known set of API calls (what the
+provider's operator, hook, waiter and trigger call); resources are as narrow as
+the specs allow:
+
+* EMR clusters are the pipeline's own: RunJobFlow is allowed only with the
+  ``dagen:dag-id`` tag the compiler puts on every cluster, and every later call
+  (steps, describe, terminate, notebooks) only on clusters carrying that tag;
+* state machines, Glue jobs and crawlers, EMR Studio editors by name;
+* ``iam:PassRole`` only on the roles the specs name, only to the service that
+  uses them.
+
+A value that is a Jinja template is only known at run time, so it is widened:
+each template becomes ``*`` inside its ARN segment (a whole templated state
+machine ARN becomes every state machine of the account and region).  Region
+and account are ``*`` unless given (``--region``, ``--account-id``); the
+CloudFormation form uses the stack's own region, account and partition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from generator.model import LoweredPipeline, OperatorTask
+
+TAG_KEY = "dagen:dag-id"
+_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+
+def widen(value: str) -> str:
+    """A runtime-templated value as an IAM wildcard pattern."""
+    return _TEMPLATE.sub("*", value)
+
+
+@dataclass
+class Arns:
+    """ARN builder for one target (concrete values, or CloudFormation pseudo parameters)."""
+
+    partition: str = "aws"
+    region: str = "*"
+    account: str = "*"
+
+    def make(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:{self.partition}:{service}:{region}:{self.account}:{resource}"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    sid: str
+    action: str
+    resource: str
+    condition: tuple[str, str, str] | None  # (operator, key, value)
+
+
+class PolicyBuilder:
+    """Collects what each task needs, then folds it into few statements with unique Sids."""
+
+    def __init__(self, arns: Arns) -> None:
+        self.arns = arns
+        self.entries: set[_Entry] = set()
+
+    def allow(
+        self,
+        sid: str,
+        actions: Iterable[str],
+        resources: Iterable[str],
+        condition: tuple[str, str, str] | None = None,
+    ) -> None:
+        resources = tuple(resources)
+        self.entries.update(_Entry(sid, action, resource, condition) for action in actions for resource in resources)
+
+    def document(self) -> dict[str, Any]:
+        # action -> (resources, condition values), per Sid and condition key
+        by_action: dict[tuple[str, str | None, str | None, str], tuple[set[str], set[str]]] = {}
+        for entry in self.entries:
+            operator, key, value = entry.condition or (None, None, None)
+            resources, values = by_action.setdefault((entry.sid, operator, key, entry.action), (set(), set()))
+            resources.add(entry.resource)
+            if value is not None:
+                values.add(value)
+        # actions that share resources and condition values become one statement
+        grouped: dict[tuple[str, str | None, str | None, frozenset[str], frozenset[str]], list[str]] = {}
+        for (sid, operator, key, action), (resources, values) in by_action.items():
+            grouped.setdefault((sid, operator, key, frozenset(resources), frozenset(values)), []).append(action)
+        statements = []
+        ordered = sorted(grouped.items(), key=lambda item: (item[0][0], sorted(item[1]), sorted(item[0][3])))
+        per_sid: dict[str, int] = {}
+        for sid, *_ in (key for key, _ in ordered):
+            per_sid[sid] = per_sid.get(sid, 0) + 1
+        seen: dict[str, int] = {}
+        for (sid, operator, key, resources, values), actions in ordered:
+            seen[sid] = seen.get(sid, 0) + 1
+            statement: dict[str, Any] = {
+                "Sid": sid if per_sid[sid] == 1 else f"{sid}{seen[sid]}",
+                "Effect": "Allow",
+                "Action": _one_or_list(sorted(actions)),
+                "Resource": _one_or_list(sorted(resources)),
+            }
+            if operator and key:
+                statement["Condition"] = {operator: {key: _one_or_list(sorted(values))}}
+            statements.append(statement)
+        return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _one_or_list(items: list[str]) -> str | list[str]:
+    return items[0] if len(items) == 1 else items
+
+
+def _role_arn(arns: Arns, role: str) -> str:
+    if role.startswith("arn:"):
+        return widen(role)
+    return arns.make("iam", f"role/{widen(role)}", regional=False)
+
+
+def _state_machine_name(arn: str) -> str:
+    parts = widen(arn).split(":")
+    return parts[6] if len(parts) == 7 and parts[5] == "stateMachine" else "*"
+
+
+def _emr_cluster_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -> None:
+    arns = builder.arns
+    own_clusters = ("StringEquals", f"elasticmapreduce:ResourceTag/{TAG_KEY}", dag_id)
+    cluster = arns.make("elasticmapreduce", "cluster/*")
+    name = task.operator.rsplit(".", 1)[1]
+    if name == "EmrCreateJobFlowOperator":
+        request = task.kwargs["job_flow_overrides"]
+        builder.allow(
+            "EmrCreateTaggedClusters",
+            ["elasticmapreduce:RunJobFlow"],
+            ["*"],
+            ("StringEquals", f"elasticmapreduce:RequestTag/{TAG_KEY}", dag_id),
+        )
+        builder.allow("EmrManageOwnClusters", ["elasticmapreduce:DescribeCluster"], [cluster], own_clusters)
+        builder.allow(
+            "PassEmrServiceRole",
+            ["iam:PassRole"],
+            [_role_arn(arns, request["ServiceRole"])],
+            ("StringEquals", "iam:PassedToService", "elasticmapreduce.amazonaws.com"),
+        )
+        builder.allow(
+            "PassEmrInstanceRole",
+            ["iam:PassRole"],
+            [_role_arn(arns, request["JobFlowRole"])],
+            ("StringEquals", "iam:PassedToService", "ec2.amazonaws.com"),
+        )
+    elif name == "EmrAddStepsOperator":
+        builder.allow(
+            "EmrRunStepsOnOwnClusters",
+            ["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeCluster", "elasticmapreduce:DescribeStep"],
+            [cluster],
+            own_clusters,
+        )
+    elif name == "EmrTerminateJobFlowOperator":
+        builder.allow(
+            "EmrManageOwnClusters",
+            ["elasticmapreduce:DescribeCluster", "elasticmapreduce:TerminateJobFlows"],
+            [cluster],
+            own_clusters,
+        )
+
+
+def _notebook_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -> None:
+    arns = builder.arns
+    name = task.operator.rsplit(".", 1)[1]
+    if name == "EmrStartNotebookExecutionOperator":
+        # StartNotebookExecution is authorised on the editor and on the cluster: one statement each,
+        # because only the cluster carries the pipeline's tag.
+        builder.allow(
+            "EmrStartNotebooksOnOwnClusters",
+            ["elasticmapreduce:StartNotebookExecution"],
+            [arns.make("elasticmapreduce", "cluster/*")],
+            ("StringEquals", f"elasticmapreduce:ResourceTag/{TAG_KEY}", dag_id),
+        )
+        builder.allow(
+            "EmrStartNotebooksFromEditors",
+            ["elasticmapreduce:StartNotebookExecution"],
+            [arns.make("elasticmapreduce", f"editor/{widen(task.kwargs['editor_id'])}")],
+        )
+        builder.allow(
+            "PassEmrNotebookRole",
+            ["iam:PassRole"],
+            [_role_arn(arns, task.kwargs["service_role"])],
+            ("StringEquals", "iam:PassedToService", "elasticmapreduce.amazonaws.com"),
+        )
+    elif name == "EmrNotebookExecutionSensor":
+        # Execution ids are made by EMR at run time: any notebook execution of the account.
+        builder.allow(
+            "EmrWatchNotebookExecutions",
+            ["elasticmapreduce:DescribeNotebookExecution"],
+            [arns.make("elasticmapreduce", "notebook-execution/*")],
+        )
+
+
+def _step_function_tasks(builder: PolicyBuilder, task: OperatorTask, state_machines: dict[str, str]) -> None:
+    arns = builder.arns
+    name = task.operator.rsplit(".", 1)[1]
+    if name == "StepFunctionStartExecutionOperator":
+        machine = _state_machine_name(task.kwargs["state_machine_arn"])
+        state_machines[task.task_id] = machine
+        builder.allow(
+            "StatesStartExecutions", ["states:StartExecution"], [arns.make("states", f"stateMachine:{machine}")]
+        )
+    elif name == "StepFunctionExecutionSensor":
+        start_id = task.kwargs["execution_arn"].split("task_ids='")[1].split("'")[0]
+        machine = state_machines.get(start_id, "*")
+        builder.allow(
+            "StatesWatchExecutions", ["states:DescribeExecution"], [arns.make("states", f"execution:{machine}:*")]
+        )
+
+
+def _glue_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
+    arns = builder.arns
+    name = task.operator.rsplit(".", 1)[1]
+    if name == "GlueJobOperator":
+        builder.allow(
+            "GlueRunJobs",
+            ["glue:GetJob", "glue:GetJobRun", "glue:StartJobRun"],
+            [arns.make("glue", f"job/{widen(task.kwargs['job_name'])}")],
+        )
+    elif name in ("GlueCrawlerRunOperator", "GlueCrawlerOperator"):
+        crawler = task.kwargs.get("crawler_name") or task.kwargs["config"]["Name"]
+        builder.allow(
+            "GlueRunCrawlers",
+            ["glue:GetCrawler", "glue:StartCrawler"],
+            [arns.make("glue", f"crawler/{widen(crawler)}")],
+        )
+        # GetCrawlerMetrics has no resource type: it can only be granted on "*".
+        builder.allow("GlueReadCrawlerMetrics", ["glue:GetCrawlerMetrics"], ["*"])
+
+
+def pipeline_policy(pipelines: Iterable[LoweredPipeline], arns: Arns) -> dict[str, Any]:
+    """One policy document covering every pipeline."""
+    builder = PolicyBuilder(arns)
+    for pipeline in pipelines:
+        state_machines: dict[str, str] = {}
+        for task in pipeline.tasks:
+            module = task.operator.rsplit(".", 2)[-2]
+            if module == "emr" and "Notebook" in task.operator:
+                _notebook_tasks(builder, task, pipeline.spec.dag_id)
+            elif module == "emr":
+                _emr_cluster_tasks(builder, task, pipeline.spec.dag_id)
+            elif module == "step_function":
+                _step_function_tasks(builder, task, state_machines)
+            elif module in ("glue", "glue_crawler"):
+                _glue_tasks(builder, task)
+            else:  # a new task type must say what it needs before its pipelines get a policy
+                raise ValueError(f"no IAM mapping for {task.operator}")
+    return builder.document()
+
+
+def cloudformation_template(document: dict[str, Any]) -> dict[str, Any]:
+    """A stack that attaches the policy to an existing role (the MWAA execution role)."""
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "Least-privilege permissions of the dagen pipelines (generated by `dagen iam`).",
+        "Parameters": {
+            "ExecutionRoleName": {
+                "Type": "String",
+                "AllowedPattern": r"^[\w+=,.@-]{1,64}$",
+                "ConstraintDescription": "an IAM role name (the ExecutionRoleName output of mwaa-execution-role.yaml)",
+                "Description": "Name of the MWAA execution role to attach the pipelines' permissions to.",
+            }
+        },
+        "Resources": {
+            "PipelinesPolicy": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "Description": "What the dagen pipelines call: EMR, Step Functions, Glue and PassRole.",
+                    "Roles": [{"Ref": "ExecutionRoleName"}],
+                    "PolicyDocument": _sub_pseudo_parameters(document),
+                },
+            }
+        },
+        "Outputs": {"PipelinesPolicyArn": {"Value": {"Ref": "PipelinesPolicy"}}},
+    }
+
+
+def _sub_pseudo_parameters(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sub_pseudo_parameters(sub) for key, sub in value.items()}
+    if isinstance(value, list):
+        return [_sub_pseudo_parameters(sub) for sub in value]
+    if isinstance(value, str) and "${AWS::" in value:
+        return {"Fn::Sub": value}
+    return value
+
+
+CLOUDFORMATION_ARNS = Arns(partition="${AWS::Partition}", region="${AWS::Region}", account="${AWS::AccountId}")
