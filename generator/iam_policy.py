@@ -21,6 +21,7 @@ CloudFormation form uses the stack's own region, account and partition.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -89,20 +90,18 @@ class PolicyBuilder:
             grouped.setdefault((sid, operator, key, frozenset(resources), frozenset(values)), []).append(action)
         statements = []
         ordered = sorted(grouped.items(), key=lambda item: (item[0][0], sorted(item[1]), sorted(item[0][3])))
-        per_sid: dict[str, int] = {}
-        for sid, *_ in (key for key, _ in ordered):
-            per_sid[sid] = per_sid.get(sid, 0) + 1
-        seen: dict[str, int] = {}
-        for (sid, operator, key, resources, values), actions in ordered:
-            seen[sid] = seen.get(sid, 0) + 1
+        per_sid = Counter(group[0] for group, _ in ordered)
+        seen: Counter[str] = Counter()
+        for (sid, operator, condition_key, resource_set, value_set), actions in ordered:
+            seen[sid] += 1
             statement: dict[str, Any] = {
-                "Sid": sid if per_sid[sid] == 1 else f"{sid}{seen[sid]}",
+                "Sid": sid if per_sid[sid] == 1 else f"{sid}{seen[sid]}",  # Sids must be unique in a policy
                 "Effect": "Allow",
                 "Action": _one_or_list(sorted(actions)),
-                "Resource": _one_or_list(sorted(resources)),
+                "Resource": _one_or_list(sorted(resource_set)),
             }
-            if operator and key:
-                statement["Condition"] = {operator: {key: _one_or_list(sorted(values))}}
+            if operator and condition_key:
+                statement["Condition"] = {operator: {condition_key: _one_or_list(sorted(value_set))}}
             statements.append(statement)
         return {"Version": "2012-10-17", "Statement": statements}
 
