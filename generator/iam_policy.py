@@ -275,7 +275,12 @@ def cloudformation_template(document: dict[str, Any]) -> dict[str, Any]:
                 },
             }
         },
-        "Outputs": {"PipelinesPolicyArn": {"Value": {"Ref": "PipelinesPolicy"}}},
+        "Outputs": {
+            "PipelinesPolicyArn": {
+                "Description": "ARN of the managed policy attached to the execution role.",
+                "Value": {"Ref": "PipelinesPolicy"},
+            }
+        },
     }
 
 

@@ -13,12 +13,14 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 from cfnlint.data import AdditionalSpecs
 from cfnlint.helpers import load_resource
 
 from cfn_support import (
     ACCOUNT_ID,
     REGION,
+    REPO_ROOT,
     TEMPLATE_NAMES,
     as_list,
     identity_policies,
@@ -27,12 +29,6 @@ from cfn_support import (
 )
 
 SERVICE_MAP = load_resource(AdditionalSpecs, "Policies.json")
-
-STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:mwaa-movielens-curation"
-CRAWLER_ARNS = [
-    f"arn:aws:glue:{REGION}:{ACCOUNT_ID}:crawler/mwaa-movielens-most-popular-movies",
-    f"arn:aws:glue:{REGION}:{ACCOUNT_ID}:crawler/mwaa-movielens-top-rated-movies",
-]
 
 # Parameter sets: defaults, and every optional branch switched on.
 VARIANTS = [
@@ -49,19 +45,9 @@ VARIANTS = [
         id="movielens-all-options",
     ),
     pytest.param("mwaa-execution-role.yaml", {}, id="execution-role-defaults"),
-    pytest.param(
-        "mwaa-execution-role.yaml",
-        {
-            "EnableSecretsBackend": "true",
-            "RequireEmrManagedPolicyTag": "false",
-            "GlueJobName": "mwaa-movielens-curate",
-            "GlueCrawlerArns": ",".join(CRAWLER_ARNS),
-            "EmrServiceRoleName": "EMR_DefaultRole-dev",
-            "EmrInstanceRoleName": "EMR_EC2_DefaultRole-dev",
-            "EmrNotebooksRoleName": "EMR_Notebooks_DefaultRole-dev",
-        },
-        id="execution-role-all-options",
-    ),
+    pytest.param("mwaa-execution-role.yaml", {"EnableSecretsBackend": "true"}, id="execution-role-all-options"),
+    # Generated from the pipeline specs: only invariants are checked, never its exact statements.
+    pytest.param("pipelines-policy.yaml", {}, id="pipelines-policy"),
     pytest.param("mwaa-environment.yaml", {}, id="environment-defaults"),
 ]
 
@@ -176,20 +162,14 @@ def test_resources_match_the_actions_resource_types(name, params):
 
 
 # -------------------------------------------------------------- PassRole
+# Roles each hand-written template may pass, and to which service. The
+# generated pipelines-policy.yaml passes whatever roles the specs name; it is
+# held to the invariants only (below and in test_pipelines_policy_passes_*).
 EXPECTED_PASSROLE = {
     "emr-roles-defaults": {"EMR_EC2_DefaultRole": "ec2"},
     "emr-roles-all-options": {"EMR_EC2_DefaultRole-dev": "ec2"},
-    "execution-role-defaults": {
-        "EMR_DefaultRole": "elasticmapreduce",
-        "EMR_Notebooks_DefaultRole": "elasticmapreduce",
-        "EMR_EC2_DefaultRole": "ec2",
-    },
-    "execution-role-all-options": {
-        "EMR_DefaultRole-dev": "elasticmapreduce",
-        "EMR_Notebooks_DefaultRole-dev": "elasticmapreduce",
-        "EMR_EC2_DefaultRole-dev": "ec2",
-    },
 }
+GENERATED_VARIANTS = {"pipelines-policy"}
 
 
 @pytest.mark.parametrize(("name", "params"), VARIANTS)
@@ -209,112 +189,174 @@ def test_passrole_only_on_emr_roles_to_their_service(request, name, params):
             match = re.fullmatch(rf"arn:aws:iam::{ACCOUNT_ID}:role/([A-Za-z0-9+=,.@_-]+)", arn)
             assert match, f"{label}: PassRole on {arn}"
             passed[match.group(1)] = service
-    expected = EXPECTED_PASSROLE.get(variant, {})
-    assert passed == {role: PASSED_TO[s] for role, s in expected.items()}
+    if variant in GENERATED_VARIANTS:
+        assert set(passed.values()) <= set(PASSED_TO.values()), passed
+    else:
+        expected = EXPECTED_PASSROLE.get(variant, {})
+        assert passed == {role: PASSED_TO[s] for role, s in expected.items()}
 
 
-# ---------------------------------------------------- the pipelines policy
-PIPELINE_ACTIONS = {
-    "elasticmapreduce:RunJobFlow",
-    "elasticmapreduce:AddJobFlowSteps",
-    "elasticmapreduce:DescribeCluster",
-    "elasticmapreduce:DescribeStep",
-    "elasticmapreduce:TerminateJobFlows",
-    "elasticmapreduce:StartNotebookExecution",
-    "elasticmapreduce:DescribeNotebookExecution",
-    "elasticmapreduce:StopNotebookExecution",
-    "iam:PassRole",
-    "states:StartExecution",
-    "states:DescribeExecution",
-}
-GLUE_OPERATOR_ACTIONS = {
-    "glue:GetJob",
-    "glue:GetJobRun",
-    "glue:StartJobRun",
-    "glue:GetCrawler",
-    "glue:StartCrawler",
-    "glue:UpdateCrawler",
-    "glue:GetCrawlerMetrics",
-}
+# ------------------------------------------- the generated pipelines policy
+# cloudformation/pipelines-policy.yaml is written by
+# `dagen iam pipelines/ --format cloudformation` and changes with the specs
+# (tests/test_iam.py keeps it in sync). These tests check its shape and its
+# least-privilege invariants, never its exact statements.
+PIPELINES_POLICY = "pipelines-policy.yaml"
+TAG_KEY = "dagen:dag-id"
+RUN_JOB_FLOW = "elasticmapreduce:RunJobFlow"
+# Services the pipelines' operators call, and the only IAM action they need.
+PIPELINE_SERVICES = {"elasticmapreduce", "states", "glue"}
+# EMR resources that carry no dagen:dag-id tag: Studio editors (named in the
+# specs) and notebook executions (ids made by EMR at run time).
+UNTAGGED_EMR_RESOURCES = re.compile(
+    rf"arn:aws:elasticmapreduce:{REGION}:{ACCOUNT_ID}:(editor|notebook-execution)/[^:]+"
+)
+EMR_CLUSTERS = f"arn:aws:elasticmapreduce:{REGION}:{ACCOUNT_ID}:cluster/*"
+DAG_ID = re.compile(r"[A-Za-z0-9_.-]+")  # Airflow DAG id characters; no IAM wildcard
 
 
-def pipelines_statements(**params):
-    resources = render("mwaa-execution-role.yaml", **params).resources()
-    return as_list(resources["PipelinesPolicy"]["Properties"]["PolicyDocument"]["Statement"]), resources
+@pytest.fixture(scope="module")
+def pipelines_policy():
+    resources = render(PIPELINES_POLICY).resources()
+    assert list(resources) == ["PipelinesPolicy"]
+    return resources["PipelinesPolicy"]
+
+
+@pytest.fixture(scope="module")
+def pipelines_statements(pipelines_policy):
+    document = pipelines_policy["Properties"]["PolicyDocument"]
+    assert document["Version"] == "2012-10-17"
+    found = as_list(document["Statement"])
+    assert found, "the generated policy grants nothing"
+    return found
+
+
+def _tag_values(statement, operator_key):
+    """The dag ids of a StringEquals condition on one tag key (and nothing else)."""
+    condition = statement.get("Condition")
+    assert condition is not None and list(condition) == ["StringEquals"], statement["Sid"]
+    assert list(condition["StringEquals"]) == [operator_key], statement["Sid"]
+    values = as_list(condition["StringEquals"][operator_key])
+    assert values, statement["Sid"]
+    for value in values:
+        assert DAG_ID.fullmatch(value), f"{statement['Sid']}: {value!r} is not a DAG id"
+    return set(values)
+
+
+def test_pipelines_policy_is_a_managed_policy_on_the_given_role(pipelines_policy):
+    template = render(PIPELINES_POLICY).template
+    assert set(template["Parameters"]) == {"ExecutionRoleName"}
+    assert pipelines_policy["Type"] == "AWS::IAM::ManagedPolicy"
+    props = pipelines_policy["Properties"]
+    assert props["Roles"] == ["test-stack-ExecutionRole-ABC"]
+    assert not {"Users", "Groups", "ManagedPolicyName"} & set(props)
 
 
 @pytest.mark.parametrize(
-    ("params", "expected"),
+    ("role", "valid"),
     [
-        pytest.param({}, PIPELINE_ACTIONS, id="seed-pipelines"),
-        pytest.param(
-            {"GlueJobName": "mwaa-movielens-curate", "GlueCrawlerArns": ",".join(CRAWLER_ARNS)},
-            PIPELINE_ACTIONS | GLUE_OPERATOR_ACTIONS,
-            id="with-glue-operators",
-        ),
-        pytest.param(
-            {"GlueJobName": "mwaa-movielens-curate"},
-            PIPELINE_ACTIONS | {"glue:GetJob", "glue:GetJobRun", "glue:StartJobRun"},
-            id="with-glue-job-only",
-        ),
+        ("test-stack-ExecutionRole-ABC", True),
+        # what CloudFormation names the role of the suggested execution-role stack
+        ("dagen-mwaa-execution-role-ExecutionRole-" + "Ab1" * 7 + "C", True),
+        ("EMR_EC2_DefaultRole", True),
+        ("a" * 64, True),
+        ("a" * 65, False),
+        ("", False),
+        ("role/name", False),
+        (f"arn:aws:iam::{ACCOUNT_ID}:role/name", False),
     ],
 )
-def test_pipelines_policy_has_exactly_the_needed_actions(params, expected):
-    found, _ = pipelines_statements(**params)
-    assert all(s["Effect"] == "Allow" for s in found)
-    assert {a for s in found for a in as_list(s["Action"])} == expected
+def test_pipelines_policy_takes_a_role_name(role, valid):
+    pattern = render(PIPELINES_POLICY).template["Parameters"]["ExecutionRoleName"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, role)) is valid
 
 
-def test_pipelines_policy_is_attached_to_the_execution_role():
-    _, resources = pipelines_statements()
-    assert resources["PipelinesPolicy"]["Type"] == "AWS::IAM::ManagedPolicy"
-    assert resources["PipelinesPolicy"]["Properties"]["Roles"] == ["ExecutionRole-GENERATED"]
+def test_execution_role_stack_outputs_the_role_name_the_policy_stack_takes():
+    template = render("mwaa-execution-role.yaml").template
+    assert template["Outputs"]["ExecutionRoleName"]["Value"] == {"Ref": "ExecutionRole"}
+    assert not any(r["Type"] == "AWS::IAM::ManagedPolicy" for r in template["Resources"].values())
 
 
-def _by_action(found):
-    out = {}
-    for s in found:
-        for a in as_list(s["Action"]):
-            out[a] = s
-    return out
+def test_pipelines_policy_statements_are_allow_with_unique_sids(pipelines_statements):
+    sids = [s.get("Sid") for s in pipelines_statements]
+    assert all(sids) and len(set(sids)) == len(sids), sids
+    for statement in pipelines_statements:
+        assert statement["Effect"] == "Allow", statement["Sid"]
+        assert not {"NotAction", "NotResource", "Principal", "NotPrincipal"} & set(statement), statement["Sid"]
 
 
-def test_state_machine_permissions_name_the_one_state_machine():
-    by_action = _by_action(pipelines_statements()[0])
-    assert by_action["states:StartExecution"]["Resource"] == STATE_MACHINE_ARN
-    assert by_action["states:DescribeExecution"]["Resource"] == (
-        f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:mwaa-movielens-curation:*"
-    )
+def test_pipelines_policy_names_only_pipeline_actions(pipelines_statements):
+    for statement in pipelines_statements:
+        for action in as_list(statement["Action"]):
+            assert "*" not in action and "?" not in action, f"{statement['Sid']}: wildcard action {action}"
+            service = action.split(":", 1)[0]
+            assert service in PIPELINE_SERVICES or action == "iam:PassRole", f"{statement['Sid']}: {action}"
 
 
-@pytest.mark.parametrize(
-    ("required", "run_condition", "cluster_condition"),
-    [
-        pytest.param(
-            "true",
-            {"StringEquals": {"aws:RequestTag/for-use-with-amazon-emr-managed-policies": "true"}},
-            {"StringEquals": {"aws:ResourceTag/for-use-with-amazon-emr-managed-policies": "true"}},
-            id="v2-tag-required",
-        ),
-        pytest.param("false", None, None, id="no-tag"),
-    ],
-)
-def test_emr_cluster_permissions_follow_the_managed_policy_tag(required, run_condition, cluster_condition):
-    by_action = _by_action(pipelines_statements(RequireEmrManagedPolicyTag=required)[0])
-    assert by_action["elasticmapreduce:RunJobFlow"].get("Condition") == run_condition
-    for action in ("AddJobFlowSteps", "DescribeCluster", "DescribeStep", "TerminateJobFlows"):
-        statement = by_action[f"elasticmapreduce:{action}"]
-        assert statement.get("Condition") == cluster_condition
-        assert statement["Resource"] == f"arn:aws:elasticmapreduce:{REGION}:{ACCOUNT_ID}:cluster/*"
+def test_pipelines_policy_passes_roles_only_by_name_to_their_service(pipelines_statements):
+    for statement in pipelines_statements:
+        actions = as_list(statement["Action"])
+        if "iam:PassRole" not in actions:
+            continue
+        assert actions == ["iam:PassRole"], f"{statement['Sid']}: PassRole must stand alone"
+        condition = statement.get("Condition") or {}
+        assert list(condition) == ["StringEquals"], f"{statement['Sid']}: PassRole without iam:PassedToService"
+        assert list(condition["StringEquals"]) == ["iam:PassedToService"], statement["Sid"]
+        assert condition["StringEquals"]["iam:PassedToService"] in set(PASSED_TO.values()), statement["Sid"]
+        for arn in as_list(statement["Resource"]):
+            # a role named in a spec; a templated role name would widen to every role
+            assert re.fullmatch(rf"arn:aws:iam::{ACCOUNT_ID}:role/[A-Za-z0-9+=,.@_-]+", arn), (
+                f"{statement['Sid']}: PassRole on {arn}"
+            )
 
 
-def test_glue_operator_permissions_name_the_job_and_crawlers():
-    by_action = _by_action(
-        pipelines_statements(GlueJobName="mwaa-movielens-curate", GlueCrawlerArns=",".join(CRAWLER_ARNS))[0]
-    )
-    assert by_action["glue:StartJobRun"]["Resource"] == f"arn:aws:glue:{REGION}:{ACCOUNT_ID}:job/mwaa-movielens-curate"
-    assert by_action["glue:StartCrawler"]["Resource"] == CRAWLER_ARNS
-    assert by_action["glue:GetCrawlerMetrics"]["Resource"] == "*"
+def _pipeline_dag_ids() -> set[str]:
+    """DAG ids of the specs in pipelines/ (a spec's dag_id, else its file name)."""
+    ids = set()
+    for path in (REPO_ROOT / "pipelines").glob("*.yaml"):
+        data = yaml.safe_load(path.read_text()) or {}
+        ids.add(data.get("dag_id", path.stem) if isinstance(data, dict) else path.stem)
+    return ids
+
+
+def test_pipelines_policy_creates_only_tagged_clusters(pipelines_statements):
+    dag_ids = _pipeline_dag_ids()
+    for statement in (s for s in pipelines_statements if RUN_JOB_FLOW in as_list(s["Action"])):
+        # RunJobFlow has no resource type: the request tag is all that limits it.
+        assert as_list(statement["Action"]) == [RUN_JOB_FLOW], statement["Sid"]
+        assert statement["Resource"] == "*", statement["Sid"]
+        tagged = _tag_values(statement, f"elasticmapreduce:RequestTag/{TAG_KEY}")
+        assert tagged <= dag_ids, f"{statement['Sid']}: not pipelines of pipelines/: {sorted(tagged - dag_ids)}"
+
+
+def test_pipelines_policy_touches_only_the_pipelines_own_clusters(pipelines_statements):
+    created: set[str] = set()
+    for statement in pipelines_statements:
+        if RUN_JOB_FLOW in as_list(statement["Action"]):
+            created |= _tag_values(statement, f"elasticmapreduce:RequestTag/{TAG_KEY}")
+    checked = 0
+    for statement in pipelines_statements:
+        actions = as_list(statement["Action"])
+        if not any(a.startswith("elasticmapreduce:") for a in actions) or RUN_JOB_FLOW in actions:
+            continue
+        resources = as_list(statement["Resource"])
+        if all(UNTAGGED_EMR_RESOURCES.fullmatch(arn) for arn in resources):
+            continue  # editors and notebook executions
+        assert resources == [EMR_CLUSTERS], f"{statement['Sid']}: {resources}"
+        tagged = _tag_values(statement, f"elasticmapreduce:ResourceTag/{TAG_KEY}")
+        # only clusters the pipelines themselves may create, with their own tag
+        assert tagged <= created, f"{statement['Sid']}: {sorted(tagged - created)}"
+        checked += 1
+    assert checked or not created
+
+
+def test_pipelines_policy_untagged_emr_permissions_do_not_reach_clusters(pipelines_statements):
+    for statement in pipelines_statements:
+        resources = as_list(statement["Resource"])
+        if "Condition" in statement or not any(a.startswith("elasticmapreduce:") for a in as_list(statement["Action"])):
+            continue
+        for arn in resources:
+            assert UNTAGGED_EMR_RESOURCES.fullmatch(arn), f"{statement['Sid']}: {arn} without the {TAG_KEY} tag"
 
 
 # ---------------------------------------------------- the MWAA base policy
