@@ -17,7 +17,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 LANES := .venv .venv-airflow2
 PYTEST_GENERATOR := -m pytest tests --ignore=tests/spark_jobs --ignore=tests/cloudformation -q
 
-.PHONY: test demo lanes lint test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
+.PHONY: test demo bench lanes lint test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
 
 $(UV):
 	python3 -m venv .tools
@@ -67,8 +67,8 @@ test-cloudformation: .venv-tools/.installed
 
 # ruff (lint + format) and mypy on the package, the loader and the generator's tests.
 lint: .venv-tools/.installed
-	.venv-tools/bin/ruff check generator dags tests --exclude tests/spark_jobs,tests/cloudformation
-	.venv-tools/bin/ruff format --check generator dags tests/*.py
+	.venv-tools/bin/ruff check generator dags benchmarks tests --exclude tests/spark_jobs,tests/cloudformation
+	.venv-tools/bin/ruff format --check generator dags benchmarks tests/*.py
 	.venv-tools/bin/mypy generator --ignore-missing-imports
 
 test-spark: .venv-spark/.installed
@@ -90,3 +90,7 @@ generated: .venv/.installed
 
 clean:
 	rm -rf .tools .venv .venv-airflow2 .venv-spark .venv-tools
+
+# Parse-time benchmark (not part of `make test`): writes docs/performance.md.
+bench: .venv/.installed .venv-airflow2/.installed
+	.venv/bin/python benchmarks/run.py

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.build import airflow_major, build_dag
+from generator.compile_cache import CompileCache
 from generator.diagnostics import Diagnostic
 from generator.pipelines import SpecResult, process
 from generator.provider_profile import installed_profile
@@ -86,7 +87,9 @@ def _build(result: SpecResult) -> Any:
 
 def load_pipelines(folder: Path, globals_dict: dict[str, Any], *, root: Path | None = None) -> list[SpecResult]:
     """Build every spec under ``folder`` into ``globals_dict``; return what happened to each."""
-    results = process([folder], profile=installed_profile(), airflow_major=airflow_major(), root=root)
+    results = process(
+        [folder], profile=installed_profile(), airflow_major=airflow_major(), root=root, cache=CompileCache.default()
+    )
     for result in results:
         dag = _build(result) if result.ok else None
         if dag is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.compile_cache import CompileCache
 from generator.dagfactory_config import to_dagfactory_config
 from generator.diagnostics import Diagnostic
 from generator.locate import Locator
@@ -21,7 +22,7 @@ from generator.model import PipelineSpec
 from generator.normalise import normalise
 from generator.provider_profile import ProviderProfile
 from generator.semantic import semantic_diagnostics
-from generator.source import SourceDocument, load_file
+from generator.source import SourceDocument, load_bytes, read_file
 from generator.validate_schema import schema_diagnostics
 
 DEFAULTS_NAMES = ("defaults.yaml", "defaults.yml")
@@ -73,42 +74,76 @@ def _display(path: Path, root: Path | None) -> str:
     return path.as_posix()
 
 
+@dataclass
+class _Defaults:
+    """A folder's defaults.yaml: its bytes (part of every cache key) and the checked document."""
+
+    raw: bytes = b""
+    doc: SourceDocument | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
 class _DefaultsCache:
     """Each folder's defaults.yaml, loaded and validated once per run."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
-        self.cache: dict[Path, tuple[SourceDocument | None, list[Diagnostic]]] = {}
+        self.cache: dict[Path, _Defaults] = {}
 
-    def for_spec(self, spec_path: Path) -> tuple[SourceDocument | None, list[Diagnostic]]:
+    def for_spec(self, spec_path: Path) -> _Defaults:
         folder = spec_path.parent
         if folder not in self.cache:
-            entry: tuple[SourceDocument | None, list[Diagnostic]] = (None, [])
+            entry = _Defaults()
             for name in DEFAULTS_NAMES:
                 candidate = folder / name
                 if candidate.is_file():
-                    doc, diagnostics = load_file(candidate, _display(candidate, self.root))
+                    display = _display(candidate, self.root)
+                    raw, diagnostics = read_file(candidate, display)
+                    doc = None
+                    if raw is not None:
+                        doc, diagnostics = load_bytes(raw, display)
                     if doc is not None:
                         diagnostics = schema_diagnostics(doc, "defaults")
-                    entry = (doc if not diagnostics else None, diagnostics)
+                    entry = _Defaults(raw=raw or b"", doc=doc if not diagnostics else None, diagnostics=diagnostics)
                     break
             self.cache[folder] = entry
         return self.cache[folder]
 
 
-def process_file(path: Path, *, profile: ProviderProfile, airflow_major: int, defaults: _DefaultsCache) -> SpecResult:
+def process_file(
+    path: Path,
+    *,
+    profile: ProviderProfile,
+    airflow_major: int,
+    defaults: _DefaultsCache,
+    cache: CompileCache | None = None,
+) -> SpecResult:
     file = _display(path, defaults.root)
     result = SpecResult(path=path, file=file, dag_id=path.stem)
-    doc, diagnostics = load_file(path, file)
+    raw, diagnostics = read_file(path, file)
+    if raw is None:
+        result.diagnostics = diagnostics
+        return result
+    folder_defaults = defaults.for_spec(path)
+    key = None
+    if cache is not None and not folder_defaults.diagnostics:
+        key = CompileCache.key(
+            spec=raw, defaults=folder_defaults.raw, file=file, profile=profile.name, airflow_major=airflow_major
+        )
+        hit = cache.get(key)
+        if hit is not None:
+            result.dag_id, result.config = hit
+            return result
+    doc, diagnostics = load_bytes(raw, file)
     if doc is None:
         result.diagnostics = diagnostics
         return result
     if isinstance(doc.data.get("dag_id"), str):
         result.dag_id = doc.data["dag_id"]
-    defaults_doc, defaults_diagnostics = defaults.for_spec(path)
-    if defaults_diagnostics:
-        result.diagnostics = list(defaults_diagnostics)
+    if folder_defaults.diagnostics:
+        result.diagnostics = list(folder_defaults.diagnostics)
         return result
+    defaults_doc = folder_defaults.doc
     result.diagnostics = schema_diagnostics(doc, "pipeline")
     if result.diagnostics:
         return result
@@ -119,16 +154,28 @@ def process_file(path: Path, *, profile: ProviderProfile, airflow_major: int, de
         return result
     result.spec = normalise(merged, dag_id=result.dag_id, file=file)
     result.config = to_dagfactory_config(lower(result.spec, profile), airflow_major=airflow_major)
+    if cache is not None and key is not None:
+        cache.put(key, result.dag_id, result.config)
     return result
 
 
 def process(
-    paths: Iterable[Path], *, profile: ProviderProfile, airflow_major: int, root: Path | None = None
+    paths: Iterable[Path],
+    *,
+    profile: ProviderProfile,
+    airflow_major: int,
+    root: Path | None = None,
+    cache: CompileCache | None = None,
 ) -> list[SpecResult]:
-    """Every spec under ``paths``, each with its diagnostics or its configuration."""
+    """Every spec under ``paths``, each with its diagnostics or its configuration.
+
+    With a ``cache``, a spec compiled before from identical inputs skips straight to its
+    configuration (its ``spec`` is then not set).
+    """
     defaults = _DefaultsCache(root)
     results = [
-        process_file(path, profile=profile, airflow_major=airflow_major, defaults=defaults) for path in discover(paths)
+        process_file(path, profile=profile, airflow_major=airflow_major, defaults=defaults, cache=cache)
+        for path in discover(paths)
     ]
     first_file: dict[str, SpecResult] = {}
     for result in results:

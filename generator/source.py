@@ -178,13 +178,25 @@ def load_text(text: str, file: str) -> tuple[SourceDocument | None, list[Diagnos
     return SourceDocument(file=file, text=text, data=data), []
 
 
+def read_file(path: Path, display: str | None = None) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes of a spec file, or why they cannot be read."""
+    try:
+        return path.read_bytes(), []
+    except OSError as error:
+        file = display or str(path)
+        return None, [Diagnostic(code="DG106", message=f"cannot read file: {error.strerror or error}", file=file)]
+
+
 def load_file(path: Path, display: str | None = None) -> tuple[SourceDocument | None, list[Diagnostic]]:
     """Read and parse one spec file."""
-    file = display or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        return None, [Diagnostic(code="DG106", message=f"cannot read file: {error.strerror or error}", file=file)]
+    raw, diagnostics = read_file(path, display)
+    if raw is None:
+        return None, diagnostics
+    return load_bytes(raw, display or str(path))
+
+
+def load_bytes(raw: bytes, file: str) -> tuple[SourceDocument | None, list[Diagnostic]]:
+    """Decode (UTF-8) and parse one spec."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -1,0 +1,127 @@
+"""A content-addressed cache of compiled configurations, for the DAG loader's hot path.
+
+MWAA re-parses the DAGs folder every 30 s; most specs have not changed since the
+last parse.  A spec that compiled cleanly is stored under the SHA-256 of
+everything its configuration depends on: the spec's bytes, its folder's
+defaults file, the generator's own source and the versions of the libraries that
+judge a spec, the provider profile, the Airflow major and the file's display
+name.  Change any of them and the key changes; a cache miss just compiles.
+Specs with problems are never cached, so their diagnostics are always fresh.
+
+Entries are JSON, not pickle.  The only objects in a configuration are the
+compiler's :class:`Constructed` markers, stored as ``__type__`` mappings, a key
+user data can never hold (the loader rejects it, DG105), and only from an
+allow-list.  The folder must belong to the current user and be writable by no
+one else, or the cache is not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from generator.dagfactory_config import Constructed
+
+FORMAT = "1"
+ALLOWED_TYPES = frozenset({"datetime.timedelta", "airflow.sdk.Param", "airflow.models.param.Param"})
+_LIBRARIES = ("pyyaml", "jsonschema", "jinja2", "croniter")
+
+
+@cache
+def generator_fingerprint() -> str:
+    """Hash of the generator's source and of the libraries whose verdicts it relies on."""
+    digest = hashlib.sha256(FORMAT.encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    for library in _LIBRARIES:
+        try:
+            digest.update(f"{library}=={metadata.version(library)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{library}==absent".encode())
+    return digest.hexdigest()
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Constructed):
+        return {
+            "__type__": value.path,
+            "__args__": [_encode(a) for a in value.args],
+            **{key: _encode(sub) for key, sub in value.kwargs.items()},
+        }
+    if isinstance(value, dict):
+        return {key: _encode(sub) for key, sub in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(sub) for sub in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "__type__" in value:
+            path = value["__type__"]
+            if path not in ALLOWED_TYPES:
+                raise ValueError(f"unexpected type {path} in a cache entry")
+            kwargs = {key: _decode(sub) for key, sub in value.items() if key not in ("__type__", "__args__")}
+            return Constructed(path, args=tuple(_decode(a) for a in value.get("__args__", [])), kwargs=kwargs)
+        return {key: _decode(sub) for key, sub in value.items()}
+    if isinstance(value, list):
+        return [_decode(sub) for sub in value]
+    return value
+
+
+class CompileCache:
+    """Compiled configurations by content key, in a private folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @classmethod
+    def default(cls) -> CompileCache | None:
+        """The cache in ``$DAGEN_CACHE_DIR`` or the temp folder; None when it cannot be used safely."""
+        if os.environ.get("DAGEN_CACHE", "1") == "0":
+            return None
+        folder = Path(os.environ.get("DAGEN_CACHE_DIR") or Path(tempfile.gettempdir()) / f"dagen-cache-{os.getuid()}")
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = folder.stat()
+        except OSError:
+            return None
+        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        return cls(folder)
+
+    @staticmethod
+    def key(*, spec: bytes, defaults: bytes, file: str, profile: str, airflow_major: int) -> str:
+        digest = hashlib.sha256(generator_fingerprint().encode())
+        for part in (file.encode(), profile.encode(), str(airflow_major).encode(), defaults, spec):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+        return digest.hexdigest()
+
+    def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        try:
+            entry = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+            return entry["dag_id"], _decode(entry["config"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, dag_id: str, config: dict[str, Any]) -> None:
+        target = self.folder / f"{key}.json"
+        try:
+            # write then rename: a concurrent parser never reads half an entry
+            with tempfile.NamedTemporaryFile(
+                "w", dir=self.folder, suffix=".tmp", delete=False, encoding="utf-8"
+            ) as handle:
+                json.dump({"dag_id": dag_id, "config": _encode(config)}, handle)
+            os.replace(handle.name, target)
+        except (OSError, TypeError, ValueError):
+            return

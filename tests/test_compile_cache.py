@@ -1,0 +1,97 @@
+"""The loader's compile cache: hits only on identical inputs, never on a stale or unsafe entry."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator import compile_cache
+from generator.compile_cache import CompileCache
+from generator.pipelines import process
+from generator.provider_profile import MODERN
+
+
+def compile_folder(folder: Path, cache: CompileCache) -> dict:
+    results = process([folder], profile=MODERN, airflow_major=3, root=folder.parent, cache=cache)
+    return {r.dag_id: (r.config, r.spec is not None, [d.code for d in r.diagnostics]) for r in results}
+
+
+@pytest.fixture
+def specs(tmp_path: Path, repo: Path) -> Path:
+    folder = tmp_path / "pipelines"
+    shutil.copytree(repo / "pipelines", folder)
+    return folder
+
+
+def test_second_parse_is_served_from_the_cache_with_the_same_result(specs: Path, tmp_path: Path) -> None:
+    cache = CompileCache(tmp_path / "cache")
+    cache.folder.mkdir()
+    first = compile_folder(specs, cache)
+    assert len(list(cache.folder.glob("*.json"))) == 3
+    second = compile_folder(specs, cache)
+    assert {dag_id: entry[0] for dag_id, entry in second.items()} == {d: e[0] for d, e in first.items()}
+    assert [entry[1] for entry in first.values()] == [True] * 3  # compiled
+    assert [entry[1] for entry in second.values()] == [False] * 3  # served from the cache
+
+
+def test_any_input_change_misses(specs: Path, tmp_path: Path) -> None:
+    cache = CompileCache(tmp_path / "cache")
+    cache.folder.mkdir()
+    compile_folder(specs, cache)
+    # a spec edit recompiles that spec only
+    salary = specs / "salary_batch_etl.yaml"
+    salary.write_text(salary.read_text().replace('schedule: "0 0 * * *"', 'schedule: "0 1 * * *"'))
+    served = {dag_id: entry[1] for dag_id, entry in compile_folder(specs, cache).items()}
+    assert served == {"emr_notebook_best_sellers": False, "movielens_emr_step_functions": False,
+                      "salary_batch_etl": True}
+    # a defaults edit recompiles every spec of the folder, and the new value is used
+    defaults = specs / "defaults.yaml"
+    defaults.write_text(defaults.read_text().replace("retries: 2", "retries: 5"))
+    after = compile_folder(specs, cache)
+    assert [entry[1] for entry in after.values()] == [True] * 3
+    assert {entry[0]["default_args"]["retries"] for entry in after.values()} == {5}
+
+
+def test_generator_change_misses(specs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = CompileCache(tmp_path / "cache")
+    cache.folder.mkdir()
+    compile_folder(specs, cache)
+    monkeypatch.setattr(compile_cache, "generator_fingerprint", lambda: "a different generator")
+    assert [entry[1] for entry in compile_folder(specs, cache).values()] == [True] * 3
+
+
+def test_broken_specs_are_never_cached(specs: Path, tmp_path: Path) -> None:
+    cache = CompileCache(tmp_path / "cache")
+    cache.folder.mkdir()
+    (specs / "broken.yaml").write_text("start_date: 2024-01-01\ntasks: {}\n")
+    for _ in range(2):
+        assert compile_folder(specs, cache)["broken"][2] == ["DG207"]
+    assert len(list(cache.folder.glob("*.json"))) == 3
+
+
+def test_corrupt_or_foreign_entries_are_ignored(specs: Path, tmp_path: Path) -> None:
+    cache = CompileCache(tmp_path / "cache")
+    cache.folder.mkdir()
+    compile_folder(specs, cache)
+    entries = sorted(cache.folder.glob("*.json"))
+    entries[0].write_text("{not json")
+    forged = json.loads(entries[1].read_text())
+    forged["config"]["default_args"]["retry_delay"] = {"__type__": "os.system", "__args__": ["echo pwned"]}
+    entries[1].write_text(json.dumps(forged))
+    assert sum(entry[1] for entry in compile_folder(specs, cache).values()) == 2  # both recompiled
+
+
+def test_unsafe_cache_folder_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    monkeypatch.setenv("DAGEN_CACHE_DIR", str(folder))
+    assert CompileCache.default() is None
+    os.chmod(folder, 0o700)
+    assert CompileCache.default() is not None
+    monkeypatch.setenv("DAGEN_CACHE", "0")
+    assert CompileCache.default() is None
