@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 ERROR = "error"
-WARNING = "warning"
 
 
 @dataclass(frozen=True)
@@ -137,10 +136,6 @@ class Diagnostic:
 def sorted_unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Diagnostics in file/line order, each reported once."""
     return sorted(set(diagnostics), key=lambda d: d.sort_key)
-
-
-def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
-    return any(d.severity == ERROR for d in diagnostics)
 
 
 def _report_text(diagnostics: list[Diagnostic], files_checked: int) -> str:

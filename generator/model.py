@@ -66,9 +66,6 @@ class PipelineSpec:
     def task(self, task_id: str) -> TaskSpec:
         return next(task for task in self.tasks if task.task_id == task_id)
 
-    def cluster(self, name: str) -> ClusterSpec:
-        return next(cluster for cluster in self.clusters if cluster.name == name)
-
 
 @dataclass(frozen=True, kw_only=True)
 class OperatorTask:

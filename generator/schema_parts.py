@@ -48,11 +48,6 @@ DURATION: Schema = {
 }
 S3_URI: Schema = {"type": "string", "format": "s3-uri", "title": "S3 URI"}
 STRING_LIST: Schema = {"type": "array", "items": TEMPLATED_STRING}
-STRING_MAP: Schema = {
-    "type": "object",
-    "additionalProperties": {"type": ["string", "number", "boolean"]},
-}
-ANY_MAP: Schema = {"type": "object"}
 ROLE: Schema = {
     "type": "string",
     "minLength": 1,
