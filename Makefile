@@ -17,7 +17,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 LANES := .venv .venv-airflow2
 PYTEST_GENERATOR := -m pytest tests --ignore=tests/spark_jobs --ignore=tests/cloudformation -q
 
-.PHONY: test demo bench lanes lint test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
+.PHONY: test demo bench lanes lint preview-tools test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
 
 $(UV):
 	python3 -m venv .tools
@@ -56,10 +56,14 @@ $(UV):
 
 lanes: .venv/.installed .venv-airflow2/.installed
 
-test-airflow3: .venv/.installed
+# Graphviz (dagen preview --format svg|png) and Chromium (the HTML preview test), from Debian's packages.
+preview-tools:
+	scripts/ensure-preview-tools.sh
+
+test-airflow3: .venv/.installed preview-tools
 	.venv/bin/python $(PYTEST_GENERATOR)
 
-test-airflow2: .venv-airflow2/.installed
+test-airflow2: .venv-airflow2/.installed preview-tools
 	.venv-airflow2/bin/python $(PYTEST_GENERATOR)
 
 test-cloudformation: .venv-tools/.installed
@@ -78,7 +82,7 @@ test: lint test-airflow3 test-airflow2 test-cloudformation test-spark
 
 demo: .venv/.installed
 	.venv/bin/dagen validate pipelines/
-	.venv/bin/dagen summary pipelines/
+	.venv/bin/dagen preview pipelines/movielens_emr_step_functions.yaml
 
 # Regenerate the committed generated files (a test fails when they are stale).
 generated: .venv/.installed

@@ -10,9 +10,8 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from generator import iam_command
+from generator import iam_command, preview_command
 from generator.diagnostics import REPORTERS, codes_markdown, sorted_unique
 from generator.pipelines import SpecResult, discover, process
 from generator.provider_profile import LEGACY, MODERN, ProviderProfile, installed_profile
@@ -85,44 +84,6 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(result: SpecResult) -> dict[str, Any]:
-    assert result.config is not None and result.spec is not None
-    tasks = result.config["tasks"]
-    return {
-        "dag_id": result.dag_id,
-        "file": result.file,
-        "schedule": result.spec.schedule,
-        "clusters": [cluster.name for cluster in result.spec.clusters],
-        "tasks": {
-            task_id: {"operator": task["operator"].rsplit(".", 1)[1], "upstream": task["dependencies"]}
-            for task_id, task in tasks.items()
-        },
-        "teardowns": result.config["dagen_teardowns"],
-    }
-
-
-def cmd_summary(args: argparse.Namespace) -> int:
-    results = _process(args.paths, args)
-    if results is None:
-        return 2
-    if any(result.diagnostics for result in results) or not results:
-        return _report(results, "text") or 1
-    summaries = [_summary(result) for result in results]
-    if args.format == "json":
-        print(json.dumps(summaries, indent=2))
-        return 0
-    for summary in summaries:
-        print(f"{summary['dag_id']}  ({summary['file']}, schedule: {summary['schedule'] or 'manual'})")
-        for task_id, task in summary["tasks"].items():
-            upstream = f"  <- {', '.join(task['upstream'])}" if task["upstream"] else ""
-            setups = summary["teardowns"].get(task_id)
-            role = f"  [teardown of {', '.join(setups)}]" if setups else ""
-            print(f"  {task_id:<32} {task['operator']}{upstream}{role}")
-        print()
-    print(f"{len(summaries)} pipeline(s) valid and compiled")
-    return 0
-
-
 def cmd_schema(args: argparse.Namespace) -> int:
     _write(json.dumps(SCHEMAS[args.kind](), indent=2), args.output)
     return 0
@@ -169,12 +130,6 @@ def parser() -> argparse.ArgumentParser:
     with_target(compile_)
     compile_.set_defaults(run=cmd_compile)
 
-    summary = commands.add_parser("summary", help="validate and compile, then summarise each DAG's tasks")
-    summary.add_argument("paths", nargs="+", help="spec files or folders")
-    summary.add_argument("--format", choices=("text", "json"), default="text")
-    with_target(summary)
-    summary.set_defaults(run=cmd_summary)
-
     schema = commands.add_parser("schema", help="print the JSON Schema of specs (or of defaults.yaml)")
     schema.add_argument("--kind", choices=sorted(SCHEMAS), default="pipeline")
     schema.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -193,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
     list_.set_defaults(run=cmd_list)
 
     # Commands that live in modules of their own.
-    for module in (iam_command,):
+    for module in (iam_command, preview_command):
         module.register(commands)
     return main
 

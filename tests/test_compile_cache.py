@@ -46,8 +46,11 @@ def test_any_input_change_misses(specs: Path, tmp_path: Path) -> None:
     salary = specs / "salary_batch_etl.yaml"
     salary.write_text(salary.read_text().replace('schedule: "0 0 * * *"', 'schedule: "0 1 * * *"'))
     served = {dag_id: entry[1] for dag_id, entry in compile_folder(specs, cache).items()}
-    assert served == {"emr_notebook_best_sellers": False, "movielens_emr_step_functions": False,
-                      "salary_batch_etl": True}
+    assert served == {
+        "emr_notebook_best_sellers": False,
+        "movielens_emr_step_functions": False,
+        "salary_batch_etl": True,
+    }
     # a defaults edit recompiles every spec of the folder, and the new value is used
     defaults = specs / "defaults.yaml"
     defaults.write_text(defaults.read_text().replace("retries: 2", "retries: 5"))

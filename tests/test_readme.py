@@ -27,7 +27,11 @@ def test_validate_example(repo: Path, tmp_path: Path) -> None:
     )
 
 
-def test_summary_example(repo: Path) -> None:
+def test_preview_example(repo: Path) -> None:
+    """The tour shows the task graph part of the preview (after a '...' line)."""
     readme = (repo / "README.md").read_text()
-    shown = console_block(readme, "dagen summary pipelines/salary_batch_etl.yaml")
-    assert run("summary", "pipelines/salary_batch_etl.yaml", cwd=repo).stdout.splitlines()[: len(shown)] == shown
+    shown = console_block(readme, "dagen preview pipelines/salary_batch_etl.yaml")
+    assert shown[0] == "..."
+    output = run("preview", "pipelines/salary_batch_etl.yaml", cwd=repo).stdout.splitlines()
+    start = output.index(shown[1])
+    assert output[start : start + len(shown) - 1] == shown[1:]
