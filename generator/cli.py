@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator import iam_command, preview_command
+from generator import deploy_command, iam_command, preview_command
 from generator.diagnostics import REPORTERS, codes_markdown, sorted_unique
 from generator.pipelines import SpecResult, discover, process
 from generator.provider_profile import LEGACY, MODERN, ProviderProfile, installed_profile
@@ -148,11 +148,15 @@ def parser() -> argparse.ArgumentParser:
     list_.set_defaults(run=cmd_list)
 
     # Commands that live in modules of their own.
-    for module in (iam_command, preview_command):
+    for module in (iam_command, preview_command, deploy_command):
         module.register(commands)
     return main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("dagen: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,49 @@
+"""Load a downloaded deploy bundle as MWAA does; print what happened as JSON (last line of stdout).
+
+Run by tests/test_deploy.py as ``python -I -S dagbag_probe.py FOLDER SITE_PACKAGES...``:
+-I ignores PYTHONPATH and the current folder, -S skips ``site``, so the lane's
+editable install of dagen (a .pth file) is not on sys.path.  The lane's
+site-packages (given by the test: without ``site`` a venv does not know its own)
+are added back by hand, without their .pth files: Airflow is importable,
+``generator`` only from the bundle.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+folder = Path(sys.argv[1])
+sys.path.extend(path for path in sys.argv[2:] if path not in sys.path)
+installed = importlib.util.find_spec("generator")
+
+import airflow  # noqa: E402
+from airflow.configuration import conf  # noqa: E402
+from airflow.utils.file import list_py_file_paths  # noqa: E402
+
+try:
+    from airflow.dag_processing.dagbag import DagBag  # Airflow 3
+
+    bag = DagBag(dag_folder=str(folder))
+except ImportError:
+    from airflow.models.dagbag import DagBag  # Airflow 2
+
+    bag = DagBag(dag_folder=str(folder), include_examples=False)
+
+print(
+    json.dumps(
+        {
+            "airflow": airflow.__version__,
+            "installed_generator": installed.origin if installed else None,
+            "generator": sys.modules["generator"].__file__,
+            "import_errors": bag.import_errors,
+            "dag_ids": sorted(bag.dag_ids),
+            "tags": {dag_id: sorted(bag.dags[dag_id].tags) for dag_id in bag.dag_ids},
+            "parsed": sorted(Path(path).relative_to(folder).as_posix() for path in bag.file_last_changed),
+            "listed": sorted(Path(path).relative_to(folder).as_posix() for path in list_py_file_paths(folder)),
+            "ignore_syntax": conf.get("core", "dag_ignore_file_syntax"),
+        }
+    )
+)

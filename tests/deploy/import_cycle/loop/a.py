@@ -1,0 +1,4 @@
+def f():
+    import loop.b
+
+    return loop.b

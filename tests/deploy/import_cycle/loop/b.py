@@ -1,0 +1,3 @@
+import loop.a
+
+b = loop.a

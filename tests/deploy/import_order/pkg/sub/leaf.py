@@ -1,0 +1,1 @@
+leaf_thing = 1

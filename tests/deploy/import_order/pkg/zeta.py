@@ -1,0 +1,3 @@
+from pkg.alpha import a
+
+z = a
