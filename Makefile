@@ -83,6 +83,8 @@ test: lint test-airflow3 test-airflow2 test-cloudformation test-spark
 demo: .venv/.installed
 	.venv/bin/dagen validate pipelines/
 	.venv/bin/dagen preview pipelines/movielens_emr_step_functions.yaml
+	# Run MovieLens end to end in real Airflow on the local AWS emulator (docs/local-runs.md).
+	.venv/bin/dagen run pipelines/movielens_emr_step_functions.yaml --local
 
 # Regenerate the committed generated files (a test fails when they are stale).
 generated: .venv/.installed

@@ -164,7 +164,7 @@ def main() -> None:
         "from pathlib import Path\n\nimport dagfactory\n\n"
         "dagfactory.load_yaml_dags(globals_dict=globals(), dags_folder=str(Path(__file__).parent / 'yaml'))\n"
     )
-    (out / "dagfactory" / ".airflowignore").write_text("yaml\n")
+    (out / "dagfactory" / ".airflowignore").write_text("yaml/\n")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 dag-factory builds the DAG and its tasks from the configuration dict (never
 from user YAML); the cluster lifecycle it cannot express is applied after:
-each ``terminate_<cluster>`` becomes the teardown of its ``create_<cluster>``,
-failing the run if termination itself fails (a leaked cluster must be seen).
+each ``terminate_<cluster>`` becomes the teardown of its ``create_<cluster>``:
+it runs even when work failed, and the run's state is decided by the work.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def build_dag(dag_id: str, config: dict[str, Any]) -> Any:
     dag = _dag_builder(dag_id, dag_config).build()["dag"]
     for teardown_id, setup_ids in teardowns.items():
         teardown = dag.get_task(teardown_id)
-        teardown.as_teardown(setups=[dag.get_task(setup_id) for setup_id in setup_ids], on_failure_fail_dagrun=True)
+        # Not on_failure_fail_dagrun: that would make the teardown the run's only effective leaf, and a run
+        # whose step failed would end "success" once the cluster was terminated.
+        teardown.as_teardown(setups=[dag.get_task(setup_id) for setup_id in setup_ids])
     return dag
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator import deploy_command, iam_command, preview_command
+from generator import deploy_command, iam_command, preview_command, run_command
 from generator.diagnostics import REPORTERS, codes_markdown, sorted_unique
 from generator.pipelines import SpecResult, discover, process
 from generator.provider_profile import LEGACY, MODERN, ProviderProfile, installed_profile
@@ -53,7 +53,10 @@ def _process(paths: Sequence[str], args: argparse.Namespace) -> list[SpecResult]
         print(f"dagen: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return None
     profile, major = _target(args)
-    return process([Path(path) for path in paths], profile=profile, airflow_major=major)
+    # validate needs no DAG configuration: stop once a spec is checked
+    return process(
+        [Path(path) for path in paths], profile=profile, airflow_major=major, compile_specs=args.command != "validate"
+    )
 
 
 def _report(results: list[SpecResult], fmt: str) -> int:
@@ -148,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
     list_.set_defaults(run=cmd_list)
 
     # Commands that live in modules of their own.
-    for module in (iam_command, preview_command, deploy_command):
+    for module in (iam_command, preview_command, deploy_command, run_command):
         module.register(commands)
     return main
 

@@ -9,6 +9,7 @@ into every scheduler, DAG processor and worker::
     generator/**.py         the package that validated the specs (no __pycache__)
     schemas/*.json          the JSON Schemas the specs' ``$schema`` comment points to
     pipelines/**.yaml       the specs and defaults.yaml
+    pipelines/**.py         modules the specs' python tasks and notification callbacks call
 
 and ``spark_jobs/*.py`` and ``*.ipynb`` under the scripts prefix (``--scripts-uri``).
 
@@ -37,6 +38,7 @@ LOADER = "pipelines_loader.py"
 DAGS = "dags"  # the area under --prefix in the DAGs bucket
 SCRIPTS = "scripts"  # the area under --scripts-uri
 SCRIPT_SUFFIXES = (".py", ".ipynb")
+PIPELINE_CODE_SUFFIXES = (".py",)
 
 # One pattern per line, each meaning the same in Airflow 3's default glob syntax
 # and Airflow 2.10's default regexp syntax ([core] dag_ignore_file_syntax):
@@ -64,10 +66,11 @@ class Phase(IntEnum):
     REQUIREMENTS = 2  # read only when the environment is updated: harmless early
     SCHEMAS = 3  # editor aids, never read while parsing
     PACKAGE = 4  # before specs: new specs may need new package code; imported modules before importers
-    DEFAULTS = 5  # before specs: a spec is merged over its folder's defaults
-    SPECS = 6
-    LOADER = 7  # last upload: it may need everything above
-    OTHER = 8  # remote files dagen does not recognise (only ever deleted, and first)
+    PIPELINE_CODE = 5  # before specs: a new spec may call a new function of pipelines/**.py
+    DEFAULTS = 6  # before specs: a spec is merged over its folder's defaults
+    SPECS = 7
+    LOADER = 8  # last upload: it may need everything above
+    OTHER = 9  # remote files dagen does not recognise (only ever deleted, and first)
 
 
 class BundleError(Exception):
@@ -121,6 +124,8 @@ def phase_of(area: str, path: str) -> Phase:
     if top == "schemas":
         return Phase.SCHEMAS
     if top == "pipelines":
+        if PurePosixPath(path).suffix in PIPELINE_CODE_SUFFIXES:
+            return Phase.PIPELINE_CODE
         return Phase.DEFAULTS if PurePosixPath(path).name in DEFAULTS_NAMES else Phase.SPECS
     return Phase.OTHER
 
@@ -251,7 +256,7 @@ def build_bundle(project: Path, airflow_version: str, *, package_dir: Path, with
         relative = path.relative_to(package_dir).as_posix()
         add(DAGS, f"generator/{relative}", path.read_bytes(), f"generator/{relative}", rank)
     for path in _visible_files(project / "pipelines", "**/*"):
-        if path.suffix in SPEC_SUFFIXES:
+        if path.suffix in SPEC_SUFFIXES or path.suffix in PIPELINE_CODE_SUFFIXES:
             relative = path.relative_to(project / "pipelines").as_posix()
             add(DAGS, f"pipelines/{relative}", path.read_bytes(), f"pipelines/{relative}")
     if with_scripts:

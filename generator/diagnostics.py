@@ -54,7 +54,7 @@ _CODES = (
     Code("DG206", "value out of range", "A number is below its minimum or above its maximum."),
     Code("DG207", "wrong size", "A list or mapping has too few or too many entries, or repeats an entry."),
     # DG3xx: the task graph
-    Code("DG301", "unknown dependency", "`depends_on` names a task that the pipeline does not define."),
+    Code("DG301", "unknown dependency", "`depends_on` names a task or group that the pipeline does not define."),
     Code("DG302", "unknown cluster", "A task names a cluster that `clusters` does not define."),
     Code("DG303", "dependency cycle", "Tasks depend on each other in a loop."),
     Code(
@@ -64,6 +64,8 @@ _CODES = (
     ),
     Code("DG305", "unused cluster", "A cluster is defined but no task runs on it; it would never be created."),
     Code("DG306", "task depends on itself", "A task lists itself in `depends_on`."),
+    Code("DG307", "unknown task group", "A task's `group` names a group that `groups` does not define."),
+    Code("DG308", "empty task group", "A group under `groups` has no task."),
     # DG4xx: values
     Code("DG401", "invalid schedule", "The cron expression or preset is not valid."),
     Code("DG402", "malformed S3 URI", "The value must look like `s3://bucket/key` (checked when not templated)."),
@@ -93,6 +95,57 @@ _CODES = (
     Code("DG505", "Glue sizing conflict", "`max_capacity` cannot be combined with `worker_type`/`number_of_workers`."),
     Code(
         "DG506", "spot settings without spot", "Spot settings are given for an instance group whose market is not SPOT."
+    ),
+    Code(
+        "DG507",
+        "Athena query without a result location",
+        "An `athena_query` must set `output_location` or `workgroup`: Athena needs to know where to write the "
+        "results, from the request or from the workgroup's settings.",
+    ),
+    Code(
+        "DG508",
+        "S3 object named ambiguously",
+        "An `s3_wait` names its bucket once: `bucket` with a key, or a key that is a full `s3://bucket/key` URI.",
+    ),
+    Code(
+        "DG509",
+        "operator outside the allow-list",
+        "An `operator` task names a class outside `airflow.providers.`, `airflow.operators.` and "
+        "`airflow.sensors.`; other modules are imported only when the task sets `custom_module: true`.",
+    ),
+    Code(
+        "DG510",
+        "reserved operator argument",
+        "An `operator` task's `arguments` holds a key dagen sets itself, or one dag-factory would turn into "
+        "code (callables, callbacks, lambdas, files, Variables).",
+    ),
+    Code(
+        "DG511",
+        "operator not found",
+        "The `operator` class cannot be imported in this environment, or is not an Airflow operator.",
+    ),
+    Code(
+        "DG512",
+        "arguments do not fit the operator",
+        "An `operator` task passes an argument the operator's signature does not have, or leaves out one it "
+        "requires (checked when Airflow is installed).",
+    ),
+    Code(
+        "DG513",
+        "template in a field that is not rendered",
+        "An `operator` task passes a `{{ ... }}` template to an argument that is not one of the operator's "
+        "`template_fields`: Airflow would pass the text through unrendered.",
+    ),
+    Code(
+        "DG520",
+        "existing cluster with creation settings",
+        "A cluster given by `existing_cluster_id` is neither created nor terminated by the pipeline, so settings "
+        "that describe how to create it do not apply.",
+    ),
+    Code(
+        "DG521",
+        "notification target needs one kind",
+        "Each entry under `notifications` is one SNS topic, one email list, or one callback.",
     ),
     # DG6xx: building the DAG
     Code("DG601", "DAG build failed", "Airflow or dag-factory refused the compiled pipeline; the message says why."),

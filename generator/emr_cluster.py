@@ -134,6 +134,13 @@ _FLEET = obj(
 )
 
 CLUSTER_PROPERTIES: dict[str, Schema] = {
+    "existing_cluster_id": prop(
+        TEMPLATED_STRING,
+        "Run on a long-running cluster instead of creating one: its id (Jinja allowed). The pipeline then neither "
+        "creates nor terminates it, and takes no other cluster settings.",
+        "{{ var.value.shared_emr_cluster_id }}",
+        "j-2AXXXXXXGAPLF",
+    ),
     "name": prop(
         TEMPLATED_STRING,
         "Cluster name shown in the EMR console (default: DAG id and cluster key).",
@@ -282,12 +289,37 @@ CONFIGURATION_DEF: Schema = obj(
     title="EMR configuration",
 )
 
-CLUSTER_SCHEMA: Schema = obj(CLUSTER_PROPERTIES, required=("release_label",), title="EMR cluster")
+CLUSTER_SCHEMA: Schema = obj(CLUSTER_PROPERTIES, title="EMR cluster")
+
+# Settings that only make sense for a cluster the pipeline creates.
+CREATION_SETTINGS = tuple(key for key in CLUSTER_PROPERTIES if key != "existing_cluster_id")
+
+
+def is_existing(cluster: dict[str, Any]) -> bool:
+    return "existing_cluster_id" in cluster
 
 
 def check_cluster(name: str, cluster: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
     """Rules the schema cannot express."""
     base = ("clusters", name)
+    if is_existing(cluster):
+        extra = [key for key in CREATION_SETTINGS if key in cluster]
+        if extra:
+            yield Diagnostic(
+                code="DG520",
+                **at((*base, extra[0]), key=True),
+                message=f"cluster '{name}' is an existing cluster (existing_cluster_id) and cannot also set "
+                f"{', '.join(extra)}",
+                hint="remove the creation settings, or remove existing_cluster_id to have the pipeline create it",
+            )
+        return
+    if "release_label" not in cluster:
+        yield Diagnostic(
+            code="DG202",
+            **at(base, key=True),
+            message=f"missing required key 'release_label' in clusters.{name}",
+            hint="a cluster the pipeline creates needs release_label; to use a running one set existing_cluster_id",
+        )
     has_groups, has_fleets = "instance_groups" in cluster, "instance_fleets" in cluster
     if has_groups == has_fleets:
         where = at(base, key=True)

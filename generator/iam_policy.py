@@ -121,6 +121,16 @@ def _state_machine_name(arn: str) -> str:
     return parts[6] if len(parts) == 7 and parts[5] == "stateMachine" else "*"
 
 
+def _existing_cluster(arns: Arns, cluster_id: str) -> str | None:
+    """The ARN of a long-running cluster a task names, or None for the pipeline's own (an XCom of create_*).
+
+    A running cluster was not created with the pipeline's tag, so it is granted by id (widened when templated).
+    """
+    if cluster_id.startswith("{{ ti.xcom_pull(task_ids='create_"):
+        return None
+    return arns.make("elasticmapreduce", f"cluster/{widen(cluster_id)}")
+
+
 def _emr_cluster_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -> None:
     arns = builder.arns
     own_clusters = ("StringEquals", f"elasticmapreduce:ResourceTag/{TAG_KEY}", dag_id)
@@ -148,12 +158,16 @@ def _emr_cluster_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) 
             ("StringEquals", "iam:PassedToService", "ec2.amazonaws.com"),
         )
     elif name == "EmrAddStepsOperator":
-        builder.allow(
-            "EmrRunStepsOnOwnClusters",
-            ["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeCluster", "elasticmapreduce:DescribeStep"],
-            [cluster],
-            own_clusters,
-        )
+        actions = [
+            "elasticmapreduce:AddJobFlowSteps",
+            "elasticmapreduce:DescribeCluster",
+            "elasticmapreduce:DescribeStep",
+        ]
+        existing = _existing_cluster(arns, task.kwargs["job_flow_id"])
+        if existing:
+            builder.allow("EmrRunStepsOnExistingClusters", actions, [existing])
+        else:
+            builder.allow("EmrRunStepsOnOwnClusters", actions, [cluster], own_clusters)
     elif name == "EmrTerminateJobFlowOperator":
         builder.allow(
             "EmrManageOwnClusters",
@@ -169,12 +183,18 @@ def _notebook_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -> 
     if name == "EmrStartNotebookExecutionOperator":
         # StartNotebookExecution is authorised on the editor and on the cluster: one statement each,
         # because only the cluster carries the pipeline's tag.
-        builder.allow(
-            "EmrStartNotebooksOnOwnClusters",
-            ["elasticmapreduce:StartNotebookExecution"],
-            [arns.make("elasticmapreduce", "cluster/*")],
-            ("StringEquals", f"elasticmapreduce:ResourceTag/{TAG_KEY}", dag_id),
-        )
+        existing = _existing_cluster(arns, task.kwargs["cluster_id"])
+        if existing:
+            builder.allow(
+                "EmrStartNotebooksOnExistingClusters", ["elasticmapreduce:StartNotebookExecution"], [existing]
+            )
+        else:
+            builder.allow(
+                "EmrStartNotebooksOnOwnClusters",
+                ["elasticmapreduce:StartNotebookExecution"],
+                [arns.make("elasticmapreduce", "cluster/*")],
+                ("StringEquals", f"elasticmapreduce:ResourceTag/{TAG_KEY}", dag_id),
+            )
         builder.allow(
             "EmrStartNotebooksFromEditors",
             ["elasticmapreduce:StartNotebookExecution"],
@@ -205,7 +225,8 @@ def _step_function_tasks(builder: PolicyBuilder, task: OperatorTask, state_machi
             "StatesStartExecutions", ["states:StartExecution"], [arns.make("states", f"stateMachine:{machine}")]
         )
     elif name == "StepFunctionExecutionSensor":
-        start_id = task.kwargs["execution_arn"].split("task_ids='")[1].split("'")[0]
+        # the start task's Airflow id; a task group prefixes it with "group."
+        start_id = task.kwargs["execution_arn"].split("task_ids='")[1].split("'")[0].rsplit(".", 1)[-1]
         machine = state_machines.get(start_id, "*")
         builder.allow(
             "StatesWatchExecutions", ["states:DescribeExecution"], [arns.make("states", f"execution:{machine}:*")]
@@ -232,14 +253,174 @@ def _glue_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
         builder.allow("GlueReadCrawlerMetrics", ["glue:GetCrawlerMetrics"], ["*"])
 
 
+def _s3_arn(arns: Arns, path: str) -> str:
+    return f"arn:{arns.partition}:s3:::{path}"  # S3 ARNs name neither region nor account
+
+
+def _s3_location(uri: str) -> tuple[str, str]:
+    """Bucket and key of an s3:// URI, widened; a URI templated from its start is any bucket and key."""
+    if not uri.startswith("s3://"):
+        return "*", "*"
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return widen(bucket) or "*", widen(key)
+
+
+def _athena_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
+    """AthenaOperator: the query calls, and what Athena does as the caller (catalog reads, result writes)."""
+    arns, kwargs = builder.arns, task.kwargs
+    workgroup = arns.make("athena", f"workgroup/{widen(kwargs.get('workgroup', 'primary'))}")
+    builder.allow(
+        "AthenaRunQueries",
+        ["athena:GetQueryExecution", "athena:StartQueryExecution", "athena:StopQueryExecution"],
+        [workgroup],
+    )
+    if kwargs.get("catalog", "AwsDataCatalog") == "AwsDataCatalog":  # other catalogs are not the account's Glue
+        database = widen(kwargs["database"])
+        builder.allow(
+            "AthenaReadGlueCatalog",
+            [
+                "glue:BatchGetPartition",
+                "glue:GetDatabase",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:GetTable",
+                "glue:GetTables",
+            ],
+            [
+                arns.make("glue", "catalog"),
+                arns.make("glue", f"database/{database}"),
+                arns.make("glue", f"table/{database}/*"),
+            ],
+        )
+    if "output_location" in kwargs:  # else the workgroup's location, which the spec does not name
+        bucket, prefix = _s3_location(kwargs["output_location"])
+        builder.allow(
+            "AthenaResultBuckets",
+            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            [_s3_arn(arns, bucket)],
+        )
+        builder.allow(
+            "AthenaWriteResults",
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+            [_s3_arn(arns, f"{bucket}/{prefix}*")],
+        )
+
+
+def _s3_wait_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
+    """S3KeySensor: a pattern lists the bucket; a key is a HeadObject, which needs ListBucket to see a 404."""
+    arns, kwargs = builder.arns, task.kwargs
+    if kwargs.get("bucket_name"):
+        bucket, key = widen(kwargs["bucket_name"]), widen(kwargs["bucket_key"])
+    else:
+        bucket, key = _s3_location(kwargs["bucket_key"])
+    builder.allow("S3ListWaitedBuckets", ["s3:ListBucket"], [_s3_arn(arns, bucket)])
+    if not kwargs.get("wildcard_match"):
+        builder.allow("S3ReadWaitedObjects", ["s3:GetObject"], [_s3_arn(arns, f"{bucket}/{key}")])
+
+
+def _emr_serverless_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
+    arns, kwargs = builder.arns, task.kwargs
+    application = f"/applications/{widen(kwargs['application_id'])}"
+    builder.allow(
+        "EmrServerlessRunJobs",
+        ["emr-serverless:GetApplication", "emr-serverless:StartApplication", "emr-serverless:StartJobRun"],
+        [arns.make("emr-serverless", application)],
+    )
+    builder.allow(
+        "EmrServerlessWatchJobRuns",
+        ["emr-serverless:CancelJobRun", "emr-serverless:GetJobRun"],
+        [arns.make("emr-serverless", f"{application}/jobruns/*")],
+    )
+    builder.allow(
+        "PassEmrServerlessRole",
+        ["iam:PassRole"],
+        [_role_arn(arns, kwargs["execution_role_arn"])],
+        ("StringEquals", "iam:PassedToService", "emr-serverless.amazonaws.com"),
+    )
+
+
+def _emr_eks_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
+    """EMR on EKS assumes the execution role through the namespace's service account: no PassRole, but
+    StartJobRun is limited to the roles the specs name."""
+    arns, kwargs = builder.arns, task.kwargs
+    cluster = f"/virtualclusters/{widen(kwargs['virtual_cluster_id'])}"
+    builder.allow(
+        "EmrEksStartJobRuns",
+        ["emr-containers:StartJobRun"],
+        [arns.make("emr-containers", cluster)],
+        ("ArnLike", "emr-containers:ExecutionRoleArn", _role_arn(arns, kwargs["execution_role_arn"])),
+    )
+    builder.allow(
+        "EmrEksWatchJobRuns",
+        ["emr-containers:CancelJobRun", "emr-containers:DescribeJobRun"],
+        [arns.make("emr-containers", f"{cluster}/jobruns/*")],
+    )
+
+
+def _lambda_function_arn(arns: Arns, function: str, qualifier: str | None) -> str:
+    """The ARN InvokeFunction is authorised on: a name, an ARN or a partial ARN, with its version or alias."""
+    function = widen(function)
+    if function.startswith("arn:"):
+        arn = function
+    elif ":function:" in function:  # ACCOUNT:function:NAME
+        account, _, name = function.partition(":function:")
+        arn = f"arn:{arns.partition}:lambda:{arns.region}:{account}:function:{name}"
+    else:
+        arn = arns.make("lambda", f"function:{function}")
+    qualified = arn.count(":") > 6  # arn:partition:lambda:region:account:function:name[:qualifier]
+    return f"{arn}:{widen(qualifier)}" if qualifier and not qualified else arn
+
+
+def _lambda_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
+    kwargs = task.kwargs
+    function = _lambda_function_arn(builder.arns, kwargs["function_name"], kwargs.get("qualifier"))
+    builder.allow("LambdaInvokeFunctions", ["lambda:InvokeFunction"], [function])
+
+
+def _declared_permissions(builder: PolicyBuilder, settings: dict[str, Any]) -> None:
+    """What a spec says its own code (an `operator` or `python` task) calls; dagen cannot know it."""
+    for permission in settings.get("iam", []):
+        builder.allow(
+            "DeclaredByTasks", permission["actions"], [widen(resource) for resource in permission["resources"]]
+        )
+
+
+# Operators of the task types whose permissions follow from their arguments alone, by class name.
+_BY_CLASS = {
+    "AthenaOperator": _athena_tasks,
+    "S3KeySensor": _s3_wait_tasks,
+    "EmrServerlessStartJobOperator": _emr_serverless_tasks,
+    "EmrContainerOperator": _emr_eks_tasks,
+    "IdempotentEmrContainerOperator": _emr_eks_tasks,
+    "LambdaInvokeFunctionOperator": _lambda_tasks,
+}
+# Task types that run code dagen does not see: they get what their `iam` entries declare.
+_DECLARING_TYPES = ("operator", "python")
+# Operators that call no AWS API (the http_wait sensor).
+_NO_AWS = ("HttpSensor",)
+
+
 def pipeline_policy(pipelines: Iterable[LoweredPipeline], arns: Arns) -> dict[str, Any]:
     """One policy document covering every pipeline."""
     builder = PolicyBuilder(arns)
     for pipeline in pipelines:
+        for targets in pipeline.spec.notifications.values():
+            topics = [widen(target["sns"]) for target in targets if "sns" in target]
+            if topics:  # the notifier publishes through the pipeline's connection, i.e. this role
+                topics = [t if t.startswith("arn:") else arns.make("sns", "*") for t in topics]
+                builder.allow("SnsPublishNotifications", ["sns:Publish"], topics)
         state_machines: dict[str, str] = {}
+        declaring = {t.task_id: t for t in pipeline.spec.tasks if t.type in _DECLARING_TYPES}
         for task in pipeline.tasks:
             module = task.operator.rsplit(".", 2)[-2]
-            if module == "emr" and "Notebook" in task.operator:
+            class_name = task.operator.rsplit(".", 1)[-1]
+            if task.task_id in declaring:
+                _declared_permissions(builder, declaring[task.task_id].settings)
+            elif class_name in _BY_CLASS:
+                _BY_CLASS[class_name](builder, task)
+            elif class_name in _NO_AWS:
+                continue
+            elif module == "emr" and "Notebook" in task.operator:
                 _notebook_tasks(builder, task, pipeline.spec.dag_id)
             elif module == "emr":
                 _emr_cluster_tasks(builder, task, pipeline.spec.dag_id)

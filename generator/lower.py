@@ -33,7 +33,27 @@ CLUSTER_START_TIMEOUT = 3600
 TERMINATE_RETRIES = 3
 
 
-def _ancestors(spec: PipelineSpec) -> dict[str, set[str]]:
+def expanded_dependencies(spec: PipelineSpec) -> dict[str, list[str]]:
+    """Each task's upstream tasks, a group in ``depends_on`` standing for its last tasks."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for task in spec.tasks:
+        if task.group:
+            members[task.group].append(task.task_id)
+    last_of_group = {
+        group: [
+            task_id
+            for task_id in ids
+            if not any(task_id in spec.task(other).depends_on for other in ids if other != task_id)
+        ]
+        for group, ids in members.items()
+    }
+    return {
+        task.task_id: list(dict.fromkeys(d for dep in task.depends_on for d in last_of_group.get(dep, [dep])))
+        for task in spec.tasks
+    }
+
+
+def _ancestors(spec: PipelineSpec, dependencies: dict[str, list[str]]) -> dict[str, set[str]]:
     """Every task's transitive upstream tasks (specs are small; this is O(n^2))."""
     memo: dict[str, set[str]] = {}
 
@@ -41,7 +61,7 @@ def _ancestors(spec: PipelineSpec) -> dict[str, set[str]]:
         if task_id not in memo:
             memo[task_id] = set()
             found: set[str] = set()
-            for parent in spec.task(task_id).depends_on:
+            for parent in dependencies[task_id]:
                 found |= {parent, *visit(parent)}
             memo[task_id] = found
         return memo[task_id]
@@ -83,7 +103,8 @@ def _common_kwargs(task: TaskSpec) -> dict[str, Any]:
 
 def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
     ctx = LowerContext(spec=spec, profile=profile)
-    ancestors = _ancestors(spec)
+    dependencies = expanded_dependencies(spec)
+    ancestors = _ancestors(spec, dependencies)
     tasks: dict[str, OperatorTask] = {}
     upstream: dict[str, list[str]] = defaultdict(list)
     entry: dict[str, str] = {}
@@ -93,7 +114,10 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
         lowered = TASK_TYPES[task.type].lower(task, ctx)
         common = _common_kwargs(task)
         for index, op in enumerate(lowered):
-            tasks[op.task_id] = OperatorTask(task_id=op.task_id, operator=op.operator, kwargs={**op.kwargs, **common})
+            kwargs = {**op.kwargs, **common}
+            if task.outlets and index == len(lowered) - 1:
+                kwargs["outlets"] = list(task.outlets)  # the data is there when the last task of the work ends
+            tasks[op.task_id] = OperatorTask(task_id=op.task_id, operator=op.operator, kwargs=kwargs, group=task.group)
             if index:
                 upstream[op.task_id].append(lowered[index - 1].task_id)
         entry[task.task_id], exit_[task.task_id] = lowered[0].task_id, lowered[-1].task_id
@@ -104,14 +128,16 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
             on_cluster[task.cluster].append(task)
 
     # Plain dependencies: the entry of a task waits for the exit of each task it depends on.
-    direct: dict[str, list[str]] = {task.task_id: list(task.depends_on) for task in spec.tasks}
+    direct: dict[str, list[str]] = {task_id: list(deps) for task_id, deps in dependencies.items()}
 
     teardowns = []
     for cluster in spec.clusters:
+        if "existing_cluster_id" in cluster.settings:
+            continue  # a running cluster: the pipeline neither creates nor terminates it
         members = on_cluster[cluster.name]
         member_ids = {task.task_id for task in members}
-        firsts = [task for task in members if not set(task.depends_on) & member_ids]
-        shared_external = set.intersection(*(set(task.depends_on) - member_ids for task in firsts))
+        firsts = [task for task in members if not set(dependencies[task.task_id]) & member_ids]
+        shared_external = set.intersection(*(set(dependencies[task.task_id]) - member_ids for task in firsts))
         create_id = create_cluster_task_id(cluster.name)
         terminate_id = terminate_cluster_task_id(cluster.name)
 
@@ -155,16 +181,20 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
         for task in firsts:
             direct[task.task_id] = [dep for dep in direct[task.task_id] if dep not in shared_external]
             upstream[entry[task.task_id]].append(create_id)
-        lasts = [task for task in members if not any(task.task_id in other.depends_on for other in members)]
+        lasts = [task for task in members if not any(task.task_id in dependencies[other.task_id] for other in members)]
         upstream[terminate_id].extend(exit_[task.task_id] for task in lasts)
         teardowns.append(Teardown(task_id=terminate_id, setups=(create_id,)))
 
-    for task_id, dependencies in direct.items():
-        upstream[entry[task_id]].extend(exit_[dep] for dep in dependencies)
+    for task_id, deps in direct.items():
+        upstream[entry[task_id]].extend(exit_[dep] for dep in deps)
 
     wired = {
         task_id: OperatorTask(
-            task_id=task_id, operator=op.operator, kwargs=op.kwargs, upstream=tuple(dict.fromkeys(upstream[task_id]))
+            task_id=task_id,
+            operator=op.operator,
+            kwargs=op.kwargs,
+            upstream=tuple(dict.fromkeys(upstream[task_id])),
+            group=op.group,
         )
         for task_id, op in tasks.items()
     }

@@ -35,8 +35,20 @@ class LowerContext:
         return out
 
     def cluster_id(self, cluster: str) -> str:
-        """Template for the id of a cluster, pushed by its create task."""
+        """The id of a cluster: the one given for an existing cluster, else what its create task pushed."""
+        settings = next(c.settings for c in self.spec.clusters if c.name == cluster)
+        if "existing_cluster_id" in settings:
+            return str(settings["existing_cluster_id"])
         return xcom_pull(create_cluster_task_id(cluster))
+
+    def airflow_id(self, task: TaskSpec, task_id: str | None = None) -> str:
+        """The id Airflow gives a task of ``task`` (a task group prefixes its name)."""
+        own = task_id or task.task_id
+        return f"{task.group}.{own}" if task.group else own
+
+    def result_of(self, task: TaskSpec, task_id: str | None = None) -> str:
+        """Template for the return value of a task of ``task`` (e.g. the id its start task returned)."""
+        return xcom_pull(self.airflow_id(task, task_id))
 
     @staticmethod
     def max_attempts(task: TaskSpec) -> int:

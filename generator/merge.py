@@ -1,7 +1,7 @@
 """Team defaults (``pipelines/defaults.yaml``) merged under a pipeline spec.
 
 Mappings merge key by key (the spec wins), lists are replaced, except ``tags``
-which are united.  ``cluster_defaults`` is merged under every cluster.
+which are united.  ``cluster_defaults`` is merged under every cluster the pipeline creates.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def merge_defaults(spec: dict[str, Any], defaults: dict[str, Any] | None) -> dic
         merged["tags"] = list(dict.fromkeys([*defaults["tags"], *spec["tags"]]))
     cluster_defaults = defaults.get("cluster_defaults")
     if cluster_defaults and "clusters" in merged:
+        # an existing cluster is not created by the pipeline: creation defaults do not apply to it
         merged["clusters"] = {
-            name: _deep_merge(cluster_defaults, cluster) for name, cluster in merged["clusters"].items()
+            name: cluster if "existing_cluster_id" in cluster else _deep_merge(cluster_defaults, cluster)
+            for name, cluster in merged["clusters"].items()
         }
     return merged

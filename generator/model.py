@@ -25,6 +25,14 @@ class TaskSpec:
     execution_timeout: timedelta | None = None
     poll_interval: int = 30
     timeout: int = 6 * 3600
+    group: str | None = None
+    outlets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupSpec:
+    name: str
+    description: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +60,10 @@ class PipelineSpec:
     owner: str = "airflow"
     tags: tuple[str, ...] = ()
     schedule: str | None = None
+    schedule_assets: tuple[str, ...] = ()
+    schedule_assets_when: str = "all"
+    groups: tuple[GroupSpec, ...] = ()
+    notifications: dict[str, Any] = field(default_factory=dict)
     start_date: datetime | None = None
     end_date: datetime | None = None
     catchup: bool = False
@@ -75,6 +87,7 @@ class OperatorTask:
     operator: str
     kwargs: dict[str, Any]
     upstream: tuple[str, ...] = ()
+    group: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from generator.model import ClusterSpec, ParamSpec, PipelineSpec, TaskSpec
+from generator.model import ClusterSpec, GroupSpec, ParamSpec, PipelineSpec, TaskSpec
 
 _DURATION_PART = re.compile(r"([0-9]+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -61,6 +61,8 @@ def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any]) -> T
         "poll_interval",
         "timeout",
         "cluster",
+        "group",
+        "outlets",
     }
     return TaskSpec(
         task_id=task_id,
@@ -74,12 +76,15 @@ def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any]) -> T
         execution_timeout=_timedelta(raw.get("execution_timeout")),
         poll_interval=seconds(raw.get("poll_interval", task_defaults.get("poll_interval", DEFAULT_POLL_INTERVAL))),
         timeout=seconds(raw.get("timeout", task_defaults.get("timeout", DEFAULT_TIMEOUT))),
+        group=raw.get("group"),
+        outlets=tuple(raw.get("outlets", ())),
     )
 
 
 def normalise(spec: dict[str, Any], *, dag_id: str, file: str) -> PipelineSpec:
     task_defaults = spec.get("task_defaults", {})
     tz_name = spec.get("timezone")
+    schedule = spec.get("schedule")
     aws = spec.get("aws", {})
     return PipelineSpec(
         dag_id=spec.get("dag_id", dag_id),
@@ -98,7 +103,13 @@ def normalise(spec: dict[str, Any], *, dag_id: str, file: str) -> PipelineSpec:
         description=spec.get("description"),
         owner=spec.get("owner", "airflow"),
         tags=tuple(spec.get("tags", ())),
-        schedule=spec.get("schedule"),
+        schedule=schedule if isinstance(schedule, str) or schedule is None else None,
+        schedule_assets=tuple(schedule["assets"]) if isinstance(schedule, dict) else (),
+        schedule_assets_when=schedule.get("when", "all") if isinstance(schedule, dict) else "all",
+        groups=tuple(
+            GroupSpec(name=name, description=raw.get("description")) for name, raw in spec.get("groups", {}).items()
+        ),
+        notifications=dict(spec.get("notifications", {})),
         start_date=_datetime(spec.get("start_date"), tz_name),
         end_date=_datetime(spec.get("end_date"), tz_name),
         catchup=spec.get("catchup", False),

@@ -117,6 +117,7 @@ def process_file(
     airflow_major: int,
     defaults: _DefaultsCache,
     cache: CompileCache | None = None,
+    compile_specs: bool = True,
 ) -> SpecResult:
     file = _display(path, defaults.root)
     result = SpecResult(path=path, file=file, dag_id=path.stem)
@@ -153,6 +154,8 @@ def process_file(
     if result.diagnostics:
         return result
     result.spec = normalise(merged, dag_id=result.dag_id, file=file)
+    if not compile_specs:
+        return result
     result.config = to_dagfactory_config(lower(result.spec, profile), airflow_major=airflow_major)
     if cache is not None and key is not None:
         cache.put(key, result.dag_id, result.config)
@@ -166,15 +169,24 @@ def process(
     airflow_major: int,
     root: Path | None = None,
     cache: CompileCache | None = None,
+    compile_specs: bool = True,
 ) -> list[SpecResult]:
     """Every spec under ``paths``, each with its diagnostics or its configuration.
 
     With a ``cache``, a spec compiled before from identical inputs skips straight to its
-    configuration (its ``spec`` is then not set).
+    configuration (its ``spec`` is then not set).  ``compile_specs=False`` stops after
+    validation and normalising (what ``dagen validate`` needs).
     """
     defaults = _DefaultsCache(root)
     results = [
-        process_file(path, profile=profile, airflow_major=airflow_major, defaults=defaults, cache=cache)
+        process_file(
+            path,
+            profile=profile,
+            airflow_major=airflow_major,
+            defaults=defaults,
+            cache=cache,
+            compile_specs=compile_specs,
+        )
         for path in discover(paths)
     ]
     first_file: dict[str, SpecResult] = {}

@@ -108,8 +108,9 @@ class TaskPreview:
 @dataclass(frozen=True, kw_only=True)
 class ClusterPreview:
     name: str  # the pipeline's key for it
-    create_task: str
-    terminate_task: str
+    create_task: str | None  # None for an existing cluster: the pipeline neither creates nor terminates it
+    terminate_task: str | None
+    existing_cluster_id: str | None
     emr_name: str | None
     release: str | None
     applications: tuple[str, ...]
@@ -123,6 +124,7 @@ class ClusterPreview:
             "name": self.name,
             "create_task": self.create_task,
             "terminate_task": self.terminate_task,
+            "existing_cluster_id": self.existing_cluster_id,
             "emr_name": self.emr_name,
             "release": self.release,
             "applications": list(self.applications),
@@ -223,8 +225,11 @@ def _origins(spec: PipelineSpec, profile: ProviderProfile) -> dict[str, tuple[st
     out: dict[str, tuple[str, str | None, str | None]] = {}
     for task in spec.tasks:
         for index, op in enumerate(TASK_TYPES[task.type].lower(task, ctx)):
-            out[op.task_id] = (task.type if index == 0 else f"{task.type} wait", task.task_id, task.cluster)
+            kind = task.type if index == 0 else f"{task.type} wait"
+            out[ctx.airflow_id(task, op.task_id)] = (kind, task.task_id, task.cluster)
     for cluster in spec.clusters:
+        if "existing_cluster_id" in cluster.settings:
+            continue
         out[create_cluster_task_id(cluster.name)] = (CLUSTER_CREATE, None, cluster.name)
         out[terminate_cluster_task_id(cluster.name)] = (CLUSTER_TERMINATE, None, cluster.name)
     return out
@@ -281,7 +286,21 @@ def _instances(request: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def _cluster(name: str, dag: Any) -> ClusterPreview:
+def _cluster(name: str, settings: dict[str, Any], dag: Any) -> ClusterPreview:
+    if "existing_cluster_id" in settings:
+        return ClusterPreview(
+            name=name,
+            create_task=None,
+            terminate_task=None,
+            existing_cluster_id=str(settings["existing_cluster_id"]),
+            emr_name=None,
+            release=None,
+            applications=(),
+            instances=(),
+            idle_timeout=None,
+            step_concurrency=None,
+            log_uri=None,
+        )
     create_id, terminate_id = create_cluster_task_id(name), terminate_cluster_task_id(name)
     request = plain(getattr(dag.get_task(create_id), "job_flow_overrides", None) or {})
     idle = request.get("AutoTerminationPolicy", {}).get("IdleTimeout")
@@ -289,6 +308,7 @@ def _cluster(name: str, dag: Any) -> ClusterPreview:
         name=name,
         create_task=create_id,
         terminate_task=terminate_id,
+        existing_cluster_id=None,
         emr_name=request.get("Name"),
         release=request.get("ReleaseLabel"),
         applications=tuple(app.get("Name") for app in request.get("Applications", [])),
@@ -387,7 +407,7 @@ def describe(
         dagrun_timeout=format_duration(timeout.total_seconds()) if timeout is not None else None,
         paused_on_creation=bool(dag.is_paused_upon_creation),
         params=_params(dag),
-        clusters=tuple(_cluster(cluster.name, dag) for cluster in spec.clusters),
+        clusters=tuple(_cluster(cluster.name, cluster.settings, dag) for cluster in spec.clusters),
         tasks=tuple(tasks),
     )
 

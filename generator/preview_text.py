@@ -169,6 +169,11 @@ def instance_lines(cluster: ClusterPreview) -> list[str]:
 
 
 def _cluster_lines(cluster: ClusterPreview) -> list[str]:
+    if cluster.existing_cluster_id is not None:
+        return [
+            f"{INDENT}{cluster.name}: existing cluster {cluster.existing_cluster_id} "
+            "(this pipeline neither creates nor terminates it)"
+        ]
     idle = (
         f"{format_duration(cluster.idle_timeout)} (EMR terminates it when idle that long, "
         f"should {cluster.terminate_task} not run)"

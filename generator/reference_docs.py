@@ -92,6 +92,13 @@ def _task_example(name: str) -> str:
     return yaml.safe_dump({"tasks": {f"my_{name}": example}}, sort_keys=False, width=100, allow_unicode=True)
 
 
+def _lowers_to(operators: tuple[str, ...]) -> str:
+    names = list(dict.fromkeys(op.rsplit(".", 1)[1] for op in operators))
+    if not names:
+        return "Lowers to: the operator the task names."
+    return f"Lowers to: {', '.join(f'`{name}`' for name in names)}."
+
+
 def reference_markdown() -> str:
     root = pipeline_schema()
     out = [
@@ -135,7 +142,7 @@ def reference_markdown() -> str:
             "",
             module.SUMMARY,
             "",
-            f"Lowers to: {', '.join('`' + op.rsplit('.', 1)[1] + '`' for op in module.OPERATORS)}.",
+            _lowers_to(module.OPERATORS),
             "",
             *_table(own, list(module.REQUIRED), root),
             "",

@@ -31,6 +31,7 @@ TASK_ID_NAMES: Schema = {
     "title": "task ids are letters, digits, '_' and '-' (a '.' is reserved for task groups)",
 }
 NAMES: Schema = {"pattern": IDENTIFIER_PATTERN, "title": "names start with a letter, then letters, digits or '_'"}
+NAME_STRING: Schema = {"type": "string", **NAMES}
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 
 DATE: Schema = {"type": "string", "pattern": DATE_PATTERN, "title": "date (YYYY-MM-DD, optionally with a time)"}
@@ -57,6 +58,12 @@ TASK_DEFAULTS = obj(
     title="task defaults",
 )
 
+ASSET_URI: Schema = {
+    "type": "string",
+    "pattern": r"^[a-z][a-z0-9+.-]*://[^\s]+$",
+    "title": "asset URI such as s3://bucket/prefix/",
+}
+
 COMMON_TASK_PROPERTIES: dict[str, Schema] = {
     "description": prop(STRING, "What the task does (shown in the Airflow UI).", "Convert ratings CSV to Parquet"),
     "depends_on": prop(
@@ -69,6 +76,12 @@ COMMON_TASK_PROPERTIES: dict[str, Schema] = {
     "execution_timeout": TASK_DEFAULTS["properties"]["execution_timeout"],
     "poll_interval": TASK_DEFAULTS["properties"]["poll_interval"],
     "timeout": TASK_DEFAULTS["properties"]["timeout"],
+    "group": prop(NAME_STRING, "Task group (under `groups`) the task is drawn in.", "preprocessing"),
+    "outlets": prop(
+        {"type": "array", "items": ASSET_URI, "uniqueItems": True},
+        "Assets (datasets) this task updates when it succeeds; pipelines scheduled on them then run.",
+        ["s3://movielens/curated/"],
+    ),
 }
 
 PARAM = obj(
@@ -109,6 +122,52 @@ AWS = obj(
     title="AWS settings",
 )
 
+NOTIFICATION_TARGET = obj(
+    {
+        "sns": prop(
+            {
+                "type": "string",
+                "pattern": r"^(\{\{.*\}\}|arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+)$",
+                "title": "SNS topic ARN",
+            },
+            "Publish to this SNS topic (through the pipeline's AWS connection).",
+            "arn:aws:sns:us-east-1:123456789012:data-alerts",
+        ),
+        "email": prop(
+            {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}},
+            "Send an email (through the environment's SMTP connection, `smtp_default`).",
+            ["oncall@example.com"],
+        ),
+        "callback": prop(
+            {
+                "type": "string",
+                "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$",
+                "title": "dotted path of a function",
+            },
+            "Call this function with the Airflow context (a module beside the pipelines, e.g. lib.alerts.page).",
+            "lib.alerts.page_oncall",
+        ),
+        "subject": prop(
+            STRING, "Subject (Jinja allowed; default names the DAG, task and state).", "{{ dag.dag_id }} failed"
+        ),
+    },
+    title="notification target",
+)
+_TARGETS = {"type": "array", "minItems": 1, "items": NOTIFICATION_TARGET}
+NOTIFICATIONS = obj(
+    {
+        "on_task_failure": prop(
+            _TARGETS,
+            "Told when any task fails (after its last retry).",
+            [{"sns": "arn:aws:sns:us-east-1:123456789012:data-alerts"}],
+        ),
+        "on_task_retry": prop(_TARGETS, "Told when any task is retried.", [{"email": ["oncall@example.com"]}]),
+        "on_run_failure": prop(_TARGETS, "Told when a run fails.", [{"callback": "lib.alerts.page_oncall"}]),
+        "on_run_success": prop(_TARGETS, "Told when a run succeeds.", [{"email": ["team@example.com"]}]),
+    },
+    title="notifications",
+)
+
 # Keys a pipeline shares with defaults.yaml.
 SHARED_PROPERTIES: dict[str, Schema] = {
     "owner": prop(STRING, "Owner shown in the Airflow UI.", "data-platform"),
@@ -116,11 +175,34 @@ SHARED_PROPERTIES: dict[str, Schema] = {
         {"type": "array", "items": STRING, "uniqueItems": True}, "Tags for filtering in the UI.", ["movielens", "emr"]
     ),
     "schedule": prop(
-        {"type": ["string", "null"], "format": "schedule", "title": "cron expression or preset"},
-        "When runs start: a cron expression, a preset such as @daily, or null for manual runs only.",
+        {
+            "anyOf": [
+                {"type": ["string", "null"], "format": "schedule", "title": "cron expression or preset"},
+                obj(
+                    {
+                        "assets": prop(
+                            {"type": "array", "items": ASSET_URI, "minItems": 1, "uniqueItems": True},
+                            "Assets whose updates (a producing task's `outlets`) start a run.",
+                            ["s3://movielens/curated/"],
+                        ),
+                        "when": prop(
+                            {"enum": ["all", "any"]},
+                            "Run once all the assets were updated since the last run, or on any update.",
+                            "all",
+                            default="all",
+                        ),
+                    },
+                    required=("assets",),
+                    title="asset schedule",
+                ),
+            ]
+        },
+        "When runs start: a cron expression, a preset such as @daily, null for manual runs only, or `assets:` "
+        "to run when other pipelines' tasks update them.",
         "0 * * * *",
         "@daily",
         None,
+        {"assets": ["s3://movielens/curated/"]},
     ),
     "start_date": prop(DATE, "First logical date the schedule covers.", "2024-01-01"),
     "end_date": prop(DATE, "Last logical date the schedule covers.", "2025-12-31"),
@@ -131,6 +213,11 @@ SHARED_PROPERTIES: dict[str, Schema] = {
     "dagrun_timeout": prop(DURATION, "Fail a run that lasts longer than this.", "4h"),
     "task_defaults": prop(TASK_DEFAULTS, "Settings every task inherits.", {"retries": 2, "retry_delay": "5m"}),
     "aws": prop(AWS, "AWS connection and region.", {"conn_id": "aws_default", "region": "us-east-1"}),
+    "notifications": prop(
+        NOTIFICATIONS,
+        "Who is told about failures, retries and finished runs: SNS topics, emails, or a callback.",
+        {"on_task_failure": [{"sns": "arn:aws:sns:us-east-1:123456789012:data-alerts"}]},
+    ),
 }
 
 PIPELINE_ONLY_PROPERTIES: dict[str, Schema] = {
@@ -156,6 +243,24 @@ PIPELINE_ONLY_PROPERTIES: dict[str, Schema] = {
                 "instance_groups": {"primary": {"instance_type": "m5.xlarge"}},
             }
         },
+    ),
+    "groups": prop(
+        {
+            "type": "object",
+            "propertyNames": NAMES,
+            "additionalProperties": obj(
+                {
+                    "description": prop(
+                        STRING,
+                        "What the group's tasks do (shown as the group's tooltip).",
+                        "Convert the raw CSV files to Parquet",
+                    )
+                },
+                title="task group",
+            ),
+        },
+        "Task groups: tasks set `group: NAME`; `depends_on` may name a group (all its tasks).",
+        {"preprocessing": {"description": "Convert the raw CSV files to Parquet"}},
     ),
     "tasks": prop(
         {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import zoneinfo
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -73,22 +74,41 @@ def _params_read(tree: nodes.Template) -> Iterator[str]:
                 yield node.arg.value
 
 
+@dataclass(frozen=True)
+class _TemplateFacts:
+    """What one template string says about itself, independent of the spec it is in."""
+
+    syntax_error: str | None
+    unknown_names: tuple[str, ...]
+    params_read: tuple[str, ...]
+
+
+@lru_cache(maxsize=4096)
+def _template_facts(text: str) -> _TemplateFacts:
+    # Specs repeat the same templates ({{ ds }}, {{ params.bucket }}...): each distinct string is parsed once.
+    try:
+        tree = _jinja().parse(text)
+    except jinja2.TemplateSyntaxError as error:
+        return _TemplateFacts(syntax_error=error.message or str(error), unknown_names=(), params_read=())
+    unknown = tuple(sorted(meta.find_undeclared_variables(tree) - TEMPLATE_CONTEXT))
+    return _TemplateFacts(syntax_error=None, unknown_names=unknown, params_read=tuple(_params_read(tree)))
+
+
 def check_templates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
     declared = set(spec.get("params", {}))
     for pointer, text in _strings(spec, ()):
         if not is_templated(text):
             continue
-        try:
-            tree = _jinja().parse(text)
-        except jinja2.TemplateSyntaxError as error:
+        facts = _template_facts(text)
+        if facts.syntax_error is not None:
             yield Diagnostic(
                 code="DG404",
                 **at(pointer),
-                message=f"invalid Jinja template: {error.message}",
+                message=f"invalid Jinja template: {facts.syntax_error}",
                 hint="templates look like {{ params.name }} or {{ ds }}",
             )
             continue
-        for name in sorted(meta.find_undeclared_variables(tree) - TEMPLATE_CONTEXT):
+        for name in facts.unknown_names:
             yield Diagnostic(
                 code="DG408",
                 **at(pointer),
@@ -96,7 +116,7 @@ def check_templates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                 hint=_did_you_mean(name, TEMPLATE_CONTEXT)
                 or "use params.NAME for runtime parameters and var.value.NAME for Variables",
             )
-        for name in _params_read(tree):
+        for name in facts.params_read:
             if name not in declared:
                 yield Diagnostic(
                     code="DG405",
@@ -193,12 +213,67 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
+def check_groups(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
+    groups: dict[str, Any] = spec.get("groups", {})
+    tasks: dict[str, dict[str, Any]] = spec["tasks"]
+    for task_id, task in tasks.items():
+        group = task.get("group")
+        if group is not None and group not in groups:
+            yield Diagnostic(
+                code="DG307",
+                **at(("tasks", task_id, "group")),
+                message=f"task '{task_id}' is in group '{group}', which is not defined under groups",
+                hint=_did_you_mean(group, groups) or "define it under groups:",
+            )
+    used = {task.get("group") for task in tasks.values()}
+    for name in groups:
+        if name in tasks:
+            yield Diagnostic(
+                code="DG304",
+                **at(("groups", name), key=True),
+                message=f"group '{name}' has the same name as a task",
+                hint="depends_on could not tell them apart: rename one",
+            )
+        elif name not in used:
+            yield Diagnostic(
+                code="DG308",
+                **at(("groups", name), key=True),
+                message=f"group '{name}' has no task",
+                hint=f"set `group: {name}` on its tasks, or remove it",
+            )
+
+
+def check_notifications(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
+    for event, targets in spec.get("notifications", {}).items():
+        for index, target in enumerate(targets):
+            kinds = [kind for kind in ("sns", "email", "callback") if kind in target]
+            if len(kinds) != 1:
+                yield Diagnostic(
+                    code="DG521",
+                    **at(("notifications", event, index)),
+                    message="a notification target must set exactly one of sns, email, callback; this one sets "
+                    f"{' and '.join(kinds) if kinds else 'none'}",
+                    hint="write one list entry per target",
+                )
+
+
+def _group_members(spec: dict[str, Any]) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {name: [] for name in spec.get("groups", {})}
+    for task_id, task in spec["tasks"].items():
+        if task.get("group") in members:
+            members[task["group"]].append(task_id)
+    return members
+
+
 def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
     tasks: dict[str, dict[str, Any]] = spec["tasks"]
     clusters: dict[str, Any] = spec.get("clusters", {})
+    members = _group_members(spec)
     for task_id, task in tasks.items():
         for index, dependency in enumerate(task.get("depends_on", [])):
             pointer = ("tasks", task_id, "depends_on", index)
+            if dependency in members and dependency not in tasks:
+                continue  # a group: its tasks, checked below for cycles
             if dependency == task_id:
                 yield Diagnostic(
                     code="DG306",
@@ -210,8 +285,9 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                 yield Diagnostic(
                     code="DG301",
                     **at(pointer),
-                    message=f"task '{task_id}' depends on '{dependency}', which is not a task of this pipeline",
-                    hint=_did_you_mean(dependency, tasks) or f"tasks: {', '.join(tasks)}",
+                    message=f"task '{task_id}' depends on '{dependency}', which is not a task or group of this "
+                    "pipeline",
+                    hint=_did_you_mean(dependency, [*tasks, *members]) or f"tasks: {', '.join(tasks)}",
                 )
         cluster = task.get("cluster")
         if cluster is not None and cluster not in clusters:
@@ -233,7 +309,10 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                 hint="remove it, or set `cluster: " + name + "` on its tasks",
             )
 
-    graph = {task_id: [d for d in task.get("depends_on", []) if d != task_id] for task_id, task in tasks.items()}
+    graph = {
+        task_id: [m for d in task.get("depends_on", []) if d != task_id for m in members.get(d, [d])]
+        for task_id, task in tasks.items()
+    }
     cycle = _find_cycle(graph)
     if cycle:
         yield Diagnostic(
@@ -244,7 +323,9 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
         )
 
     generated: dict[str, str] = {}
-    for name in clusters:
+    for name, cluster in clusters.items():
+        if "existing_cluster_id" in cluster:
+            continue
         generated[create_cluster_task_id(name)] = f"creates cluster '{name}'"
         generated[terminate_cluster_task_id(name)] = f"terminates cluster '{name}'"
     for task_id, task in tasks.items():
@@ -269,7 +350,9 @@ def semantic_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
         type_check = getattr(TASK_TYPES[task["type"]], "check", None)
         if type_check is not None:
             out.extend(type_check(task_id, task, at))
+    out.extend(check_groups(spec, at))
     out.extend(check_graph(spec, at))
+    out.extend(check_notifications(spec, at))
     out.extend(check_dates(spec, at))
     out.extend(check_params(spec, at))
     out.extend(check_templates(spec, at))

@@ -43,7 +43,8 @@ class _SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden by explicit keys
                 continue
-            key = self.construct_object(key_node, deep=deep)
+            # (tag, text) identifies a scalar key without constructing it twice (the base class builds it)
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else self.construct_object(key_node)
             if key in FORBIDDEN_KEYS:
                 raise _SpecProblem(
                     "DG105",
@@ -51,15 +52,16 @@ class _SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
                     key_node.start_mark,
                     "specs are plain data; use the task types the schema defines",
                 )
-            if key in seen:
-                first = seen[key]
+            identity = (key_node.tag, key) if isinstance(key_node, yaml.ScalarNode) else key
+            if identity in seen:
+                first = seen[identity]
                 raise _SpecProblem(
                     "DG102",
                     f"duplicate key '{key}' (first defined on line {first.line + 1})",
                     key_node.start_mark,
                     "YAML keeps only the last value of a repeated key; remove or rename one of them",
                 )
-            seen[key] = key_node.start_mark
+            seen[identity] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> str:  # type: ignore[override]  # text, not date

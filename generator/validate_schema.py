@@ -33,7 +33,46 @@ _JSON_TYPES = {
 
 @cache
 def validator(kind: str) -> Draft202012Validator:
+    """The published schema's validator (what editors and other tools see)."""
     return Draft202012Validator(SCHEMAS[kind](), format_checker=format_checker())
+
+
+@cache
+def _pipeline_without_task_dispatch() -> Draft202012Validator:
+    """The pipeline schema with each task checked only for a known ``type``.
+
+    The published schema dispatches tasks with one ``if``/``then`` per type, so
+    jsonschema tries every type on every task; validating each task against its
+    own type's definition instead reports the same errors at a fraction of the
+    cost (most of `dagen validate`'s time at 1000 specs).
+    """
+    schema = dict(SCHEMAS["pipeline"]())
+    defs = dict(schema["$defs"])
+    defs["task"] = {key: value for key, value in defs["task"].items() if key != "allOf"}
+    schema["$defs"] = defs
+    return Draft202012Validator(schema, format_checker=format_checker())
+
+
+@cache
+def _task_validator(task_type: str) -> Draft202012Validator:
+    root = SCHEMAS["pipeline"]()
+    schema = {**root["$defs"][f"{task_type}_task"], "$defs": root["$defs"]}
+    return Draft202012Validator(schema, format_checker=format_checker())
+
+
+def _errors(doc: SourceDocument, kind: str) -> Iterator[ValidationError]:
+    if kind != "pipeline":
+        yield from validator(kind).iter_errors(doc.data)
+        return
+    yield from _pipeline_without_task_dispatch().iter_errors(doc.data)
+    tasks = doc.data.get("tasks")
+    if not isinstance(tasks, dict):
+        return
+    for task_id, task in tasks.items():
+        if isinstance(task, dict) and task.get("type") in TASK_TYPES:
+            for error in _task_validator(task["type"]).iter_errors(task):
+                error.path.extendleft((task_id, "tasks"))  # as if found from the document's root
+                yield error
 
 
 def _where(path: tuple[Any, ...]) -> str:
@@ -182,6 +221,6 @@ def _translate(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnost
 def schema_diagnostics(doc: SourceDocument, kind: str) -> list[Diagnostic]:
     """Every schema error of one document (``kind`` is 'pipeline' or 'defaults')."""
     out: list[Diagnostic] = []
-    for error in validator(kind).iter_errors(doc.data):
+    for error in _errors(doc, kind):
         out.extend(_translate(error, doc))
     return out

@@ -37,7 +37,7 @@ def test_validate_reports_every_file_and_exits_1(repo: Path) -> None:
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
         "tests/cases/dg301_unknown_dependency/pipeline.yaml:15:18: DG301 task 'transform' depends on 'extrat', "
-        "which is not a task of this pipeline",
+        "which is not a task or group of this pipeline",
         "    hint: did you mean 'extract'?",
         # both files are named pipeline.yaml: one DAG id for two specs
         "tests/cases/dg401_invalid_cron/pipeline.yaml:1:1: DG406 DAG id 'pipeline' is already used by "

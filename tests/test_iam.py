@@ -21,6 +21,7 @@ CASES = [
     ("pipelines/movielens_emr_step_functions.yaml", "us-east-1"),
     ("pipelines/salary_batch_etl.yaml", "us-east-1"),
     ("tests/specs/catalogue.yaml", "eu-west-1"),
+    ("tests/specs/catalogue_more.yaml", "eu-west-1"),
 ]
 
 
@@ -48,6 +49,12 @@ def actions(policy: dict) -> set[str]:
         ("pipelines/salary_batch_etl.yaml", {"elasticmapreduce", "iam"}),
         ("pipelines/movielens_emr_step_functions.yaml", {"elasticmapreduce", "iam", "states"}),
         ("pipelines/emr_notebook_best_sellers.yaml", {"elasticmapreduce", "iam"}),
+        (
+            "tests/specs/catalogue_more.yaml",
+            # athena + its catalog reads and result writes, s3_wait, both EMR job APIs, lambda, and what
+            # the operator and python tasks declare (sns, s3, cloudwatch); the http sensor needs nothing
+            {"athena", "glue", "s3", "emr-serverless", "emr-containers", "iam", "lambda", "sns", "cloudwatch"},
+        ),
     ],
 )
 def test_grants_only_the_services_the_pipeline_uses(repo: Path, spec: str, services: set[str]) -> None:
@@ -71,7 +78,7 @@ def test_policy_invariants_over_every_spec(repo: Path) -> None:
             assert list(condition) == ["elasticmapreduce:RequestTag/dagen:dag-id"], statement
         elif cluster_actions or statement["Resource"] == "arn:aws:elasticmapreduce:*:*:cluster/*":
             assert list(condition) == ["elasticmapreduce:ResourceTag/dagen:dag-id"], statement
-        if statement["Resource"] == "*":
+        if statement["Resource"] == "*" and not statement["Sid"].startswith("DeclaredByTasks"):
             assert listed in (["elasticmapreduce:RunJobFlow"], ["glue:GetCrawlerMetrics"]), statement
 
 
@@ -102,3 +109,92 @@ def test_iam_command(repo: Path) -> None:
     assert json.loads(done.stdout) == json.loads((EXPECTED / "salary_batch_etl.json").read_text())
     refused = run("iam", "tests/cases/dg303_cycle", cwd=repo)
     assert refused.returncode == 1 and "DG303" in refused.stdout
+
+
+def policy_of_tasks(tmp_path: Path, tasks: str) -> dict:
+    """The policy of a one-off spec holding ``tasks`` (YAML, indented under tasks:)."""
+    spec = tmp_path / "one_off.yaml"
+    spec.write_text(f'start_date: 2024-01-01\nschedule: "@daily"\ntasks:\n{tasks}', encoding="utf-8")
+    results = process([spec], profile=MODERN, airflow_major=3)
+    assert results[0].spec is not None, results[0].diagnostics
+    return pipeline_policy([lower(results[0].spec, MODERN)], Arns(region="us-east-1", account="123456789012"))
+
+
+def statement(policy: dict, sid: str) -> dict:
+    (found,) = [s for s in policy["Statement"] if s["Sid"] == sid]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("function", "qualifier", "resource"),
+    [
+        ("load", None, "arn:aws:lambda:us-east-1:123456789012:function:load"),
+        ("load", "live", "arn:aws:lambda:us-east-1:123456789012:function:load:live"),
+        ("load:live", None, "arn:aws:lambda:us-east-1:123456789012:function:load:live"),
+        ("210987654321:function:load", None, "arn:aws:lambda:us-east-1:210987654321:function:load"),
+        (
+            "arn:aws:lambda:eu-west-1:210987654321:function:load",
+            "7",
+            "arn:aws:lambda:eu-west-1:210987654321:function:load:7",
+        ),
+        (
+            "arn:aws:lambda:eu-west-1:210987654321:function:load:live",
+            None,
+            "arn:aws:lambda:eu-west-1:210987654321:function:load:live",
+        ),
+        ("{{ var.value.loader }}", None, "arn:aws:lambda:us-east-1:123456789012:function:*"),
+    ],
+)
+def test_lambda_is_invoked_on_the_exact_function(tmp_path: Path, function: str, qualifier: str, resource: str) -> None:
+    extra = f"\n    qualifier: '{qualifier}'" if qualifier else ""
+    policy = policy_of_tasks(tmp_path, f"  load:\n    type: lambda_invoke\n    function_name: '{function}'{extra}\n")
+    assert policy["Statement"] == [
+        {"Sid": "LambdaInvokeFunctions", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": resource}
+    ]
+
+
+def test_s3_wait_reads_only_what_it_checks(tmp_path: Path) -> None:
+    policy = policy_of_tasks(
+        tmp_path,
+        "  pattern:\n    type: s3_wait\n    key: s3://landing/in/{{ ds }}/*.csv\n"
+        "  marker:\n    type: s3_wait\n    bucket: markers\n    key: done/{{ ds }}\n",
+    )
+    # a pattern only lists; a key is a HeadObject (GetObject), which needs ListBucket to tell a 404 from a 403
+    assert statement(policy, "S3ListWaitedBuckets")["Resource"] == ["arn:aws:s3:::landing", "arn:aws:s3:::markers"]
+    assert statement(policy, "S3ReadWaitedObjects")["Resource"] == "arn:aws:s3:::markers/done/*"
+
+
+def test_emr_on_eks_limits_job_runs_to_the_named_execution_role(tmp_path: Path) -> None:
+    policy = policy_of_tasks(
+        tmp_path,
+        "  eks:\n    type: emr_eks_job\n    virtual_cluster_id: vc1\n"
+        "    execution_role_arn: arn:aws:iam::123456789012:role/job\n    release_label: emr-7.5.0-latest\n"
+        "    spark: {entry_point: s3://code/job.py}\n",
+    )
+    assert statement(policy, "EmrEksStartJobRuns") == {
+        "Sid": "EmrEksStartJobRuns",
+        "Effect": "Allow",
+        "Action": "emr-containers:StartJobRun",
+        "Resource": "arn:aws:emr-containers:us-east-1:123456789012:/virtualclusters/vc1",
+        "Condition": {"ArnLike": {"emr-containers:ExecutionRoleArn": "arn:aws:iam::123456789012:role/job"}},
+    }
+    assert not any(s["Action"] == "iam:PassRole" for s in policy["Statement"])  # assumed through IRSA, not passed
+
+
+def test_code_dagen_does_not_see_gets_only_what_it_declares(tmp_path: Path) -> None:
+    policy = policy_of_tasks(
+        tmp_path,
+        "  wait:\n    type: http_wait\n    endpoint: status\n"
+        "  quiet:\n    type: python\n    callable: lib.jobs.quiet\n"
+        "  publish:\n    type: operator\n    operator: airflow.providers.amazon.aws.operators.sns.SnsPublishOperator\n"
+        "    arguments: {target_arn: 'arn:aws:sns:us-east-1:123456789012:t', message: hi}\n"
+        "    iam: [{actions: [sns:Publish], resources: ['arn:aws:sns:us-east-1:123456789012:{{ var.value.t }}']}]\n",
+    )
+    assert policy["Statement"] == [
+        {
+            "Sid": "DeclaredByTasks",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": "arn:aws:sns:us-east-1:123456789012:*",
+        }
+    ]

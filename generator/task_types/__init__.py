@@ -11,8 +11,24 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from generator.task_types import emr_notebook, emr_step, glue_crawler, glue_job, step_function
+from generator.task_types import (
+    athena_query,
+    emr_eks_job,
+    emr_notebook,
+    emr_serverless_job,
+    emr_step,
+    generic_operator,
+    glue_crawler,
+    glue_job,
+    http_wait,
+    lambda_invoke,
+    python,
+    s3_wait,
+    step_function,
+)
 
 TASK_TYPES: dict[str, ModuleType] = {
-    module.NAME: module for module in (emr_step, emr_notebook, step_function, glue_job, glue_crawler)
+    module.NAME: module
+    for module in (emr_step, emr_notebook, step_function, glue_job, glue_crawler)
+    + (athena_query, s3_wait, emr_serverless_job, emr_eks_job, lambda_invoke, python, http_wait, generic_operator)
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from generator.lowering_context import LowerContext, wait_task_id
 from generator.model import OperatorTask, TaskSpec
 from generator.schema_parts import ROLE, STRING, TAGS_MAP, TEMPLATED_STRING, prop
-from generator.templating import json_with_templates, xcom_pull
+from generator.templating import json_with_templates
 
 NAME = "emr_notebook"
 SUMMARY = "Execute an EMR Studio notebook on a pipeline cluster and wait for it."
@@ -68,7 +68,7 @@ def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
             operator=OPERATORS[1],
             kwargs={
                 **ctx.aws(),
-                "notebook_execution_id": xcom_pull(task.task_id),
+                "notebook_execution_id": ctx.result_of(task),
                 "mode": "reschedule",
                 "poke_interval": task.poll_interval,
                 "timeout": task.timeout,

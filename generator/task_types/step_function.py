@@ -10,7 +10,7 @@ from __future__ import annotations
 from generator.lowering_context import LowerContext, wait_task_id
 from generator.model import OperatorTask, TaskSpec
 from generator.schema_parts import prop
-from generator.templating import json_with_templates, xcom_pull
+from generator.templating import json_with_templates
 
 NAME = "step_function"
 SUMMARY = "Start an AWS Step Functions execution and wait for it to finish."
@@ -60,7 +60,7 @@ def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
             operator=OPERATORS[1],
             kwargs={
                 **ctx.aws(),
-                "execution_arn": xcom_pull(task.task_id),
+                "execution_arn": ctx.result_of(task),
                 "mode": "reschedule",
                 "poke_interval": task.poll_interval,
                 "timeout": task.timeout,

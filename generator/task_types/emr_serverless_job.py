@@ -1,0 +1,170 @@
+"""``emr_serverless_job``: run a Spark job on an EMR Serverless application and wait for it.
+
+Lowers to ``EmrServerlessStartJobOperator``: it starts the application if it is
+stopped, submits the job run and waits deferrably (no worker slot is held).
+
+**Retries never start a second job run.**  StartJobRun is idempotent on its
+client token, but the operator's ``client_request_token`` is not a template
+field and defaults to a fresh ``uuid4()`` each time the DAG file is parsed, i.e.
+on every try (providers 9.0 and 9.34 alike).  The operator spreads its templated
+``config`` over the request *after* the token, so dagen sends the token there:
+``config: {clientToken: CLIENT_TOKEN}``, rendered per run.  The token is the same
+for every automatic retry of a task in one run (a retry re-attaches to the job
+run the failed try started: still running, it is awaited; finished, its state
+is the task's), and changes when the task is cleared in the UI (Airflow then
+raises ``max_tries``), so a manual re-run starts a fresh job.
+
+The Spark job driver and configuration overrides are shared with
+:mod:`generator.task_types.emr_eks_job` (the two APIs take the same shapes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.lowering_context import LowerContext
+from generator.model import OperatorTask, TaskSpec
+from generator.schema_parts import S3_URI, STRING_LIST, TEMPLATED_STRING, Schema, obj, prop
+
+NAME = "emr_serverless_job"
+SUMMARY = "Run a Spark job on an EMR Serverless application and wait for it."
+OPERATORS = ("airflow.providers.amazon.aws.operators.emr.EmrServerlessStartJobOperator",)
+
+# Same for every try of one task in one run (not the try number: a retry must find the first try's job run);
+# new when the task is cleared (clearing sets max_tries = try_number + retries).  A UUID: 36 characters,
+# within the 1-64 both EMR Serverless and EMR on EKS accept.
+CLIENT_TOKEN = (  # a template, not a secret
+    "{{ macros.uuid.uuid5(macros.uuid.NAMESPACE_URL, 'dagen/' ~ ti.dag_id ~ '/' ~ run_id ~ '/' ~ ti.task_id"  # noqa: S105
+    " ~ '/' ~ ti.map_index ~ '/' ~ ti.max_tries) }}"
+)
+
+ROLE_ARN: Schema = {
+    "type": "string",
+    "pattern": r"^(.*\{\{.*\}\}.*|arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512})$",
+    "title": "IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+}
+ENTRY_POINT: Schema = {
+    "type": "string",
+    "pattern": r"^(s3://.+|local://.+|.*\{\{.*\}\}.*)$",
+    "title": "s3:// URI (or local:// path in the image)",
+}
+# sparkSubmitParameters is one string split on whitespace, so a --conf value cannot hold a space.
+SPARK_CONF: Schema = {
+    "type": "object",
+    "propertyNames": {"pattern": r"^\S+$", "title": "Spark property name"},
+    "additionalProperties": {
+        "type": ["string", "number", "boolean"],
+        "pattern": r"^\S+$",
+        "title": "value without spaces (put values with spaces under configurations: spark-defaults)",
+    },
+}
+
+SPARK_SUBMIT = prop(
+    obj(
+        {
+            "entry_point": prop(
+                ENTRY_POINT, "The PySpark script or application jar.", "s3://my-bucket/jobs/daily_etl.py"
+            ),
+            "args": prop(STRING_LIST, "Arguments after the entry point.", ["--date", "{{ ds }}"]),
+            "conf": prop(
+                SPARK_CONF,
+                "Spark properties passed as `--conf key=value`.",
+                {"spark.executor.memory": "4g", "spark.dynamicAllocation.enabled": True},
+            ),
+            "parameters": prop(
+                TEMPLATED_STRING,
+                "Other spark-submit parameters, as on a command line (after the `--conf` ones).",
+                "--jars s3://my-bucket/jars/udfs.jar --py-files s3://my-bucket/jobs/common.zip",
+            ),
+        },
+        required=("entry_point",),
+        title="spark-submit job driver",
+    ),
+    "The Spark job: what `spark-submit` runs.",
+    {"entry_point": "s3://my-bucket/jobs/daily_etl.py", "args": ["--date", "{{ ds }}"]},
+)
+LOG_URI = prop(S3_URI, "Where the job's driver and executor logs go (S3 monitoring).", "s3://my-logs/spark/")
+CONFIGURATIONS = prop(
+    {"type": "array", "items": {"$ref": "#/$defs/emr_configuration"}},
+    "Application configuration classifications for this job run (e.g. `spark-defaults`).",
+    [{"classification": "spark-defaults", "properties": {"spark.driver.extraJavaOptions": "-Dlog4j.debug=false"}}],
+)
+
+PROPERTIES = {
+    "application_id": prop(
+        TEMPLATED_STRING,
+        "Id of the EMR Serverless application (started if it is stopped).",
+        "00fkabc0123456789",
+        "{{ var.value.spark_application_id }}",
+    ),
+    "execution_role_arn": prop(
+        ROLE_ARN,
+        "Runtime role the job assumes (passed to EMR Serverless).",
+        "arn:aws:iam::123456789012:role/emr-serverless-job",
+    ),
+    "spark": SPARK_SUBMIT,
+    "log_uri": LOG_URI,
+    "configurations": CONFIGURATIONS,
+    "name": prop(TEMPLATED_STRING, "Job run name (default: DAG id and task id).", "daily-etl-{{ ds }}"),
+}
+REQUIRED = ("application_id", "execution_role_arn", "spark")
+
+
+def _conf_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def spark_submit(spark: dict[str, Any]) -> dict[str, Any]:
+    """The API's spark-submit driver (``entryPoint``, ``entryPointArguments``, ``sparkSubmitParameters``)."""
+    driver: dict[str, Any] = {"entryPoint": spark["entry_point"]}
+    if spark.get("args"):
+        driver["entryPointArguments"] = list(spark["args"])
+    parameters = [f"--conf {key}={_conf_text(value)}" for key, value in spark.get("conf", {}).items()]
+    if spark.get("parameters"):
+        parameters.append(spark["parameters"])
+    if parameters:
+        driver["sparkSubmitParameters"] = " ".join(parameters)
+    return driver
+
+
+def _classifications(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # The job APIs spell classifications the way specs do (classification/properties/configurations).
+    out = []
+    for item in items:
+        conf: dict[str, Any] = {"classification": item["classification"]}
+        if "properties" in item:
+            conf["properties"] = dict(item["properties"])
+        if "configurations" in item:
+            conf["configurations"] = _classifications(item["configurations"])
+        out.append(conf)
+    return out
+
+
+def configuration_overrides(settings: dict[str, Any]) -> dict[str, Any]:
+    """The API's ``configurationOverrides`` (application configuration, S3 logs); empty when neither is set."""
+    out: dict[str, Any] = {}
+    if settings.get("configurations"):
+        out["applicationConfiguration"] = _classifications(settings["configurations"])
+    if "log_uri" in settings:
+        out["monitoringConfiguration"] = {"s3MonitoringConfiguration": {"logUri": settings["log_uri"]}}
+    return out
+
+
+def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
+    settings = task.settings
+    kwargs: dict[str, Any] = {
+        **ctx.aws(),
+        "application_id": settings["application_id"],
+        "execution_role_arn": settings["execution_role_arn"],
+        "job_driver": {"sparkSubmit": spark_submit(settings["spark"])},
+        "name": settings.get("name", f"{ctx.spec.dag_id}.{task.task_id}"),
+        "config": {"clientToken": CLIENT_TOKEN},
+        "wait_for_completion": True,
+        "deferrable": True,
+        "waiter_delay": task.poll_interval,
+        "waiter_max_attempts": ctx.max_attempts(task),
+    }
+    overrides = configuration_overrides(settings)
+    if overrides:
+        kwargs["configuration_overrides"] = overrides
+    return [OperatorTask(task_id=task.task_id, operator=OPERATORS[0], kwargs=kwargs)]

@@ -1,0 +1,133 @@
+"""``python``: call a function from a module shipped beside the pipelines.
+
+The convention: modules live under ``pipelines/`` and are named from there, so
+``callable: lib.reports.publish`` is ``publish`` in ``pipelines/lib/reports.py``
+(``pipelines/lib/__init__.py`` optional).  That holds in the MWAA bundle
+(``pipelines/`` beside the loader) and in this repository (``pipelines/``
+beside ``dags/``), found the way the loader finds its specs.
+
+Lowers to ``PythonOperator`` whose callable is :func:`run_pipeline_callable`,
+a function of dagen, with two arguments in ``op_args`` (a template field): the
+dotted path, and the spec's ``kwargs`` as JSON made by
+:func:`generator.templating.json_with_templates`, so that after rendering a
+value that is exactly one template keeps its type (``"{{ params.days }}"``
+arrives as a list, not as its text), where ``op_kwargs`` would render every
+value to a string.
+The user's module is imported **when the task runs**, on the worker, never
+when a spec is validated or when the loader parses the DAGs folder every 30
+seconds: a slow or failing import (or one with side effects, such as opening a
+connection) then costs only its own task, and the loader keeps its
+no-network-while-parsing guarantee.  The import must resolve to a file under
+``pipelines/``; the function gets the ``kwargs`` and, like any PythonOperator
+callable, the context values its signature names (``ds``, ``ti``, ``params``...,
+or all of them with ``**context``).  Its return value is the task's XCom.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from generator.lowering_context import LowerContext
+from generator.model import OperatorTask, TaskSpec
+from generator.provider_profile import LEGACY
+from generator.schema_parts import prop
+from generator.task_types.generic_operator import iam_permissions
+from generator.templating import json_with_templates
+
+NAME = "python"
+SUMMARY = "Call a Python function from a module under pipelines/ (e.g. lib.reports.publish)."
+STANDARD_OPERATOR = "airflow.providers.standard.operators.python.PythonOperator"  # Airflow 3
+CORE_OPERATOR = "airflow.operators.python.PythonOperator"  # Airflow 2.10 (no standard provider)
+OPERATORS = (STANDARD_OPERATOR, CORE_OPERATOR)
+RUNNER = f"{__name__}.run_pipeline_callable"
+PIPELINES = "pipelines"
+PIPELINES_ENV = "DAGEN_PIPELINES_DIR"
+
+DOTTED_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+
+PROPERTIES = {
+    "callable": prop(
+        {"type": "string", "pattern": DOTTED_PATH, "title": "dotted path module.function, from pipelines/"},
+        "The function to call: its module's dotted path under pipelines/, then its name.",
+        "lib.reports.publish",
+    ),
+    "kwargs": prop(
+        {"type": "object"},
+        "Keyword arguments of the function (any JSON value; Jinja in strings is rendered).",
+        {"table": "daily_sales", "day": "{{ ds }}", "dry_run": False},
+    ),
+    "iam": iam_permissions("What `dagen iam` grants this task: the AWS calls its function makes with the role."),
+}
+REQUIRED = ("callable",)
+
+
+def python_operator(profile: Any) -> str:
+    """The PythonOperator of the lane: the lanes pair providers-amazon 9.0 with Airflow 2.10, 9.34 with 3."""
+    return CORE_OPERATOR if profile.name == LEGACY.name else STANDARD_OPERATOR
+
+
+def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
+    settings = task.settings
+    arguments = json_with_templates(settings.get("kwargs", {}))
+    kwargs: dict[str, Any] = {"python_callable": RUNNER, "op_args": [settings["callable"], arguments]}
+    return [OperatorTask(task_id=task.task_id, operator=python_operator(ctx.profile), kwargs=kwargs)]
+
+
+def pipelines_folder(dag_file: str) -> Path:
+    """``$DAGEN_PIPELINES_DIR`` if set (a runner whose DAG file is elsewhere, such as ``dagen run --local``),
+    else ``pipelines/`` beside the DAG file (the bundle) or beside its folder (the repository), as the loader
+    finds its specs."""
+    explicit = os.environ.get(PIPELINES_ENV)
+    if explicit:
+        return Path(explicit)
+    here = Path(dag_file).resolve().parent
+    for root in (here, here.parent):
+        if (root / PIPELINES).is_dir():
+            return root / PIPELINES
+    raise ImportError(f"no {PIPELINES}/ folder beside {dag_file} or its folder (set {PIPELINES_ENV} to name it)")
+
+
+def import_pipeline_callable(dotted: str, folder: Path) -> Any:
+    """The function ``dotted`` names, imported from a module under ``folder`` (and nowhere else)."""
+    module_name, _, attribute = dotted.rpartition(".")
+    # Appended, not prepended: a module under pipelines/ never shadows an installed one (the check below then
+    # says which module was found instead).
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    module = importlib.import_module(module_name)
+    origin = getattr(module, "__file__", None)
+    if origin is None or not Path(origin).resolve().is_relative_to(folder.resolve()):
+        raise ImportError(
+            f"'{module_name}' is {origin or 'a built-in module'}, not a module under {folder}: "
+            "rename the module (or its package) so that it does not clash with an installed one"
+        )
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise ImportError(f"{module.__file__} has no function '{attribute}'")
+    return function
+
+
+def context_arguments(function: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """What Airflow passes a callable: everything with ``**kwargs``, else only the names it declares."""
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(values)
+    return {name: values[name] for name in parameters if name in values}
+
+
+def run_pipeline_callable(_dagen_callable: str, _dagen_kwargs: str, /, **context: Any) -> Any:
+    """The PythonOperator's callable: import the spec's function at run time and call it.
+
+    ``_dagen_kwargs`` is the rendered JSON of the spec's ``kwargs``; they win over context values of the same
+    name.  Both are positional-only under names no context key uses: Airflow refuses a positional argument
+    whose name is also a keyword.
+    """
+    function = import_pipeline_callable(_dagen_callable, pipelines_folder(context["dag"].fileloc))
+    return function(**context_arguments(function, {**context, **json.loads(_dagen_kwargs)}))

@@ -1,0 +1,167 @@
+"""Task groups, long-running clusters, asset schedules and notifications, built by Airflow in each lane."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from generator.notifications import PipelineNotifier
+from tests.airflow_compat import dagbag, graph
+
+FEATURES = Path(__file__).parent / "specs_features"
+
+
+@pytest.fixture(scope="module")
+def bag(repo: Path, tmp_path_factory: pytest.TempPathFactory):
+    dags = tmp_path_factory.mktemp("features") / "dags"
+    dags.mkdir()
+    shutil.copy(repo / "dags" / "pipelines_loader.py", dags)
+    shutil.copytree(FEATURES, dags / "pipelines")
+    sys.path.insert(0, str(dags / "pipelines"))  # the bundle's pipelines/ modules, as on MWAA workers
+    try:
+        yield dagbag(dags)
+    finally:
+        sys.path.remove(str(dags / "pipelines"))
+
+
+def test_all_feature_specs_build(bag) -> None:
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == ["curation_consumer", "curation_producer", "either_consumer"]
+    assert not any("dagen:invalid-spec" in dag.tags for dag in bag.dags.values())
+
+
+def test_groups_prefix_ids_and_group_dependencies_expand(bag) -> None:
+    dag = bag.dags["curation_producer"]
+    shape = graph(dag)
+    assert {task_id: task["upstream"] for task_id, task in shape.items()} == {
+        "prepare.clean": [],
+        "prepare.enrich": ["prepare.clean"],
+        "prepare.notebook": ["prepare.clean"],
+        "prepare.notebook_wait": ["prepare.notebook"],
+        # `depends_on: [prepare]` is the group's last tasks (the notebook's exit is its _wait)
+        "publish.curate": ["prepare.enrich", "prepare.notebook_wait"],
+        "publish.curate_wait": ["publish.curate"],
+    }
+    assert {task.task_id: task.task_group.group_id for task in dag.tasks} == {
+        "prepare.clean": "prepare",
+        "prepare.enrich": "prepare",
+        "prepare.notebook": "prepare",
+        "prepare.notebook_wait": "prepare",
+        "publish.curate": "publish",
+        "publish.curate_wait": "publish",
+    }
+    assert dag.task_group.children["prepare"].tooltip == "Prepare the raw data"
+    # ids that travel by XCom name the grouped task
+    assert dag.get_task("prepare.notebook_wait").notebook_execution_id == (
+        "{{ ti.xcom_pull(task_ids='prepare.notebook') }}"
+    )
+    assert dag.get_task("publish.curate_wait").execution_arn == "{{ ti.xcom_pull(task_ids='publish.curate') }}"
+
+
+def test_existing_cluster_is_used_not_managed(bag) -> None:
+    dag = bag.dags["curation_producer"]
+    assert not any(task.is_setup or task.is_teardown for task in dag.tasks)
+    assert dag.get_task("prepare.clean").job_flow_id == "{{ var.value.shared_emr_cluster_id }}"
+    assert dag.get_task("prepare.notebook").cluster_id == "{{ var.value.shared_emr_cluster_id }}"
+
+
+def asset_uris(value) -> list[str]:
+    """URIs inside an asset/dataset condition, across both Airflow majors."""
+    children = getattr(value, "objects", None)
+    if children is None:
+        return [value.uri]
+    return [uri for child in children for uri in asset_uris(child)]
+
+
+def test_asset_schedules_and_outlets(bag) -> None:
+    producer = bag.dags["curation_producer"]
+    # Airflow normalises s3:// URIs (no trailing slash) the same way on both sides, so they still match
+    assert [outlet.uri for outlet in producer.get_task("publish.curate_wait").outlets] == ["s3://warehouse/curated"]
+    assert producer.get_task("publish.curate").outlets == []  # the data exists once the execution ended
+    consumer, either = bag.dags["curation_consumer"], bag.dags["either_consumer"]
+    assert "Triggered" in type(consumer.timetable).__name__
+    assert type(
+        consumer.timetable.asset_condition
+        if hasattr(consumer.timetable, "asset_condition")
+        else consumer.timetable.dataset_condition
+    ).__name__ in ("AssetAll", "DatasetAll")
+    condition = (
+        either.timetable.asset_condition
+        if hasattr(either.timetable, "asset_condition")
+        else either.timetable.dataset_condition
+    )
+    assert type(condition).__name__ in ("AssetAny", "DatasetAny")
+    assert asset_uris(condition) == ["s3://warehouse/curated", "s3://warehouse/raw"]
+
+
+def notifier(callback) -> PipelineNotifier:
+    callbacks = callback if isinstance(callback, list) else [callback]
+    (only,) = callbacks
+    assert isinstance(only, PipelineNotifier)
+    return only
+
+
+def test_notifications_are_wired_per_event(bag) -> None:
+    dag = bag.dags["curation_producer"]
+    task = dag.get_task("prepare.clean")
+    on_failure = notifier(task.on_failure_callback)
+    assert (on_failure.event, on_failure.aws_conn_id) == ("on_task_failure", "aws_default")
+    assert on_failure.targets == [
+        {"sns": "arn:aws:sns:us-east-1:123456789012:data-alerts"},
+        {"email": ["oncall@example.com"], "subject": "{{ dag.dag_id }} needs attention"},
+    ]
+    assert notifier(task.on_retry_callback).targets == [{"callback": "lib.alerts.note_retry"}]
+    assert notifier(dag.on_failure_callback).event == "on_run_failure"
+    assert notifier(dag.on_success_callback).targets == [{"callback": "lib.alerts.celebrate"}]
+    assert bag.dags["curation_consumer"].on_failure_callback is None
+
+
+def test_notifier_publishes_to_sns_and_calls_callbacks(bag, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run-success notifier calls the spec's callback; the task-failure one publishes to a real SNS server."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_AWS_DEFAULT",
+            json.dumps(
+                {"conn_type": "aws", "extra": {"endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1"}}
+            ),
+        )
+        import boto3
+
+        sns = boto3.client("sns", endpoint_url=f"http://{host}:{port}", region_name="us-east-1")
+        topic = sns.create_topic(Name="data-alerts")["TopicArn"]
+        sqs = boto3.client("sqs", endpoint_url=f"http://{host}:{port}", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+
+        dag = bag.dags["curation_producer"]
+        ti = types.SimpleNamespace(task_id="prepare.clean", try_number=2, log_url="http://airflow/log")
+        context = {"dag": dag, "ti": ti, "task_instance": ti, "run_id": "manual__1"}
+        failure = PipelineNotifier(event="on_task_failure", targets=[{"sns": topic}])
+        failure(context)
+        (message,) = sqs.receive_message(QueueUrl=queue)["Messages"]
+        body = json.loads(message["Body"])
+        assert body["Subject"] == "[Airflow] curation_producer.prepare.clean failed"
+        assert body["Message"] == (
+            "DAG curation_producer: failed\nRun: manual__1\nTask: prepare.clean (try 2)\nLog: http://airflow/log"
+        )
+
+        from lib import alerts
+
+        alerts.RECEIVED.clear()
+        notifier(dag.on_success_callback)(context)
+        assert alerts.RECEIVED == [("celebrate", "curation_producer")]
+    finally:
+        server.stop()
