@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,8 +55,13 @@ def _process(paths: Sequence[str], args: argparse.Namespace) -> list[SpecResult]
         return None
     profile, major = _target(args)
     # validate needs no DAG configuration: stop once a spec is checked
+    validating = args.command == "validate"
     return process(
-        [Path(path) for path in paths], profile=profile, airflow_major=major, compile_specs=args.command != "validate"
+        [Path(path) for path in paths],
+        profile=profile,
+        airflow_major=major,
+        compile_specs=not validating,
+        workers=(os.cpu_count() or 1) if validating else 1,
     )
 
 

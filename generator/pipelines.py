@@ -7,8 +7,11 @@ problems are collected as diagnostics, never raised.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +165,14 @@ def process_file(
     return result
 
 
+PARALLEL_FROM = 200  # below this, starting processes costs more than it saves
+
+
+def _process_chunk(files: list[Path], *, root: Path | None, options: dict[str, Any]) -> list[SpecResult]:
+    defaults = _DefaultsCache(root)
+    return [process_file(path, defaults=defaults, **options) for path in files]
+
+
 def process(
     paths: Iterable[Path],
     *,
@@ -170,25 +181,25 @@ def process(
     root: Path | None = None,
     cache: CompileCache | None = None,
     compile_specs: bool = True,
+    workers: int = 1,
 ) -> list[SpecResult]:
     """Every spec under ``paths``, each with its diagnostics or its configuration.
 
     With a ``cache``, a spec compiled before from identical inputs skips straight to its
     configuration (its ``spec`` is then not set).  ``compile_specs=False`` stops after
-    validation and normalising (what ``dagen validate`` needs).
+    validation and normalising (what ``dagen validate`` needs).  ``workers > 1`` spreads
+    many files over forked processes (the command line; never inside Airflow).
     """
-    defaults = _DefaultsCache(root)
-    results = [
-        process_file(
-            path,
-            profile=profile,
-            airflow_major=airflow_major,
-            defaults=defaults,
-            cache=cache,
-            compile_specs=compile_specs,
-        )
-        for path in discover(paths)
-    ]
+    files = discover(paths)
+    options = {"profile": profile, "airflow_major": airflow_major, "cache": cache, "compile_specs": compile_specs}
+    if workers > 1 and len(files) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
+        chunks = [files[index::workers] for index in range(workers)]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = list(pool.map(partial(_process_chunk, root=root, options=options), chunks))
+        by_path = {result.path: result for part in parts for result in part}
+        results = [by_path[path] for path in files]
+    else:
+        results = _process_chunk(files, root=root, options=options)
     first_file: dict[str, SpecResult] = {}
     for result in results:
         earlier = first_file.setdefault(result.dag_id, result)

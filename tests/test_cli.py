@@ -132,3 +132,26 @@ def test_compile_refuses_an_invalid_spec(repo: Path) -> None:
     done = run("compile", "tests/cases/dg303_cycle", cwd=repo)
     assert done.returncode == 1
     assert "DG303 dependency cycle: a -> b -> c -> a" in done.stdout
+
+
+def test_parallel_validation_reports_exactly_what_sequential_does(repo: Path, tmp_path: Path) -> None:
+    """Many files are validated in forked processes; the report must not change (order included)."""
+    import shutil
+
+    from generator.pipelines import PARALLEL_FROM, process
+    from generator.provider_profile import MODERN
+
+    cases = sorted(path for path in (repo / "tests" / "cases").iterdir() if path.is_dir())
+    for index in range(PARALLEL_FROM):
+        case = cases[index % len(cases)]
+        shutil.copytree(case, tmp_path / f"{index:03d}_{case.name}", ignore=shutil.ignore_patterns("expected.txt"))
+
+    def report(workers: int) -> list[tuple]:
+        results = process(
+            [tmp_path], profile=MODERN, airflow_major=3, root=tmp_path, compile_specs=False, workers=workers
+        )
+        return [(r.file, r.dag_id, [d.text() for d in r.diagnostics]) for r in results]
+
+    sequential = report(1)
+    assert len(sequential) >= PARALLEL_FROM and any(diagnostics for _, _, diagnostics in sequential)
+    assert report(2) == sequential
