@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from generator.model import ClusterSpec, GroupSpec, ParamSpec, PipelineSpec, TaskSpec
+from generator.schema import COMMON_TASK_PROPERTIES
 
 _DURATION_PART = re.compile(r"([0-9]+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -51,19 +52,7 @@ def _default_args(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any]) -> TaskSpec:
-    common = {
-        "type",
-        "description",
-        "depends_on",
-        "retries",
-        "retry_delay",
-        "execution_timeout",
-        "poll_interval",
-        "timeout",
-        "cluster",
-        "group",
-        "outlets",
-    }
+    common = {"type", "cluster", *COMMON_TASK_PROPERTIES}
     return TaskSpec(
         task_id=task_id,
         type=raw["type"],

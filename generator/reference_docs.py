@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from generator.schema import defaults_schema, pipeline_schema
+from generator.schema import COMMON_TASK_PROPERTIES, defaults_schema, pipeline_schema
 from generator.task_types import TASK_TYPES
 
 
@@ -119,19 +119,7 @@ def reference_markdown() -> str:
     _nested("`clusters.NAME`", root["$defs"]["cluster"], root, out)
     _nested("`configurations` entries", root["$defs"]["emr_configuration"], root, out)
     out += ["", "## Tasks", "", "Every task has a `type` and these common keys:", ""]
-    common = root["$defs"]["emr_step_task"]["properties"]
-    shared = {
-        key: common[key]
-        for key in (
-            "description",
-            "depends_on",
-            "retries",
-            "retry_delay",
-            "execution_timeout",
-            "poll_interval",
-            "timeout",
-        )
-    }
+    shared = {key: root["$defs"]["emr_step_task"]["properties"][key] for key in COMMON_TASK_PROPERTIES}
     out += _table(shared, [], root)
     for name, module in TASK_TYPES.items():
         task_def = root["$defs"][f"{name}_task"]
