@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from generator.build import airflow_major, build_dag
+from generator import build
+from generator.build import airflow_major
 from generator.compile_cache import CompileCache
 from generator.diagnostics import Diagnostic
 from generator.pipelines import SpecResult, process
@@ -69,10 +70,11 @@ def placeholder_dag(dag_id: str, file: str, diagnostics: list[Diagnostic]) -> An
     return dag
 
 
-def _build(result: SpecResult) -> Any:
+def build_or_diagnose(result: SpecResult) -> Any:
+    """The DAG of a compiled spec, or None with a DG601 diagnostic added to the result."""
     assert result.config is not None
     try:
-        return build_dag(result.dag_id, result.config)
+        return build.build_dag(result.dag_id, result.config)
     except Exception as error:  # noqa: BLE001 - Airflow/dag-factory raise many types; each becomes a diagnostic
         result.diagnostics.append(
             Diagnostic(
@@ -91,7 +93,7 @@ def load_pipelines(folder: Path, globals_dict: dict[str, Any], *, root: Path | N
         [folder], profile=installed_profile(), airflow_major=airflow_major(), root=root, cache=CompileCache.default()
     )
     for result in results:
-        dag = _build(result) if result.ok else None
+        dag = build_or_diagnose(result) if result.ok else None
         if dag is None:
             for diagnostic in result.diagnostics:
                 log.error("%s", diagnostic.text())

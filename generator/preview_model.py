@@ -441,10 +441,11 @@ def preview_paths(paths: list[Path], *, now: datetime, root: Path | None = None)
     """Process and build the specs exactly as the DAG loader does, then summarise each DAG.
 
     Same calls as :func:`generator.airflow_loader.load_pipelines`: the installed
-    provider's profile, the installed Airflow major, :func:`build_dag`.
+    provider's profile, the installed Airflow major, the same build.
     """
     with _quiet_deprecations():
-        from generator.build import airflow_major, build_dag
+        from generator.airflow_loader import build_or_diagnose
+        from generator.build import airflow_major
         from generator.provider_profile import installed_profile
 
         profile = installed_profile()
@@ -455,18 +456,9 @@ def preview_paths(paths: list[Path], *, now: datetime, root: Path | None = None)
         if not result.ok:
             continue
         assert result.config is not None and result.spec is not None
-        try:
-            with _quiet_deprecations():
-                dag = build_dag(result.dag_id, result.config)
-        except Exception as error:  # noqa: BLE001 - Airflow/dag-factory raise many types; each becomes a diagnostic
-            result.diagnostics.append(
-                Diagnostic(
-                    code="DG601",
-                    file=result.file,
-                    message=f"{type(error).__name__}: {error}",
-                    hint="please report this: a valid spec should always build",
-                )
-            )
+        with _quiet_deprecations():
+            dag = build_or_diagnose(result)  # the loader's own build, so a failure reads the same
+        if dag is None:
             continue
         previews.append(describe(dag, spec=result.spec, config=result.config, profile=profile, now=now))
     diagnostics = sorted_unique(d for result in results for d in result.diagnostics)

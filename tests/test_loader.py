@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.airflow_loader import BROKEN_TAG, _build
+from generator.airflow_loader import BROKEN_TAG, build_or_diagnose
 from generator.build import airflow_major
 from generator.pipelines import process
 from generator.provider_profile import installed_profile
@@ -63,7 +63,7 @@ def test_one_broken_spec_hides_nothing_and_is_visible(tmp_path: Path, repo: Path
     assert expected in str(failure.value)
 
 
-def test_build_failure_becomes_a_placeholder_diagnostic(repo: Path) -> None:
+def testbuild_or_diagnose_failure_becomes_a_placeholder_diagnostic(repo: Path) -> None:
     """DG601: if Airflow/dag-factory refuse a compiled pipeline, the spec gets a diagnostic, not a crash."""
     result = process(
         [repo / "pipelines" / "salary_batch_etl.yaml"],
@@ -73,7 +73,7 @@ def test_build_failure_becomes_a_placeholder_diagnostic(repo: Path) -> None:
     )[0]
     assert result.config is not None
     result.config["tasks"]["average_salaries"]["operator"] = "airflow.providers.amazon.aws.operators.emr.NoSuch"
-    assert _build(result) is None
+    assert build_or_diagnose(result) is None
     assert [(d.code, d.file) for d in result.diagnostics] == [("DG601", "pipelines/salary_batch_etl.yaml")]
     assert "NoSuch" in result.diagnostics[0].message
 
