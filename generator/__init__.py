@@ -8,6 +8,7 @@ The phases run one way, each a module that never reaches back::
                                 emr_cluster.py) -> located diagnostics with hints
     merge, semantic   validate  defaults.yaml merged under the spec; graph, references,
                                 dates, Jinja and task-type rules -> diagnostics
+    spec_files        validate  files the spec names beside it (query_file) read into it
     normalise         normalise merged spec -> frozen PipelineSpec (model.py)
     lower             lower     PipelineSpec -> operator tasks + cluster setup/teardown
     dagfactory_config lower     -> dag-factory configuration (the intermediate form)

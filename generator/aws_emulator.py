@@ -25,23 +25,48 @@ its response classes and its config), in-process:
   Batch, ``aws-sdk:*``...) cannot run in moto; its executions are *completed by
   the emulator*: ``RUNNING -> SUCCEEDED`` with the input as output
   (``stepfunctions::execution``), so the pipeline's wiring is still exercised.
+* **EMR Serverless job runs** progress ``SUBMITTED -> RUNNING -> SUCCESS``
+  (``emr-serverless::job_run``; stock moto answers SUCCESS at once) and
+  **EMR on EKS job runs** ``PENDING -> RUNNING -> COMPLETED``
+  (``emr-containers::job_run``; stock moto leaves them RUNNING forever), one
+  state per GetJobRun/DescribeJobRun.  StartJobRun is idempotent on its client
+  token, as in AWS (moto starts a new run every time): dagen's retries rely
+  on it to find the job run an earlier try started.
+* **Athena**: StartQueryExecution without a result location (in the request
+  or the workgroup) is refused as Athena refuses it; a query whose result
+  bucket does not exist fails (``Unable to verify/create output bucket``);
+  GetQueryExecution answers with the effective result location and, for a
+  failed query, its ``StateChangeReason``.  Queries are not run (moto's
+  ``athena::execution`` reaches SUCCEEDED at once).
+* **Lambda without Docker**: moto's config ``{"lambda": {"use_docker": False}}``
+  (set while the emulator runs) serves Lambda from moto's "simple" backend,
+  whose Invoke answers with the event and never runs the code; the emulator
+  makes Invoke of an unknown function, version or alias
+  ``ResourceNotFoundException`` (the simple backend answers any name), takes
+  every name form Lambda takes (moto drops the ``Qualifier`` parameter and
+  fails on ``ACCOUNT:function:NAME``) and records each invocation.
+* **SNS messages and S3 objects** are recorded with who published or wrote
+  them (moto already handles both).
 * **Failure injection**, per *origin*: the runner names who is calling (the
   Airflow task id, :meth:`LocalAws.attribute_to`) and can make everything an
   origin starts -- EMR steps, notebook executions, Glue job runs, Step
-  Functions executions -- end FAILED with a cause (:meth:`LocalAws.fail`), or
-  make the first start call of an origin take effect but lose its response
+  Functions executions, EMR Serverless and EMR on EKS job runs, Athena
+  queries, Lambda invocations (``X-Amz-Function-Error: Unhandled``) -- end
+  FAILED with a cause (:meth:`LocalAws.fail`), or make the first start call of
+  an origin take effect but lose its response
   (:meth:`LocalAws.lose_first_response`), as when a worker dies right after it.
 * Every resource those calls create is recorded with its origin, so a run can
   report what each task did (:meth:`LocalAws.snapshot`).
 
-Lambda and Batch (they need Docker) are not emulated.  One emulator runs at a
-time in a process: moto's backends are process-global.
+Batch (it needs Docker) is not emulated.  One emulator runs at a time in a
+process: moto's backends are process-global.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -57,6 +82,8 @@ DUMMY_KEY = "dagen-local"  # credentials the emulator accepts; never real ones
 STEP_MODEL = "emr::step"
 NOTEBOOK_MODEL = "emr::notebook_execution"
 EXECUTION_MODEL = "stepfunctions::execution"
+SERVERLESS_RUN_MODEL = "emr-serverless::job_run"
+EKS_RUN_MODEL = "emr-containers::job_run"
 # One state per poll: a waiter sees each state, and a run still takes seconds.
 ONE_STATE_PER_POLL = {"progression": "manual", "times": 1}
 
@@ -70,7 +97,9 @@ RUNNABLE_STATE_TYPES = frozenset({"Pass", "Wait", "Choice", "Succeed", "Fail", "
 class Record:
     """A resource a call created, and who made the call."""
 
-    kind: str  # cluster | step | notebook_execution | execution | job_run | crawl
+    # cluster | step | notebook_execution | execution | job_run | crawl | serverless_job_run | eks_job_run
+    # | query | invocation | message | object
+    kind: str
     id: str
     origin: str | None
     obj: Any
@@ -471,6 +500,298 @@ def _install_glue() -> None:
     _lose_responses_of(glue_responses.GlueResponse, ("start_job_run", "start_crawler"), "InvalidInputException")
 
 
+# --------------------------------------------------------------------------- EMR Serverless and EMR on EKS
+
+
+def _job_run_class(stock: Any, model: str, first: str, done: str, on_end: Callable[[Any, str], None]) -> Any:
+    """moto's job run class made a managed state: ``first -> RUNNING -> done`` (or FAILED with its cause)."""
+    from moto.moto_api._internal.managed_state_model import ManagedState
+
+    class EmulatedJobRun(ManagedState, stock):  # type: ignore[misc, valid-type]
+        def __init__(self, **kwargs: Any) -> None:
+            stock.__init__(self, **kwargs)  # sets moto's fixed state through the setter below
+            self.origin = _origin()
+            self.failure_cause = _fail_cause(self.origin)
+            last = "FAILED" if self.failure_cause else done
+            if _active() is None:  # plain moto (no emulator running): its fixed state, as before
+                fixed = self.__dict__["_status"]
+                ManagedState.__init__(self, model, [(fixed, fixed)])
+            else:
+                ManagedState.__init__(self, model, [(first, "RUNNING"), ("RUNNING", last)])
+            self._ended = False
+
+        @property  # type: ignore[override]
+        def state(self) -> str:
+            current = str(self.status)
+            if current in ("FAILED", "CANCELLED", done) and not getattr(self, "_ended", True):
+                self._ended = True
+                on_end(self, current)
+            return current
+
+        @state.setter
+        def state(self, value: str) -> None:
+            self.status = value
+
+    EmulatedJobRun.__name__ = EmulatedJobRun.__qualname__ = f"Emulated{stock.__name__}"
+    return EmulatedJobRun
+
+
+def _install_emr_serverless() -> None:
+    import moto.emrserverless.models as models
+    import moto.emrserverless.responses as responses
+    from moto.core.utils import utcnow
+    from moto.moto_api import state_manager
+
+    def ended(run: Any, state: str) -> None:
+        run.updated_at = utcnow()
+        if state == "FAILED":
+            run.state_details = run.failure_cause
+
+    models.JobRun = _job_run_class(models.JobRun, SERVERLESS_RUN_MODEL, "SUBMITTED", "SUCCESS", ended)
+
+    stock_start = models.EMRServerlessBackend.start_job_run
+    stock_get = models.EMRServerlessBackend.get_job_run
+
+    def start_job_run(self: Any, application_id: str, client_token: str, **kwargs: Any) -> Any:
+        # StartJobRun is idempotent on its client token (moto starts a new run every time).
+        for run in self.job_runs.get(application_id, []) if _active() else []:
+            if client_token and run.client_token == client_token:
+                return run
+        run = stock_start(self, application_id=application_id, client_token=client_token, **kwargs)
+        _record("serverless_job_run", run.id, run, parent=application_id)
+        return run
+
+    def get_job_run(self: Any, application_id: str, job_run_id: str) -> Any:
+        run = stock_get(self, application_id=application_id, job_run_id=job_run_id)
+        run.advance()
+        return run
+
+    models.EMRServerlessBackend.start_job_run = start_job_run
+    models.EMRServerlessBackend.get_job_run = get_job_run
+    _lose_responses_of(responses.EMRServerlessResponse, ("start_job_run",), "ValidationException")
+    state_manager.register_default_transition(SERVERLESS_RUN_MODEL, ONE_STATE_PER_POLL)
+
+
+def _install_emr_containers() -> None:
+    import moto.emrcontainers.models as models
+    import moto.emrcontainers.responses as responses
+    from moto.core.utils import utcnow
+    from moto.moto_api import state_manager
+
+    def ended(run: Any, state: str) -> None:
+        run.finished_at = utcnow()
+        if state == "FAILED":
+            run.failure_reason = "USER_ERROR"
+            run.state_details = run.failure_cause
+
+    models.JobRun = _job_run_class(models.JobRun, EKS_RUN_MODEL, "PENDING", "COMPLETED", ended)
+
+    stock_start = models.EMRContainersBackend.start_job_run
+    stock_describe = models.EMRContainersBackend.describe_job_run
+
+    def start_job_run(self: Any, virtual_cluster_id: str, client_token: str, **kwargs: Any) -> Any:
+        # Idempotent on the client token, per virtual cluster (moto starts a new run every time).
+        for run in self.job_runs.values() if _active() else []:
+            if client_token and run.client_token == client_token and run.virtual_cluster_id == virtual_cluster_id:
+                return run
+        run = stock_start(self, virtual_cluster_id=virtual_cluster_id, client_token=client_token, **kwargs)
+        _record("eks_job_run", run.id, run, parent=virtual_cluster_id)
+        return run
+
+    def describe_job_run(self: Any, job_run_id: str, virtual_cluster_id: str) -> Any:
+        run = stock_describe(self, job_run_id=job_run_id, virtual_cluster_id=virtual_cluster_id)
+        run.advance()
+        return run
+
+    models.EMRContainersBackend.start_job_run = start_job_run
+    models.EMRContainersBackend.describe_job_run = describe_job_run
+    _lose_responses_of(responses.EMRContainersResponse, ("start_job_run",), "ValidationException")
+    state_manager.register_default_transition(EKS_RUN_MODEL, ONE_STATE_PER_POLL)
+
+
+def _entry_point(driver: Any) -> str | None:
+    """The script of a job run's driver (EMR Serverless ``sparkSubmit``, EMR on EKS ``sparkSubmitJobDriver``)."""
+    driver = _plain(driver) or {}
+    spark = driver.get("sparkSubmit") or driver.get("sparkSubmitJobDriver") or {}
+    return spark.get("entryPoint")
+
+
+# --------------------------------------------------------------------------- Athena
+
+NO_OUTPUT_LOCATION = (
+    "No output location provided. An output location is required either through the Workgroup result "
+    "configuration setting or as an API input."
+)
+
+
+def output_location(request: dict[str, Any] | None, workgroup: dict[str, Any] | None) -> str | None:
+    """Where Athena writes a query's results: the workgroup's when it enforces its own, else the request's."""
+    configuration = (workgroup or {}).get("Configuration") or (workgroup or {}).get("configuration") or {}
+    from_group = (configuration.get("ResultConfiguration") or {}).get("OutputLocation")
+    from_request = (request or {}).get("OutputLocation")
+    if from_group and configuration.get("EnforceWorkGroupConfiguration", True):
+        return str(from_group)
+    return from_request or from_group
+
+
+def _install_athena() -> None:
+    import moto.athena.models as models
+    import moto.athena.responses as responses
+    from moto.core.exceptions import ServiceException
+    from moto.s3.models import s3_backends
+
+    class InvalidRequest(ServiceException):
+        code = "InvalidRequestException"
+
+    stock_start = models.AthenaBackend.start_query_execution
+
+    def start_query_execution(
+        self: Any, query: str, context: Any, config: Any, workgroup: str | None, execution_parameters: Any
+    ) -> str:
+        if _active() is None:
+            return str(stock_start(self, query, context, config, workgroup, execution_parameters))
+        group = self.work_groups.get(workgroup or "primary")
+        location = output_location(_plain(config), {"Configuration": group.configuration} if group else None)
+        if not location:
+            raise InvalidRequest(NO_OUTPUT_LOCATION)
+        exec_id: str = stock_start(self, query, context, config, workgroup, execution_parameters)
+        execution = self.executions[exec_id]
+        execution.origin = _origin()
+        execution.output_location = location
+        cause = _fail_cause(execution.origin)
+        bucket = location.removeprefix("s3://").split("/", 1)[0]
+        if cause is None and bucket not in s3_backends[self.account_id]["global"].buckets:
+            cause = f"Unable to verify/create output bucket {bucket}"
+        execution.failure_cause = cause
+        if cause:
+            execution._transitions = [("QUEUED", "RUNNING"), ("RUNNING", "FAILED")]
+        _record("query", exec_id, execution, parent=workgroup or "primary")
+        return exec_id
+
+    models.AthenaBackend.start_query_execution = start_query_execution
+
+    stock_get = responses.AthenaResponse.get_query_execution
+
+    def get_query_execution(self: Any) -> str:
+        document = json.loads(stock_get(self))
+        execution = self.athena_backend.executions[self._get_param("QueryExecutionId")]
+        status = document["QueryExecution"]["Status"]
+        location = getattr(execution, "output_location", None)
+        if location:  # moto echoes the request's configuration; Athena answers with the effective location
+            result = document["QueryExecution"].get("ResultConfiguration") or {}
+            result["OutputLocation"] = location.rstrip("/") + f"/{execution.id}.csv"
+            document["QueryExecution"]["ResultConfiguration"] = result
+        cause = getattr(execution, "failure_cause", None)
+        if status["State"] == "FAILED" and cause:
+            status["StateChangeReason"] = cause
+            status["AthenaError"] = {"ErrorCategory": 2, "Retryable": False, "ErrorMessage": cause}
+        return json.dumps(document)
+
+    responses.AthenaResponse.get_query_execution = get_query_execution
+    _lose_responses_of(responses.AthenaResponse, ("start_query_execution",), "InvalidRequestException")
+
+
+# --------------------------------------------------------------------------- Lambda
+
+
+# A function name in any form Invoke takes: NAME, NAME:QUALIFIER, ACCOUNT:function:NAME[:QUALIFIER], full ARN.
+_FUNCTION_REFERENCE = re.compile(
+    r"(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:)?(?:[0-9]{12}:)?(?:function:)?([A-Za-z0-9_-]+)(?::([A-Za-z0-9$_-]+))?"
+)
+
+
+@dataclass
+class Invocation:
+    """One Lambda invoke: the function is not run (no Docker); its answer is the event, or an injected error."""
+
+    function: str
+    qualifier: str | None
+    invocation_type: str
+    payload: Any
+    state: str
+    cause: str | None
+
+
+def _install_lambda() -> None:
+    import moto.awslambda.responses as lambda_responses
+    import moto.awslambda_simple.models as simple_models
+
+    stock_invoke = simple_models.LambdaSimpleBackend.invoke
+
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> Any:
+        # moto's Docker-free backend answers any name; Lambda answers ResourceNotFoundException.  moto's
+        # lookup takes a name or a full ARN; Lambda also takes NAME:QUALIFIER and ACCOUNT:function:NAME.
+        reference = _FUNCTION_REFERENCE.fullmatch(function_name)
+        if reference:
+            function_name, qualifier = reference.group(1), reference.group(2) or qualifier
+        function = self.get_function(function_name, qualifier)
+        origin = _origin()
+        cause = _fail_cause(origin)
+        text = body.decode() if isinstance(body, bytes) else body
+        try:
+            payload = json.loads(text) if text else None
+        except ValueError:
+            payload = text
+        invocation = Invocation(
+            function=function.function_name,
+            qualifier=qualifier,
+            invocation_type=headers.get("X-Amz-Invocation-Type") or "RequestResponse",
+            payload=payload,
+            state="FAILED" if cause else "SUCCEEDED",
+            cause=cause,
+        )
+        _record("invocation", str(uuid.uuid4()), invocation, parent=function.function_arn)
+        if cause and invocation.invocation_type == "RequestResponse":
+            # What a function that raised returns: HTTP 200, X-Amz-Function-Error, the error as the payload.
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorMessage": cause, "errorType": "DagenEmulatedFailure"}).encode()
+        return stock_invoke(self, function_name, qualifier, body, headers, response_headers)
+
+    simple_models.LambdaSimpleBackend.invoke = invoke
+
+    stock_invoke_response = lambda_responses.LambdaResponse.invoke
+
+    def invoke_response(self: Any) -> Any:
+        # moto reads Invoke's Qualifier query parameter as "qualifier", so it never sees it.
+        if _active() and "Qualifier" in self.querystring and "qualifier" not in self.querystring:
+            self.querystring["qualifier"] = self.querystring["Qualifier"]
+        return stock_invoke_response(self)
+
+    lambda_responses.LambdaResponse.invoke = invoke_response
+    _lose_responses_of(lambda_responses.LambdaResponse, ("invoke",), "InvalidRequestContentException")
+
+
+# --------------------------------------------------------------------------- SNS and S3 (recorded only)
+
+
+def _install_sns_and_s3() -> None:
+    import moto.s3.models as s3_models
+    import moto.sns.models as sns_models
+
+    stock_publish = sns_models.Topic.publish
+
+    def publish(self: Any, message: str, subject: str | None = None, **kwargs: Any) -> str:
+        message_id: str = stock_publish(self, message, subject, **kwargs)
+        text = message
+        if kwargs.get("message_structure") == "json":  # one message per protocol: record the default one
+            text = json.loads(message).get("default", message)
+        _record("message", message_id, {"subject": subject, "message": text}, parent=self.arn)
+        return message_id
+
+    sns_models.Topic.publish = publish
+
+    stock_put = s3_models.S3Backend.put_object
+
+    def put_object(self: Any, bucket_name: str, key_name: str, value: bytes, *args: Any, **kwargs: Any) -> Any:
+        key = stock_put(self, bucket_name, key_name, value, *args, **kwargs)
+        _record("object", f"s3://{bucket_name}/{key_name}", {"size": len(value or b"")}, parent=bucket_name)
+        return key
+
+    s3_models.S3Backend.put_object = put_object
+
+
 # --------------------------------------------------------------------------- Step Functions
 
 
@@ -624,7 +945,11 @@ def _lose_responses_of(response_class: Any, actions: tuple[str, ...], error_code
 
 
 def install() -> None:
-    """Patch moto in this process (idempotent).  Without an active emulator the patches change nothing visible."""
+    """Patch moto in this process (idempotent).
+
+    Without an active emulator (:class:`LocalAws` started) the behaviours above stay off, except that EMR
+    steps progress and the EMR notebook and Glue crawler-metrics actions stock moto lacks answer.
+    """
     global _INSTALLED
     with _INSTALL_LOCK:
         if _INSTALLED:
@@ -632,6 +957,11 @@ def install() -> None:
         _install_emr()
         _install_glue()
         _install_stepfunctions()
+        _install_emr_serverless()
+        _install_emr_containers()
+        _install_athena()
+        _install_lambda()
+        _install_sns_and_s3()
         _INSTALLED = True
 
 
@@ -645,6 +975,7 @@ class LocalAws:
         self.region = region
         self.origin: str | None = None
         self.editors: set[str] = set()
+        self.provided: dict[str, str] = {}  # s3:// URI -> the task it was put for
         self.records: list[Record] = []
         self.lost_responses: list[tuple[str | None, str]] = []
         self._faults = _Faults()
@@ -665,7 +996,9 @@ class LocalAws:
             raise RuntimeError("another local AWS emulator is running in this process")
         install()
         moto_api_backend.reset()  # moto's backends are process-global: start empty
-        moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
+        # Lambda without Docker: moto then serves every Lambda call from its "simple" backend
+        # (moto.awslambda_simple), whose invoke answers with the event instead of running the code.
+        moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         state_manager.set_transition("glue::crawl", {"progression": "immediate"})
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
@@ -692,7 +1025,9 @@ class LocalAws:
             self._clients.clear()
             _ACTIVE = None
             state_manager.unset_transition("glue::crawl")
-            moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": False}})
+            moto_api_backend.set_config(
+                {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": True}}
+            )
             if self._saved_moto_port is None:
                 os.environ.pop("MOTO_PORT", None)
             else:
@@ -709,15 +1044,16 @@ class LocalAws:
         return self._server is not None
 
     # clients
-    def client(self, service: str) -> Any:
-        """A boto3 client for the emulator, with dummy credentials (never the user's)."""
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A boto3 client for the emulator, with dummy credentials (never the user's); the run's region by default."""
         import boto3
 
-        if service not in self._clients:  # making a client costs ~0.2 s: one per service
-            self._clients[service] = boto3.session.Session(
-                aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name=self.region
+        key = f"{service}@{region or self.region}"
+        if key not in self._clients:  # making a client costs ~0.2 s: one per service and region
+            self._clients[key] = boto3.session.Session(
+                aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name=region or self.region
             ).client(service, endpoint_url=self.endpoint_url)
-        return self._clients[service]
+        return self._clients[key]
 
     # attribution and faults
     def attribute_to(self, origin: str | None) -> None:
@@ -725,7 +1061,8 @@ class LocalAws:
         self.origin = origin
 
     def fail(self, origin: str, cause: str) -> None:
-        """Every step, notebook execution, Glue job run or execution ``origin`` starts ends FAILED with ``cause``."""
+        """Everything ``origin`` starts (step, notebook execution, Glue or EMR job run, execution, Athena query,
+        Lambda invocation) ends FAILED with ``cause``."""
         self._faults.fail[origin] = cause
 
     def lose_first_response(self, origin: str) -> None:
@@ -739,6 +1076,52 @@ class LocalAws:
     def records_of(self, kind: str) -> Iterator[Record]:
         return (record for record in self.records if record.kind == kind)
 
+    def provide_object(self, bucket: str, key: str, *, for_task: str) -> str:
+        """Put an (empty) object that ``for_task`` waits for; recorded as made by the run, not by a task."""
+        uri = f"s3://{bucket}/{key}"
+        if uri in self.provided:  # the task started again (a reschedule, a resumed deferral, a retry)
+            return uri
+        s3 = self.client("s3")
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except s3.exceptions.ClientError:
+            kwargs: dict[str, Any] = {"Bucket": bucket}
+            if self.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+            s3.create_bucket(**kwargs)
+        origin, self.origin = self.origin, None
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=b"")
+        finally:
+            self.origin = origin
+        self.provided[uri] = for_task
+        return uri
+
+    def rename(self, kind: str, current: str, wanted: str) -> None:
+        """Give a resource made for the run the id a spec names literally (moto draws random ids)."""
+        if kind == "cluster":
+            from moto.emr.models import emr_backends
+
+            table: dict[str, Any] = emr_backends[ACCOUNT_ID][self.region].clusters
+        elif kind == "application":
+            from moto.emrserverless.models import emrserverless_backends
+
+            table = emrserverless_backends[ACCOUNT_ID][self.region].applications
+        elif kind == "virtual_cluster":
+            from moto.emrcontainers.models import emrcontainers_backends
+
+            table = emrcontainers_backends[ACCOUNT_ID][self.region].virtual_clusters
+        else:
+            raise ValueError(f"cannot rename a {kind}")
+        resource = table.pop(current)
+        resource.id = wanted
+        if isinstance(vars(resource).get("arn"), str):  # an attribute, not a property computed from the id
+            resource.arn = resource.arn.replace(current, wanted)
+        table[wanted] = resource
+        for record in self.records:
+            if record.id == current:
+                record.id = wanted
+
     # what happened
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Every resource the run created, its final state and who created it (plain data)."""
@@ -751,6 +1134,12 @@ class LocalAws:
             "executions": [],
             "job_runs": [],
             "crawls": [],
+            "serverless_job_runs": [],
+            "eks_job_runs": [],
+            "queries": [],
+            "invocations": [],
+            "messages": [],
+            "objects": [],
         }
         emr = emr_backends[ACCOUNT_ID][self.region]
         for record in self.records_of("cluster"):
@@ -827,5 +1216,56 @@ class LocalAws:
                     "origin": record.origin,
                     "cause": None,
                 }
+            )
+        for kind, key in (("serverless_job_run", "serverless_job_runs"), ("eks_job_run", "eks_job_runs")):
+            for record in self.records_of(kind):
+                run = record.obj
+                state = run.state
+                out[key].append(
+                    {
+                        "id": record.id,
+                        # the application, or the virtual cluster
+                        "on": record.parent,
+                        "name": run.name,
+                        "state": state,
+                        "entry_point": _entry_point(run.job_driver),
+                        "origin": record.origin,
+                        "cause": run.failure_cause if state == "FAILED" else None,
+                    }
+                )
+        for record in self.records_of("query"):
+            query = record.obj
+            state = str(query.status)
+            out["queries"].append(
+                {
+                    "id": record.id,
+                    "workgroup": record.parent,
+                    "query": query.query,
+                    "database": (_plain(query.context) or {}).get("Database"),
+                    "output_location": query.output_location,
+                    "state": state,
+                    "origin": record.origin,
+                    "cause": query.failure_cause if state == "FAILED" else None,
+                }
+            )
+        for record in self.records_of("invocation"):
+            invocation = record.obj
+            out["invocations"].append(
+                {
+                    "id": record.id,
+                    "function": invocation.function,
+                    "qualifier": invocation.qualifier,
+                    "invocation_type": invocation.invocation_type,
+                    "payload": invocation.payload,
+                    "state": invocation.state,
+                    "origin": record.origin,
+                    "cause": invocation.cause,
+                }
+            )
+        for record in self.records_of("message"):
+            out["messages"].append({"id": record.id, "topic": record.parent, **record.obj, "origin": record.origin})
+        for record in self.records_of("object"):
+            out["objects"].append(
+                {"uri": record.id, "origin": record.origin, "provided_for": self.provided.get(record.id)}
             )
         return out

@@ -4,6 +4,7 @@ dag-factory builds the DAG and its tasks from the configuration dict (never
 from user YAML); the cluster lifecycle it cannot express is applied after:
 each ``terminate_<cluster>`` becomes the teardown of its ``create_<cluster>``:
 it runs even when work failed, and the run's state is decided by the work.
+On Airflow 3 the ``sla`` Deadline Alert is set on the built DAG too.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def _dag_builder(dag_id: str, dag_config: dict[str, Any]) -> Any:
 def build_dag(dag_id: str, config: dict[str, Any]) -> Any:
     dag_config = materialise(config)
     teardowns = dag_config.pop("dagen_teardowns", {})
+    deadline = dag_config.pop("dagen_deadline", None)
     dag = _dag_builder(dag_id, dag_config).build()["dag"]
+    if deadline is not None:  # Airflow 3's sla (dag-factory does not pass `deadline` to the DAG)
+        dag.deadline = [deadline]
     for teardown_id, setup_ids in teardowns.items():
         teardown = dag.get_task(teardown_id)
         # Not on_failure_fail_dagrun: that would make the teardown the run's only effective leaf, and a run

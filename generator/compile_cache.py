@@ -6,6 +6,9 @@ everything its configuration depends on: the spec's bytes, its folder's
 defaults file, the generator's own source and the versions of the libraries that
 judge a spec, the provider profile, the Airflow major and the file's display
 name.  Change any of them and the key changes; a cache miss just compiles.
+The files a spec reads beside it (``query_file``) are named by its bytes; the
+entry records each one's SHA-256 and is used only while they all still match
+(:func:`generator.spec_files.unchanged`), so their bytes are part of the key too.
 Specs with problems are never cached, so their diagnostics are always fresh.
 
 Entries are JSON, not pickle.  The only objects in a configuration are the
@@ -25,12 +28,11 @@ import tempfile
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from generator.dagfactory_config import Constructed
+from generator.dagfactory_config import CONSTRUCTED_TYPES, Constructed
 
-FORMAT = "1"
-ALLOWED_TYPES = frozenset({"datetime.timedelta", "airflow.sdk.Param", "airflow.models.param.Param"})
+FORMAT = "2"
 _LIBRARIES = ("pyyaml", "jsonschema", "jinja2", "croniter")
 
 
@@ -68,7 +70,7 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if "__type__" in value:
             path = value["__type__"]
-            if path not in ALLOWED_TYPES:
+            if path not in CONSTRUCTED_TYPES:
                 raise ValueError(f"unexpected type {path} in a cache entry")
             kwargs = {key: _decode(sub) for key, sub in value.items() if key not in ("__type__", "__args__")}
             return Constructed(path, args=tuple(_decode(a) for a in value.get("__args__", [])), kwargs=kwargs)
@@ -76,6 +78,12 @@ def _decode(value: Any) -> Any:
     if isinstance(value, list):
         return [_decode(sub) for sub in value]
     return value
+
+
+class CacheEntry(NamedTuple):
+    dag_id: str
+    config: dict[str, Any]
+    files: dict[str, str]  # relative path of each file the spec reads beside it -> SHA-256 of its bytes
 
 
 class CompileCache:
@@ -107,21 +115,25 @@ class CompileCache:
             digest.update(part)
         return digest.hexdigest()
 
-    def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry stored under ``key``; the caller checks that its ``files`` are unchanged."""
         try:
             entry = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
-            return entry["dag_id"], _decode(entry["config"])
-        except (OSError, ValueError, KeyError, TypeError):
+            files = entry.get("files", {})
+            if not all(isinstance(name, str) and isinstance(sha, str) for name, sha in files.items()):
+                return None
+            return CacheEntry(entry["dag_id"], _decode(entry["config"]), files)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def put(self, key: str, dag_id: str, config: dict[str, Any]) -> None:
+    def put(self, key: str, dag_id: str, config: dict[str, Any], *, files: dict[str, str] | None = None) -> None:
         target = self.folder / f"{key}.json"
         try:
             # write then rename: a concurrent parser never reads half an entry
             with tempfile.NamedTemporaryFile(
                 "w", dir=self.folder, suffix=".tmp", delete=False, encoding="utf-8"
             ) as handle:
-                json.dump({"dag_id": dag_id, "config": _encode(config)}, handle)
+                json.dump({"dag_id": dag_id, "config": _encode(config), "files": files or {}}, handle)
             os.replace(handle.name, target)
         except (OSError, TypeError, ValueError):
             return

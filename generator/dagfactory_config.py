@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from generator.model import LoweredPipeline, PipelineSpec
+from generator.normalise import format_duration
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,23 @@ class Constructed:
     path: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+# Every object path the compiler emits (the compile cache restores no other).
+PARAM_CLASSES = {3: "airflow.sdk.Param", 2: "airflow.models.param.Param"}
+ASSET_CLASSES = {
+    3: ("airflow.sdk.Asset", {"all": "airflow.sdk.AssetAll", "any": "airflow.sdk.AssetAny"}),
+    2: ("airflow.datasets.Dataset", {"all": "airflow.datasets.DatasetAll", "any": "airflow.datasets.DatasetAny"}),
+}
+SLA_CLASSES = {
+    "alert": "airflow.sdk.DeadlineAlert",
+    "callback": "airflow.sdk.AsyncCallback",
+    "reference": "airflow.sdk.definitions.deadline.DagRunLogicalDateDeadline",
+}
+CONSTRUCTED_TYPES = frozenset(
+    {"datetime.timedelta", *PARAM_CLASSES.values(), *SLA_CLASSES.values()}
+    | {path for asset, combine in ASSET_CLASSES.values() for path in (asset, *combine.values())}
+)
 
 
 def _duration(value: timedelta) -> Constructed:
@@ -44,17 +62,13 @@ def _plain(value: Any) -> Any:
 
 
 def param_class_path(airflow_major: int) -> str:
-    return "airflow.sdk.Param" if airflow_major >= 3 else "airflow.models.param.Param"
+    return PARAM_CLASSES[min(airflow_major, 3)]
 
 
 def _asset_schedule(uris: tuple[str, ...], when: str, airflow_major: int) -> Constructed:
     """All (or any) of the assets, as the Airflow object of the lane (a plain list would not do on 2.x)."""
-    if airflow_major >= 3:
-        asset, combine = "airflow.sdk.Asset", {"all": "airflow.sdk.AssetAll", "any": "airflow.sdk.AssetAny"}[when]
-    else:
-        asset = "airflow.datasets.Dataset"
-        combine = {"all": "airflow.datasets.DatasetAll", "any": "airflow.datasets.DatasetAny"}[when]
-    return Constructed(combine, args=tuple(Constructed(asset, args=(uri,)) for uri in uris))
+    asset, combine = ASSET_CLASSES[min(airflow_major, 3)]
+    return Constructed(combine[when], args=tuple(Constructed(asset, args=(uri,)) for uri in uris))
 
 
 # spec event -> (where the callback goes, its Airflow name)
@@ -70,6 +84,8 @@ def _notification_callbacks(spec: PipelineSpec) -> dict[str, Any]:
     """dag-factory's callback form: the notifier class by dotted path and its arguments (plain data)."""
     out: dict[str, Any] = {}
     for event, targets in spec.notifications.items():
+        if event not in NOTIFICATION_EVENTS:
+            continue  # on_sla_miss: see _sla
         where, name = NOTIFICATION_EVENTS[event]
         callback = {
             "callback": "generator.notifications.PipelineNotifier",
@@ -82,6 +98,43 @@ def _notification_callbacks(spec: PipelineSpec) -> dict[str, Any]:
         else:
             out.setdefault("default_args", {})[name] = callback
     return out
+
+
+def _sla(spec: PipelineSpec, airflow_major: int) -> dict[str, Any]:
+    """``sla`` in each Airflow's terms, told to the ``on_sla_miss`` targets.
+
+    Both count from the run's logical date.  Airflow 3: a Deadline Alert, whose callback runs in the
+    triggerer; dag-factory does not pass ``deadline`` on, so the loader sets it after building
+    (``dagen_deadline``).  Airflow 2: every task's ``sla`` and the DAG's ``sla_miss_callback``.
+    """
+    if spec.sla is None:
+        return {}
+    sla = format_duration(spec.sla.total_seconds())
+    targets = spec.notifications["on_sla_miss"]
+    if airflow_major >= 3:
+        callback = Constructed(
+            SLA_CLASSES["callback"],
+            args=("generator.notifications.notify_sla_miss",),
+            kwargs={"kwargs": {"targets": targets, "aws_conn_id": spec.aws_conn_id, "sla": sla}},
+        )
+        alert = Constructed(
+            SLA_CLASSES["alert"],
+            kwargs={
+                "reference": Constructed(SLA_CLASSES["reference"]),
+                "interval": _duration(spec.sla),
+                "callback": callback,
+                "name": "sla",
+            },
+        )
+        return {"dagen_deadline": alert}
+    notifier = {
+        "callback": "generator.notifications.PipelineNotifier",
+        "event": "on_sla_miss",
+        "targets": targets,
+        "aws_conn_id": spec.aws_conn_id,
+        "sla": sla,
+    }
+    return {"default_args": {"sla": _duration(spec.sla)}, "sla_miss_callback": notifier}
 
 
 def _doc(spec: PipelineSpec) -> str:
@@ -124,9 +177,9 @@ def to_dagfactory_config(lowered: LoweredPipeline, *, airflow_major: int) -> dic
         }
     if spec.schedule_assets:
         config["schedule"] = _asset_schedule(spec.schedule_assets, spec.schedule_assets_when, airflow_major)
-    callbacks = _notification_callbacks(spec)
-    config["default_args"].update(callbacks.pop("default_args", {}))
-    config.update(callbacks)
+    for callbacks in (_notification_callbacks(spec), _sla(spec, airflow_major)):
+        config["default_args"].update(callbacks.pop("default_args", {}))
+        config.update(callbacks)
     if spec.groups:
         config["task_groups"] = {
             group.name: {"tooltip": group.description} if group.description else {} for group in spec.groups

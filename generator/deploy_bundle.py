@@ -10,6 +10,7 @@ into every scheduler, DAG processor and worker::
     schemas/*.json          the JSON Schemas the specs' ``$schema`` comment points to
     pipelines/**.yaml       the specs and defaults.yaml
     pipelines/**.py         modules the specs' python tasks and notification callbacks call
+    pipelines/**.sql        SQL files the specs' Athena tasks read (``query_file``) when they are compiled
 
 and ``spark_jobs/*.py`` and ``*.ipynb`` under the scripts prefix (``--scripts-uri``).
 
@@ -27,6 +28,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path, PurePosixPath
 
 from generator.pipelines import DEFAULTS_NAMES, SPEC_SUFFIXES
+from generator.spec_files import SUFFIXES as READ_BESIDE_SUFFIXES
 
 # The MWAA versions dagen is tested on (one lane each) and the Python each runs;
 # the constraints file of requirements.txt is named after both.
@@ -38,7 +40,8 @@ LOADER = "pipelines_loader.py"
 DAGS = "dags"  # the area under --prefix in the DAGs bucket
 SCRIPTS = "scripts"  # the area under --scripts-uri
 SCRIPT_SUFFIXES = (".py", ".ipynb")
-PIPELINE_CODE_SUFFIXES = (".py",)
+# what specs call (.py) or read when they are compiled (.sql): uploaded before the specs
+PIPELINE_CODE_SUFFIXES = (".py", *READ_BESIDE_SUFFIXES)
 
 # One pattern per line, each meaning the same in Airflow 3's default glob syntax
 # and Airflow 2.10's default regexp syntax ([core] dag_ignore_file_syntax):
@@ -66,7 +69,7 @@ class Phase(IntEnum):
     REQUIREMENTS = 2  # read only when the environment is updated: harmless early
     SCHEMAS = 3  # editor aids, never read while parsing
     PACKAGE = 4  # before specs: new specs may need new package code; imported modules before importers
-    PIPELINE_CODE = 5  # before specs: a new spec may call a new function of pipelines/**.py
+    PIPELINE_CODE = 5  # before specs: a new spec may call a new function of pipelines/**.py or read a new .sql
     DEFAULTS = 6  # before specs: a spec is merged over its folder's defaults
     SPECS = 7
     LOADER = 8  # last upload: it may need everything above

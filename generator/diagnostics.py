@@ -45,6 +45,13 @@ _CODES = (
         "they are never allowed in a spec.",
     ),
     Code("DG106", "file cannot be read", "The file does not exist, is not readable, or is not UTF-8."),
+    Code(
+        "DG107",
+        "file beside the spec cannot be used",
+        "A file the spec names (`query_file`) does not exist in the spec's folder, leads out of it through a "
+        "symbolic link, is empty, or is not readable UTF-8 text. It is read when the spec is compiled (in MWAA, "
+        "from the DAGs folder, where `dagen deploy` puts it beside the spec).",
+    ),
     # DG2xx: JSON Schema
     Code("DG201", "unknown key", "A key the schema does not define (often a typo)."),
     Code("DG202", "missing required key", "A key the schema requires is absent."),
@@ -76,6 +83,18 @@ _CODES = (
     Code("DG407", "invalid dates", "The start date is after the end date, or a date is not a real date."),
     Code("DG408", "unknown template variable", "A template reads a name that is not in Airflow's template context."),
     Code("DG409", "param default invalid", "A param's default does not satisfy its own type/enum/range/format."),
+    Code(
+        "DG410",
+        "SLA without anyone to tell",
+        "`sla` and `notifications.on_sla_miss` go together: a missed SLA must reach someone, and "
+        "`on_sla_miss` needs an `sla` to miss.",
+    ),
+    Code(
+        "DG411",
+        "SLA without a time schedule",
+        "`sla` is measured from a run's scheduled time; a pipeline with `schedule: null` or an asset schedule "
+        "has none.",
+    ),
     # DG5xx: task types and clusters
     Code(
         "DG501", "emr_step needs one kind", "An `emr_step` must set exactly one of `spark`, `hive`, `command`, `jar`."
@@ -135,6 +154,12 @@ _CODES = (
         "template in a field that is not rendered",
         "An `operator` task passes a `{{ ... }}` template to an argument that is not one of the operator's "
         "`template_fields`: Airflow would pass the text through unrendered.",
+    ),
+    Code(
+        "DG514",
+        "Athena query needs one statement",
+        "An `athena_query` sets exactly one of `query` (the SQL, inline) and `query_file` (a `.sql` file beside "
+        "the spec).",
     ),
     Code(
         "DG520",

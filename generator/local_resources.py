@@ -1,10 +1,15 @@
 """The AWS resources a pipeline refers to, created on the local emulator for ``dagen run --local``.
 
 What a pipeline needs besides its own clusters is found in its compiled
-configuration: the Airflow Variables its templates read (``{{ var.value.X }}``)
-and the S3 buckets its params and literals name.  For each Variable the
-emulator gets a real local resource and the Variable gets its id (see
-:data:`VARIABLE_RULES`); each bucket is created.
+configuration: the Airflow Variables its templates read (``{{ var.value.X }}``),
+the S3 buckets its params and literals name, the SNS topics its literal ARNs
+name, and the resources its tasks name literally or by one param (an EMR
+Serverless application, an EMR on EKS virtual cluster, a Lambda function, an
+Athena workgroup, a long-running EMR cluster).  For each Variable the emulator
+gets a real local resource and the Variable gets its id (see
+:func:`_variable_value`, by the Variable's name); each bucket is created.
+Objects an ``s3_wait`` task waits for are put when the task starts, at the key
+Airflow rendered for it (:func:`provide_sensor_objects`).
 
 Resources that a template in ``cloudformation/`` defines are created from that
 template (MovieLens: the data bucket, the Glue database, job and crawlers and
@@ -18,10 +23,13 @@ the state machine in the Step Functions backend that does not execute.
 
 from __future__ import annotations
 
+import fnmatch
+import io
 import json
 import re
 import secrets
 import string
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +40,27 @@ import yaml
 from jinja2 import nodes
 
 from generator.aws_emulator import ACCOUNT_ID, LocalAws
+from generator.task_types import (
+    athena_query,
+    emr_eks_job,
+    emr_notebook,
+    emr_serverless_job,
+    emr_step,
+    lambda_invoke,
+)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "cloudformation"
 DATA_BUCKET = "dagen-local-data"
 LOGS_BUCKET = "dagen-local-logs"
+ATHENA_BUCKET = "dagen-local-athena-results"
+EMR_SERVERLESS_RELEASE = "emr-7.5.0"
+_SNS_ARN = re.compile(r"arn:aws:sns:([a-z]{2}(?:-[a-z]+)+-[0-9]):([0-9]{12}):([A-Za-z0-9_-]{1,256})(?![A-Za-z0-9_-])")
+_LAMBDA_ARN = re.compile(
+    r"^(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:)?(?:[0-9]{12}:)?(?:function:)?([A-Za-z0-9_-]+)(?::(.+))?$"
+)
+_WHOLE_PARAM = re.compile(r"\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# A function that returns its event: what moto's Docker-free Lambda answers anyway, so the code is honest.
+_ECHO_HANDLER = "def handler(event, context):\n    return event\n"
 _S3_URI = re.compile(r"s3a?://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/|$)")
 _S3_PARAM = re.compile(r"s3a?://\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -50,6 +75,7 @@ class LocalResources:
     buckets: list[str] = field(default_factory=list)
     stacks: dict[str, dict[str, str]] = field(default_factory=dict)  # template -> outputs
     skipped: list[str] = field(default_factory=list)  # template resources not created locally
+    named: list[str] = field(default_factory=list)  # resources tasks name literally (or by one param)
 
 
 # ----------------------------------------------------------------------------- what a pipeline reads
@@ -363,6 +389,139 @@ class _Provider:
 
         return dict(json.loads(self.once(f"stack:{template}", make)))
 
+    def topic(self, name: str, region: str | None = None) -> str:
+        def make() -> str:
+            return str(self.aws.client("sns", region).create_topic(Name=name)["TopicArn"])
+
+        return self.once(f"topic:{region}:{name}", make)
+
+    def role(self, name: str, service: str) -> str:
+        def make() -> str:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+            }
+            iam = self.aws.client("iam")
+            try:
+                role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+            except iam.exceptions.EntityAlreadyExistsException:
+                role = iam.get_role(RoleName=name)["Role"]
+            return str(role["Arn"])
+
+        return self.once(f"role:{name}", make)
+
+    def function(self, name: str, qualifier: str | None = None) -> str:
+        """A Lambda function (its ARN), with the version or alias ``qualifier`` when one is named."""
+
+        def make() -> str:
+            code = io.BytesIO()
+            with zipfile.ZipFile(code, "w") as archive:
+                archive.writestr("index.py", _ECHO_HANDLER)
+            client = self.aws.client("lambda")
+            try:
+                arn = client.create_function(
+                    FunctionName=name,
+                    Runtime="python3.12",
+                    Role=self.role("dagen-local-lambda", "lambda.amazonaws.com"),
+                    Handler="index.handler",
+                    Code={"ZipFile": code.getvalue()},
+                    Description="made by dagen run --local; answers with its event",
+                )["FunctionArn"]
+            except client.exceptions.ResourceConflictException:
+                arn = client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+            return str(arn)
+
+        arn = self.once(f"function:{name}", make)
+        if qualifier and qualifier != "$LATEST":
+            self.once(f"qualifier:{name}:{qualifier}", lambda: self._qualifier(name, qualifier))
+        return arn
+
+    def _qualifier(self, name: str, qualifier: str) -> str:
+        client = self.aws.client("lambda")
+        version = "1"
+        wanted = int(qualifier) if qualifier.isdigit() else 1
+        for number in range(1, wanted + 1):
+            # Lambda (and moto) publish a new version only when something changed.
+            client.update_function_configuration(FunctionName=name, Description=f"dagen-local version {number}")
+            version = str(client.publish_version(FunctionName=name)["Version"])
+        if not qualifier.isdigit():
+            client.create_alias(FunctionName=name, Name=qualifier, FunctionVersion=version)
+        return version
+
+    def application(self, key: str, wanted_id: str | None = None) -> str:
+        """A stopped EMR Serverless Spark application (as an idle one is): the operator starts it."""
+
+        def make() -> str:
+            client = self.aws.client("emr-serverless")
+            name = f"dagen-local-{key}"[:64]
+            app_id = str(
+                client.create_application(name=name, releaseLabel=EMR_SERVERLESS_RELEASE, type="SPARK")["applicationId"]
+            )
+            client.stop_application(applicationId=app_id)
+            if wanted_id:
+                self.aws.rename("application", app_id, wanted_id)
+                return wanted_id
+            return app_id
+
+        return self.once(f"application:{wanted_id or key}", make)
+
+    def virtual_cluster(self, key: str, wanted_id: str | None = None) -> str:
+        def make() -> str:
+            namespace = re.sub(r"[^a-z0-9-]", "-", f"dagen-local-{key}".lower())[:63]
+            cluster_id = str(
+                self.aws.client("emr-containers").create_virtual_cluster(
+                    name=f"dagen-local-{key}"[:64],
+                    containerProvider={
+                        "id": "dagen-local-eks",
+                        "type": "EKS",
+                        "info": {"eksInfo": {"namespace": namespace}},
+                    },
+                )["id"]
+            )
+            if wanted_id:
+                self.aws.rename("virtual_cluster", cluster_id, wanted_id)
+                return wanted_id
+            return cluster_id
+
+        return self.once(f"virtual_cluster:{wanted_id or key}", make)
+
+    def emr_cluster(self, key: str, wanted_id: str | None = None) -> str:
+        """A long-running EMR cluster, WAITING for steps (what ``existing_cluster_id`` names)."""
+
+        def make() -> str:
+            cluster_id = str(
+                self.aws.client("emr").run_job_flow(
+                    Name=f"dagen-local-{key}",
+                    ReleaseLabel="emr-7.5.0",
+                    Applications=[{"Name": "Spark"}],
+                    Instances={
+                        "KeepJobFlowAliveWhenNoSteps": True,
+                        "InstanceGroups": [{"InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1}],
+                    },
+                    JobFlowRole="EMR_EC2_DefaultRole",
+                    ServiceRole="EMR_DefaultRole",
+                )["JobFlowId"]
+            )
+            if wanted_id:
+                self.aws.rename("cluster", cluster_id, wanted_id)
+                return wanted_id
+            return cluster_id
+
+        return self.once(f"emr_cluster:{wanted_id or key}", make)
+
+    def workgroup(self, name: str) -> str:
+        """An Athena workgroup whose settings hold a result location (in a local bucket)."""
+
+        def make() -> str:
+            bucket = self.bucket(ATHENA_BUCKET)
+            self.aws.client("athena").create_work_group(
+                Name=name,
+                Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{bucket}/{name}/"}},
+            )
+            return name
+
+        return self.once(f"workgroup:{name}", make)
+
     def pass_state_machine(self, variable: str) -> str:
         def make() -> str:
             definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
@@ -384,6 +543,24 @@ def _variable_value(name: str, provider: _Provider) -> tuple[str, str]:
         return outputs["StateMachineArn"], "state machine of cloudformation/movielens.yaml"
     if name.endswith("state_machine_arn"):
         return provider.pass_state_machine(name), "a one-Pass-state state machine (no template defines it)"
+    if name.endswith("topic_arn"):
+        return provider.topic(f"dagen-local-{name}".replace("_", "-")), "an SNS topic"
+    if name.endswith("function_arn"):
+        return provider.function(f"dagen-local-{name}".replace("_", "-")), "a Lambda function (answers with its event)"
+    if name.endswith(("function_name", "function")):
+        function = f"dagen-local-{name}".replace("_", "-")
+        provider.function(function)
+        return function, "a Lambda function (answers with its event)"
+    if name.endswith("role_arn"):
+        return provider.role(f"dagen-local-{name}".replace("_", "-")[:64], "ec2.amazonaws.com"), "an IAM role"
+    if name.endswith("virtual_cluster_id"):
+        return provider.virtual_cluster(name), "an EMR on EKS virtual cluster"
+    if name.endswith("application_id"):
+        return provider.application(name), "a stopped EMR Serverless Spark application"
+    if name.endswith("cluster_id"):
+        return provider.emr_cluster(name), "a long-running EMR cluster, WAITING"
+    if name.endswith("workgroup"):
+        return provider.workgroup(f"dagen-local-{name}".replace("_", "-")), "an Athena workgroup with a result location"
     if name.endswith("subnet_id"):
         return provider.subnet(), "a subnet of a local VPC"
     if name.endswith("editor_id"):
@@ -410,6 +587,56 @@ def _literal_editors(config: dict[str, Any], params: dict[str, Any]) -> Iterator
             yield editor
 
 
+def _fixed(value: Any, params: dict[str, Any]) -> str | None:
+    """The value itself when it holds no template, the param's value when it is exactly one param, else None."""
+    if not isinstance(value, str):
+        return None
+    whole = _WHOLE_PARAM.fullmatch(value.strip())
+    if whole:
+        param = params.get(whole.group(1))
+        return param if isinstance(param, str) else None
+    return None if "{" in value else value
+
+
+def _named_resources(provider: _Provider, config: dict[str, Any], params: dict[str, Any]) -> Iterator[str]:
+    """Create the resources tasks name literally or by one param; yield what each is (Variables are done)."""
+    for task_id, task in (config.get("tasks") or {}).items():
+        operator = task.get("operator")
+        if operator in emr_serverless_job.OPERATORS:
+            app = _fixed(task.get("application_id"), params)
+            if app:
+                yield f"EMR Serverless application {provider.application(task_id, app)} (for {task_id})"
+        elif operator in emr_eks_job.OPERATORS or operator == emr_eks_job.BASE_OPERATOR:
+            cluster = _fixed(task.get("virtual_cluster_id"), params)
+            if cluster:
+                yield f"EMR on EKS virtual cluster {provider.virtual_cluster(task_id, cluster)} (for {task_id})"
+        elif operator in lambda_invoke.OPERATORS:
+            reference = _fixed(task.get("function_name"), params)
+            match = _LAMBDA_ARN.match(reference or "")
+            if match:
+                qualifier = match.group(2) or _fixed(task.get("qualifier"), params)
+                provider.function(match.group(1), qualifier)
+                shown = f"{match.group(1)}:{qualifier}" if qualifier else match.group(1)
+                yield f"Lambda function {shown} (for {task_id}; answers with its event)"
+        elif operator in athena_query.OPERATORS:
+            group = _fixed(task.get("workgroup"), params)
+            if group and group != "primary":
+                yield f"Athena workgroup {provider.workgroup(group)} (for {task_id})"
+        elif operator in (*emr_step.OPERATORS, *emr_notebook.OPERATORS):
+            # An existing cluster written as an id (a cluster the pipeline creates arrives by XCom template).
+            cluster = _fixed(task.get("job_flow_id") or task.get("cluster_id"), params)
+            if cluster:
+                yield f"EMR cluster {provider.emr_cluster(task_id, cluster)}, WAITING (for {task_id})"
+    for region, account, name in sorted(
+        {match.groups() for text in _strings(config) for match in _SNS_ARN.finditer(text)}
+    ):
+        if account == ACCOUNT_ID:
+            provider.topic(name, region)
+            yield f"SNS topic {name} ({region})"
+        else:
+            yield f"SNS topic {name} of account {account} not made: the emulator is account {ACCOUNT_ID}"
+
+
 def create_local_resources(aws: LocalAws, config: dict[str, Any], params: dict[str, Any]) -> LocalResources:
     """Create what the pipeline refers to on ``aws``; return the Variables that point at it."""
     out = LocalResources()
@@ -420,6 +647,7 @@ def create_local_resources(aws: LocalAws, config: dict[str, Any], params: dict[s
         out.notes[name] = note
     for editor in _literal_editors(config, params):
         aws.register_editor(editor)
+    out.named.extend(dict.fromkeys(_named_resources(provider, config, params)))
     named = buckets_named(config, params) + buckets_named({}, dict(out.variables))
     for bucket in named:
         provider.bucket(bucket)
@@ -429,3 +657,55 @@ def create_local_resources(aws: LocalAws, config: dict[str, Any], params: dict[s
             out.buckets.append(stack_bucket)
     out.buckets.sort()
     return out
+
+
+# ----------------------------------------------------------------------------- objects sensors wait for
+
+
+def key_matching(pattern: str) -> str:
+    """A key that the shell-style ``pattern`` (``*``, ``?``, ``[...]``, as S3KeySensor matches) matches."""
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "*":
+            out.append("dagen-local")
+        elif char == "?":
+            out.append("x")
+        elif char == "[":
+            end = pattern.find("]", index + 2)
+            if end == -1:
+                out.append(char)
+            else:
+                body = pattern[index + 1 : end]
+                candidates = ("" if body.startswith("!") else body[0]) + string.ascii_lowercase + string.digits + "_-"
+                out.append(next(c for c in candidates if fnmatch.fnmatchcase(c, f"[{body}]")))
+                index = end
+        else:
+            out.append(char)
+        index += 1
+    key = "".join(out)
+    if not fnmatch.fnmatch(key, pattern):
+        raise ValueError(f"no key made for the pattern {pattern!r}")
+    return key
+
+
+def provide_sensor_objects(aws: LocalAws, task: Any, task_id: str) -> list[str]:
+    """Put the object(s) an ``S3KeySensor`` waits for, at the keys Airflow rendered for this run; their URIs.
+
+    Called as the task starts (after its templates are rendered), so ``{{ ds }}`` and params are the
+    run's own.  A pattern gets one object that matches it.
+    """
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+
+    if not isinstance(task, S3KeySensor):
+        return []
+    keys = [task.bucket_key] if isinstance(task.bucket_key, str) else list(task.bucket_key)
+    uris = []
+    for key in keys:
+        bucket, name = S3Hook.get_s3_bucket_key(task.bucket_name, key, "bucket_name", "bucket_key")
+        if task.wildcard_match:
+            name = key_matching(name)
+        uris.append(aws.provide_object(bucket, name, for_task=task_id))
+    return uris

@@ -5,13 +5,16 @@ isolated Airflow home and starts ``python -m generator.local_run REQUEST`` with
 an environment that can only reach the emulator.  This process then:
 
 1. starts the emulator (:mod:`generator.aws_emulator`) on 127.0.0.1;
-2. creates what the pipeline refers to (:mod:`generator.local_resources`) and
-   exports the Airflow Variables and the AWS connection that point at it
-   (``AIRFLOW_VAR_*``, ``AIRFLOW_CONN_*``: environment only, never a metadata DB);
+2. creates what the pipeline refers to (:mod:`generator.local_resources`), starts
+   the loopback HTTP and SMTP endpoints it talks to (:mod:`generator.local_endpoints`)
+   and exports the Airflow Variables and connections that point at them
+   (``AIRFLOW_VAR_*``, ``AIRFLOW_CONN_*``: environment only, never a metadata DB),
+   and ``DAGEN_PIPELINES_DIR`` for ``python`` tasks and callbacks;
 3. builds the DAG exactly as the loader does (``pipelines.process`` +
    ``build.build_dag``), then only retunes the built tasks: every poll, waiter
-   and retry delay becomes about a second, and two callbacks tell the emulator
-   which task is calling and record each failure; the DAG's shape is untouched;
+   and retry delay becomes about a second, and callbacks tell the emulator
+   which task is calling (and put the objects an ``s3_wait`` task waits for)
+   and record each failure; the DAG's shape is untouched;
 4. runs it with ``dag.test()`` (deferrable triggers run inline) and writes a
    JSON report: each task's final state, duration and try, and what happened in
    the emulator.  The emulator is stopped whatever happens.
@@ -22,6 +25,7 @@ holds one file that calls :func:`bundle_dag`, the same build.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -32,11 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from generator.aws_emulator import DUMMY_KEY, LocalAws
+from generator.local_endpoints import LocalEndpoints
+from generator.normalise import format_duration
 
 REQUEST_ENV = "DAGEN_LOCAL_RUN_REQUEST"
 FAST_SECONDS = 1
 # Every attribute through which the lane's operators, sensors and triggers poll.
-POLL_ATTRIBUTES = ("poke_interval", "waiter_delay", "job_poll_interval", "poll_interval")
+POLL_ATTRIBUTES = ("poke_interval", "waiter_delay", "job_poll_interval", "poll_interval", "sleep_time")
 INJECTED_CAUSE = "injected by dagen run --fail {task}"
 
 
@@ -68,17 +74,26 @@ _SPANS: dict[str, list[float]] = {}  # task id -> [first start, last end] (Airfl
 
 
 def _attribute_calls(context: Any) -> None:
-    """on_execute_callback: the emulator's calls from now on are this task's (dag.test runs tasks one at a time)."""
+    """on_execute_callback: the emulator's calls from now on are this task's (dag.test runs tasks one at a time).
+
+    It runs after the task's templates are rendered: an ``s3_wait`` task's object is put at the key it
+    rendered for this run.
+    """
     task_id = context["ti"].task_id
     _SPANS.setdefault(task_id, [time.monotonic(), time.monotonic()])
     if _EMULATOR is not None:
+        from generator.local_resources import provide_sensor_objects
+
         _EMULATOR.attribute_to(task_id)
+        provide_sensor_objects(_EMULATOR, context["task"], task_id)
 
 
 def _record_end(context: Any) -> None:
     span = _SPANS.get(context["ti"].task_id)
     if span is not None:
         span[1] = time.monotonic()
+    if _EMULATOR is not None:  # what follows (the next task, the DAG's own callbacks) is not this task's
+        _EMULATOR.attribute_to(None)
 
 
 def _record_error(context: Any) -> None:
@@ -89,10 +104,25 @@ def _record_error(context: Any) -> None:
         _ERRORS.setdefault(context["ti"].task_id, []).append(f"{type(error).__name__}: {error}")
 
 
+def _fresh(callback: Any) -> Any:
+    """The callback, copied for each call.
+
+    A notifier renders its templates in place; in a deployment every try runs with a freshly parsed DAG,
+    but dag.test() shares one DAG, so a notifier shared by all tasks (``default_args``) would keep the
+    first task's rendered subject.
+    """
+
+    def call(context: Any) -> Any:
+        return copy.deepcopy(callback)(context)
+
+    call.__name__ = getattr(callback, "__name__", type(callback).__name__)
+    return call
+
+
 def _callbacks(existing: Any, extra: Any) -> list[Any]:
     if existing is None:
         return [extra]
-    return [*(existing if isinstance(existing, list) else [existing]), extra]
+    return [*(_fresh(callback) for callback in (existing if isinstance(existing, list) else [existing])), extra]
 
 
 def speed_up(dag: Any) -> None:
@@ -107,6 +137,26 @@ def speed_up(dag: Any) -> None:
         task.on_failure_callback = _callbacks(task.on_failure_callback, _record_error)
         task.on_retry_callback = _callbacks(task.on_retry_callback, _record_error)
         task.on_success_callback = _callbacks(task.on_success_callback, _record_end)
+
+
+def _called_with_the_dag(dag: Any, callback: Any) -> Any:
+    def call(context: Any) -> Any:
+        return callback({**context, "dag": dag})
+
+    call.__name__ = getattr(callback, "__name__", type(callback).__name__)
+    return call
+
+
+def give_dag_callbacks_the_dag(dag: Any) -> None:
+    """Airflow 3's dag.test() hands the DAG's own callbacks a SerializedDAG, which cannot render a notifier's
+    templates (apache/airflow#64649: they fail with ``'SerializedDAG' object has no attribute
+    'get_template_env'``).  In a deployment the DAG processor runs them with the DAG it parsed: give them the
+    DAG this run built.  Airflow 2 already does."""
+    for attribute in ("on_success_callback", "on_failure_callback"):
+        callbacks = getattr(dag, attribute, None)
+        if callbacks:
+            listed = callbacks if isinstance(callbacks, list) else [callbacks]
+            setattr(dag, attribute, [_called_with_the_dag(dag, callback) for callback in listed])
 
 
 def _process(request: RunRequest) -> Any:
@@ -124,11 +174,17 @@ def _process(request: RunRequest) -> Any:
 
 def build_local_dag(request: RunRequest) -> Any:
     """The pipeline's DAG, built by the loader's code path, then sped up."""
-    from generator.build import build_dag
+    from generator.build import airflow_major, build_dag
 
     result = _process(request)
     dag = build_dag(result.dag_id, result.config)
     speed_up(dag)
+    if airflow_major() >= 3:
+        give_dag_callbacks_the_dag(dag)
+        # An SLA is the scheduler's business (no scheduler runs here), and Airflow 3's dag.test() cannot even
+        # finish a run of a DAG with a Deadline Alert: it looks the alerts up by the ids only the DAG
+        # processor gives them.  The run report says the SLA was not evaluated.
+        dag.deadline = None
     return dag
 
 
@@ -148,9 +204,19 @@ def bundle_file_text() -> str:
     )
 
 
+def pipelines_folder_of(spec_path: str | Path) -> Path:
+    """Where ``python`` tasks and callbacks find their modules: the ``pipelines/`` folder holding the spec
+    (the loader's convention, subfolders included), else the spec's own folder."""
+    spec = Path(spec_path).resolve()
+    return next((folder for folder in spec.parents if folder.name == "pipelines"), spec.parent)
+
+
 def _export_environment(aws: LocalAws, request: RunRequest, variables: dict[str, str]) -> None:
+    from generator.task_types.python import PIPELINES_ENV
+
     for name, value in variables.items():
         os.environ[f"AIRFLOW_VAR_{name.upper()}"] = value
+    os.environ.setdefault(PIPELINES_ENV, str(pipelines_folder_of(request.spec_path)))
     connection = {
         "conn_type": "aws",
         "login": DUMMY_KEY,
@@ -196,6 +262,39 @@ def _state(value: Any) -> str:
     return str(getattr(value, "value", value) or "none")
 
 
+def airflow_task_ids(config: dict[str, Any]) -> dict[str, str]:
+    """Spec task id -> Airflow task id (a task in a group is ``GROUP.TASK`` in Airflow)."""
+    return {
+        task_id: f"{task['task_group_name']}.{task_id}" if task.get("task_group_name") else task_id
+        for task_id, task in (config.get("tasks") or {}).items()
+    }
+
+
+def _asset_events(dag_run: Any) -> list[dict[str, Any]]:
+    """The asset (dataset) events the run's tasks emitted: their outlets, as the scheduler sees them."""
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        from airflow.models.asset import AssetEvent as Event
+        from airflow.models.asset import AssetModel as Model
+
+        asset_id = Event.asset_id
+    except ImportError:  # Airflow 2: datasets
+        from airflow.models.dataset import DatasetEvent as Event  # type: ignore[no-redef]
+        from airflow.models.dataset import DatasetModel as Model  # type: ignore[no-redef]
+
+        asset_id = Event.dataset_id
+    query = (
+        select(Model.uri, Event.source_task_id)
+        .join(Model, Model.id == asset_id)
+        .where(Event.source_dag_id == dag_run.dag_id, Event.source_run_id == dag_run.run_id)
+        .order_by(Event.id)
+    )
+    with create_session() as session:
+        return [{"uri": uri, "task_id": task_id} for uri, task_id in session.execute(query)]
+
+
 def _task_rows(dag_run: Any, order: list[str]) -> list[dict[str, Any]]:
     rows = []
     by_id = {ti.task_id: ti for ti in dag_run.get_task_instances()}
@@ -223,6 +322,7 @@ def run(request: RunRequest) -> dict[str, Any]:
     started = time.monotonic()
     aws = LocalAws(region=request.region)
     report: dict[str, Any] = {"dag_id": request.dag_id, "file": request.spec_path}
+    endpoints: LocalEndpoints | None = None
     try:
         aws.start()
         _EMULATOR = aws
@@ -234,29 +334,43 @@ def run(request: RunRequest) -> dict[str, Any]:
         params.update(request.params)
         resources = create_local_resources(aws, result.config, params)
         _export_environment(aws, request, resources.variables)
+        endpoints = LocalEndpoints(result.config, lambda: aws.origin).start()
+        os.environ.update(endpoints.environment())
+        airflow_ids = airflow_task_ids(result.config)
         for task_id in request.fail:
-            aws.fail(task_id, INJECTED_CAUSE.format(task=task_id))
+            aws.fail(airflow_ids.get(task_id, task_id), INJECTED_CAUSE.format(task=task_id))
         for task_id in request.flaky:
-            aws.lose_first_response(task_id)
+            aws.lose_first_response(airflow_ids.get(task_id, task_id))
         report["variables"] = {name: [value, resources.notes[name]] for name, value in resources.variables.items()}
         report["buckets"] = resources.buckets
+        report["named_resources"] = resources.named
+        report["endpoints"] = list(endpoints.notes())
         report["skipped_resources"] = resources.skipped
         report["params"] = params
+        if result.spec.sla is not None:
+            report["sla_not_evaluated"] = format_duration(result.spec.sla.total_seconds())
         dag = build_local_dag(request)
         from generator.build import airflow_major
 
         if airflow_major() < 3:
             fail_tasks_whose_trigger_fails()
+            # Airflow 2's dag.test() does not write the DAG to the metadata DB, so the datasets of its outlets
+            # are unknown and their events dropped ("DatasetModel ... not found"); the DAG processor of a
+            # deployment writes it when it parses the file.  Airflow 3's dag.test() does this itself.
+            dag.sync_to_db()
         ready = time.monotonic()
         dag_run = dag.test(run_conf=dict(request.params) or None)
         finished = time.monotonic()
         report["state"] = _state(dag_run.state)
-        report["tasks"] = _task_rows(dag_run, list(result.config["tasks"]))
-        report["emulator"] = aws.snapshot()
+        report["tasks"] = _task_rows(dag_run, list(airflow_ids.values()))
+        report["emulator"] = {**aws.snapshot(), **endpoints.snapshot()}
+        report["asset_events"] = _asset_events(dag_run)
         report["lost_responses"] = [list(item) for item in aws.lost_responses]
         report["timings"] = {"setup": round(ready - started, 2), "dag_test": round(finished - ready, 2)}
     finally:
         _EMULATOR = None
+        if endpoints is not None:
+            endpoints.stop()
         aws.stop()
     report["timings"]["total"] = round(time.monotonic() - started, 2)
     return report

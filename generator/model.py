@@ -70,6 +70,7 @@ class PipelineSpec:
     max_active_runs: int | None = None
     max_active_tasks: int | None = None
     dagrun_timeout: timedelta | None = None
+    sla: timedelta | None = None
     default_args: dict[str, Any] = field(default_factory=dict)
     aws_conn_id: str = "aws_default"
     region: str | None = None

@@ -22,6 +22,17 @@ def seconds(value: int | str) -> int:
     return sum(int(amount) * _UNIT_SECONDS[unit] for amount, unit in _DURATION_PART.findall(value))
 
 
+def format_duration(total: float) -> str:
+    """Seconds in dagen's own duration syntax: 300 -> "5m", 5400 -> "1h30m", 0 -> "0s"."""
+    remaining = int(total)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, remaining = divmod(remaining, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0s"
+
+
 def _timedelta(value: int | str | None) -> timedelta | None:
     return None if value is None else timedelta(seconds=seconds(value))
 
@@ -105,6 +116,7 @@ def normalise(spec: dict[str, Any], *, dag_id: str, file: str) -> PipelineSpec:
         max_active_runs=spec.get("max_active_runs"),
         max_active_tasks=spec.get("max_active_tasks"),
         dagrun_timeout=_timedelta(spec.get("dagrun_timeout")),
+        sla=_timedelta(spec.get("sla")),
         default_args=_default_args(spec),
         aws_conn_id=aws.get("conn_id", "aws_default"),
         region=aws.get("region"),

@@ -26,6 +26,7 @@ from generator.normalise import normalise
 from generator.provider_profile import ProviderProfile
 from generator.semantic import semantic_diagnostics
 from generator.source import SourceDocument, load_bytes, read_file
+from generator.spec_files import read_spec_files, unchanged
 from generator.validate_schema import schema_diagnostics
 
 DEFAULTS_NAMES = ("defaults.yaml", "defaults.yml")
@@ -135,8 +136,9 @@ def process_file(
             spec=raw, defaults=folder_defaults.raw, file=file, profile=profile.name, airflow_major=airflow_major
         )
         hit = cache.get(key)
-        if hit is not None:
-            result.dag_id, result.config = hit
+        # the files the spec reads beside it (query_file) follow from its bytes; their content must match too
+        if hit is not None and unchanged(path.parent, hit.files):
+            result.dag_id, result.config = hit.dag_id, hit.config
             return result
     doc, diagnostics = load_bytes(raw, file)
     if doc is None:
@@ -154,14 +156,16 @@ def process_file(
     merged = merge_defaults(doc.data, defaults_doc.data if defaults_doc else None)
     locator = Locator(doc, defaults_doc)
     result.diagnostics = semantic_diagnostics(merged, locator.at)
+    files = read_spec_files(merged, folder=path.parent, file=file, at=locator.at)
+    result.diagnostics += files.diagnostics
     if result.diagnostics:
         return result
-    result.spec = normalise(merged, dag_id=result.dag_id, file=file)
+    result.spec = normalise(files.spec, dag_id=result.dag_id, file=file)
     if not compile_specs:
         return result
     result.config = to_dagfactory_config(lower(result.spec, profile), airflow_major=airflow_major)
     if cache is not None and key is not None:
-        cache.put(key, result.dag_id, result.config)
+        cache.put(key, result.dag_id, result.config, files=files.digests)
     return result
 
 

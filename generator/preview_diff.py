@@ -1,11 +1,12 @@
 """``dagen preview --diff REF``: what a change to the spec(s) changes in the generated DAG.
 
-The old side is the spec files (and their folder's ``defaults.yaml``) as they
-were at the git revision REF, read with ``git show`` into a temporary folder
-and compiled and built exactly like the new side, by the installed lane.  The
-two stable summaries (:mod:`generator.preview_model`) are then compared:
-DAG settings, params, tasks added/removed or changed (operator, type, trigger
-rule, role), dependencies, and every operator argument, down to one list item.
+The old side is the spec files (and their folder's ``defaults.yaml`` and the
+``.sql`` files beside them) as they were at the git revision REF, read with
+``git show`` into a temporary folder and compiled and built exactly like the
+new side, by the installed lane.  The two stable summaries
+(:mod:`generator.preview_model`) are then compared: DAG settings, params, tasks
+added/removed or changed (operator, type, trigger rule, role), dependencies,
+and every operator argument, down to one list item.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from generator.pipelines import DEFAULTS_NAMES, SPEC_SUFFIXES
 from generator.preview_model import PreviewRun, preview_paths
 from generator.preview_schedule import describe_schedule
+from generator.spec_files import SUFFIXES as READ_BESIDE
 
 FORMAT_NAME = "dagen-preview-diff"
 FORMAT_VERSION = 1
@@ -40,6 +42,7 @@ _SETTINGS = (
     ("max_active_runs",),
     ("max_active_tasks",),
     ("dagrun_timeout",),
+    ("sla",),
     ("paused_on_creation",),
 )
 _TASK_FIELDS = ("operator", "type", "role", "setups", "trigger_rule", "fails_run_on_failure")
@@ -333,7 +336,7 @@ def _tree_files(ref: str, names: list[str], top: Path) -> list[str]:
 
 
 def _old_files(ref: str, path: Path) -> tuple[Path, list[str], str]:
-    """(repository top, the spec and defaults files to read at REF, ``path`` inside the repository)."""
+    """(repository top, the spec, defaults and ``.sql`` files to read at REF, ``path`` inside the repository)."""
     folder = path if path.is_dir() else path.parent
     try:
         top = Path(_git(["rev-parse", "--show-toplevel"], folder).decode("utf-8").strip()).resolve()
@@ -345,10 +348,11 @@ def _old_files(ref: str, path: Path) -> tuple[Path, list[str], str]:
         raise DiffError(f"--diff: '{ref}' is not a commit of {top}") from error
     rel = path.resolve().relative_to(top).as_posix()
     if path.is_dir():
-        return top, [n for n in _tree_files(ref, [rel], top) if n.endswith(SPEC_SUFFIXES)], rel
+        return top, [n for n in _tree_files(ref, [rel], top) if n.endswith((*SPEC_SUFFIXES, *READ_BESIDE))], rel
     parent = path.resolve().parent.relative_to(top)
     defaults = [(parent / name).as_posix() for name in DEFAULTS_NAMES]
-    return top, _tree_files(ref, [rel, *defaults], top), rel
+    beside = [n for n in _tree_files(ref, [parent.as_posix()], top) if n.endswith(READ_BESIDE)]
+    return top, [*_tree_files(ref, [rel, *defaults], top), *beside], rel
 
 
 def previews_at(ref: str, paths: list[Path], *, now: datetime) -> PreviewRun:

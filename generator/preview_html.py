@@ -14,8 +14,9 @@ import re
 from datetime import datetime
 from html import escape
 
+from generator.normalise import format_duration
 from generator.preview_graph import render_svg
-from generator.preview_model import DagPreview, format_duration
+from generator.preview_model import DagPreview
 from generator.preview_text import (
     instance_lines,
     kind_text,

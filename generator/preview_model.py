@@ -27,6 +27,7 @@ from generator.dagfactory_config import materialise
 from generator.diagnostics import Diagnostic, sorted_unique
 from generator.lowering_context import LowerContext, create_cluster_task_id, terminate_cluster_task_id
 from generator.model import PipelineSpec
+from generator.normalise import format_duration
 from generator.pipelines import process
 from generator.preview_schedule import describe_schedule, next_runs
 from generator.provider_profile import ProviderProfile
@@ -40,17 +41,6 @@ CLUSTER_TERMINATE = "cluster terminate"
 # (params are shown once, for the DAG).
 _PLACEMENT_ARGUMENTS = frozenset({"dag", "task_group", "task_id", "params"})
 _EMR_ROLES = {"MASTER": "primary", "CORE": "core", "TASK": "task"}
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds in dagen's own duration syntax: 300 -> "5m", 5400 -> "1h30m", 0 -> "0s"."""
-    remaining = int(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        amount, remaining = divmod(remaining, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts) or "0s"
 
 
 def plain(value: Any) -> Any:
@@ -179,6 +169,7 @@ class DagPreview:
     max_active_runs: int
     max_active_tasks: int
     dagrun_timeout: str | None
+    sla: str | None
     paused_on_creation: bool
     params: tuple[ParamPreview, ...]
     clusters: tuple[ClusterPreview, ...]
@@ -202,6 +193,7 @@ class DagPreview:
             "max_active_runs": self.max_active_runs,
             "max_active_tasks": self.max_active_tasks,
             "dagrun_timeout": self.dagrun_timeout,
+            "sla": self.sla,
             "paused_on_creation": self.paused_on_creation,
             "params": [param.to_json() for param in self.params],
             "clusters": [cluster.to_json() for cluster in self.clusters],
@@ -405,6 +397,7 @@ def describe(
         max_active_runs=dag.max_active_runs,
         max_active_tasks=dag.max_active_tasks,
         dagrun_timeout=format_duration(timeout.total_seconds()) if timeout is not None else None,
+        sla=format_duration(spec.sla.total_seconds()) if spec.sla is not None else None,
         paused_on_creation=bool(dag.is_paused_upon_creation),
         params=_params(dag),
         clusters=tuple(_cluster(cluster.name, cluster.settings, dag) for cluster in spec.clusters),

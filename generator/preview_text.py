@@ -14,7 +14,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from generator.preview_model import ClusterPreview, DagPreview, TaskPreview, format_duration
+from generator.normalise import format_duration
+from generator.preview_model import ClusterPreview, DagPreview, TaskPreview
 
 INDENT = "  "
 REFERENCE = "↪"
@@ -138,6 +139,8 @@ def schedule_facts(preview: DagPreview) -> list[str]:
     runs = [f"at most {preview.max_active_runs} run(s) and {preview.max_active_tasks} task(s) at a time"]
     if preview.dagrun_timeout:
         runs.append(f"a run times out after {preview.dagrun_timeout}")
+    if preview.sla:
+        runs.append(f"SLA: done {preview.sla} after its logical date")
     return [", ".join(limits), ", ".join(runs)]
 
 

@@ -83,12 +83,12 @@ def _nested(
 
 def _task_example(name: str) -> str:
     module = TASK_TYPES[name]
-    example: dict[str, Any] = {"type": name}
-    for key in module.REQUIRED:
-        example[key] = module.PROPERTIES[key]["examples"][0]
-    for key, schema in module.PROPERTIES.items():
-        if key not in example and len(example) < 6:
-            example[key] = schema["examples"][0]
+    groups = getattr(module, "ONE_OF", ())  # of keys a task sets exactly one of, the example shows the first
+    needed = {*module.REQUIRED, *(group[0] for group in groups)}
+    alternatives = {key for group in groups for key in group[1:]}
+    keys = [key for key in module.PROPERTIES if key in needed]
+    keys += [key for key in module.PROPERTIES if key not in needed and key not in alternatives][: max(0, 5 - len(keys))]
+    example: dict[str, Any] = {"type": name, **{key: module.PROPERTIES[key]["examples"][0] for key in keys}}
     return yaml.safe_dump({"tasks": {f"my_{name}": example}}, sort_keys=False, width=100, allow_unicode=True)
 
 
@@ -124,6 +124,7 @@ def reference_markdown() -> str:
     for name, module in TASK_TYPES.items():
         task_def = root["$defs"][f"{name}_task"]
         own = {key: task_def["properties"][key] for key in module.PROPERTIES}
+        one_of = [f"Exactly one of {', '.join(f'`{k}`' for k in group)}." for group in getattr(module, "ONE_OF", ())]
         out += [
             "",
             f"### `{name}`",
@@ -134,6 +135,7 @@ def reference_markdown() -> str:
             "",
             *_table(own, list(module.REQUIRED), root),
             "",
+            *(one_of and [" ".join(one_of), ""]),
             "```yaml",
             _task_example(name).rstrip(),
             "```",

@@ -39,7 +39,16 @@ from generator.pipelines import SpecResult, process
 from generator.provider_profile import profile_for
 
 # Task types whose work the emulator can make fail (--fail) or whose start response it can lose (--flaky).
-FAILABLE = ("emr_step", "emr_notebook", "step_function", "glue_job")
+FAILABLE = (
+    "emr_step",
+    "emr_notebook",
+    "step_function",
+    "glue_job",
+    "athena_query",
+    "emr_serverless_job",
+    "emr_eks_job",
+    "lambda_invoke",
+)
 FLAKY = (*FAILABLE, "glue_crawler")
 CACHE_ENV = "DAGEN_CACHE_DIR"
 # Environment variables never passed to the run: the user's AWS and Airflow settings.
@@ -80,7 +89,8 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="TASK_ID",
-        help="make the work this task starts (EMR step, notebook, execution, Glue job run) fail",
+        help="make the work this task starts (EMR step, notebook, execution, Glue job run, Athena query, "
+        "EMR Serverless or EMR on EKS job run, Lambda invocation) fail",
     )
     run.add_argument(
         "--flaky",
@@ -211,6 +221,9 @@ def _isolated_environment(home: Path, dags: Path) -> dict[str, str]:
             "PYTHONWARNINGS": "ignore",
         }
     )
+    # The emulator and the HTTP/SMTP stand-ins listen on loopback: never through a proxy of the user.
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = ",".join(part for part in (env.get(name), "127.0.0.1", "localhost") if part)
     return env
 
 
@@ -261,9 +274,15 @@ def render_report(report: dict[str, Any], *, fail: Sequence[str], flaky: Sequenc
         lines.append(f"  var {name} = {value}  ({note})")
     if report.get("buckets"):
         lines.append(f"  buckets: {', '.join(report['buckets'])}")
+    for named in report.get("named_resources", []):
+        lines.append(f"  {named}")
+    for endpoint in report.get("endpoints", []):
+        lines.append(f"  {endpoint}")
     if fail or flaky:
         injected = [f"--fail {task}" for task in fail] + [f"--flaky {task}" for task in flaky]
         lines.append(f"  injected: {' '.join(injected)}")
+    if report.get("sla_not_evaluated"):
+        lines.append(f"  sla {report['sla_not_evaluated']}: not evaluated (the scheduler checks SLAs; none runs here)")
     lines.append("")
     width = max([len("task"), *(len(row["task_id"]) for row in report["tasks"])])
     lines.append(f"  {'task':<{width}}  {'state':<15} {'duration':>8}  try")
@@ -274,7 +293,8 @@ def render_report(report: dict[str, Any], *, fail: Sequence[str], flaky: Sequenc
     lines.append("  emulator:")
     emulator = report["emulator"]
     for cluster in emulator["clusters"]:
-        lines.append(f"    cluster {cluster['id']} {cluster['name']}: {cluster['state']}  (by {cluster['origin']})")
+        by = f"by {cluster['origin']}" if cluster["origin"] else "made for the run"
+        lines.append(f"    cluster {cluster['id']} {cluster['name']}: {cluster['state']}  ({by})")
     for step in emulator["steps"]:
         cause = f": {step['cause']}" if step["cause"] else ""
         lines.append(f"    step {step['id']} {step['name']} on {step['cluster']}: {step['state']}{cause}")
@@ -293,6 +313,38 @@ def render_report(report: dict[str, Any], *, fail: Sequence[str], flaky: Sequenc
         lines.append(f"    glue job run {job_run['job']} {job_run['id'][:12]}: {job_run['state']}{cause}")
     for crawl in emulator["crawls"]:
         lines.append(f"    crawl of {crawl['crawler']}: {crawl['state']}")
+    for kind, key in (("EMR Serverless", "serverless_job_runs"), ("EMR on EKS", "eks_job_runs")):
+        for run in emulator.get(key, []):
+            cause = f": {run['cause']}" if run["cause"] else ""
+            lines.append(f"    {kind} job run {run['id']} {run['entry_point']} on {run['on']}: {run['state']}{cause}")
+    for query in emulator.get("queries", []):
+        cause = f": {query['cause']}" if query["cause"] else ""
+        lines.append(
+            f"    athena query {query['id'][:8]} by {query['origin']} ({query['workgroup']}): {query['state']}{cause}"
+        )
+    for invocation in emulator.get("invocations", []):
+        cause = f": {invocation['cause']}" if invocation["cause"] else ""
+        lines.append(
+            f"    lambda {invocation['function']} {invocation['invocation_type']} by {invocation['origin']}: "
+            f"{invocation['state']}{cause}"
+        )
+    for message in emulator.get("messages", []):
+        by = message["origin"] or "the DAG run"
+        said = message["subject"] or next(iter((message["message"] or "").strip().splitlines()), "")[:60]
+        lines.append(f"    sns {message['topic'].rsplit(':', 1)[-1]}: {said!r} (by {by})")
+    for item in emulator.get("objects", []):
+        by = f"put for {item['provided_for']}" if item["provided_for"] else f"by {item['origin'] or 'the DAG run'}"
+        lines.append(f"    object {item['uri']} ({by})")
+    for request in emulator.get("http_requests", []):
+        lines.append(
+            f"    http {request['conn_id']} {request['method']} {request['path']}: {request['status']} "
+            f"(by {request['origin']})"
+        )
+    for message in emulator.get("emails", []):
+        by = message["origin"] or "the DAG run"
+        lines.append(f"    email to {', '.join(message['to'])}: {message['subject']!r} (by {by}; recorded, not sent)")
+    for event in report.get("asset_events", []):
+        lines.append(f"    asset {event['uri']} updated by {event['task_id']}")
     for origin, action in report.get("lost_responses", []):
         lines.append(f"    lost the response of {origin}'s {action} (--flaky)")
     lines.append("")
@@ -331,6 +383,10 @@ def _failures(report: dict[str, Any]) -> list[str]:
         *(("notebook execution", item) for item in emulator["notebook_executions"]),
         *(("execution", item) for item in emulator["executions"]),
         *(("glue job run", item) for item in emulator["job_runs"]),
+        *(("EMR Serverless job run", item) for item in emulator.get("serverless_job_runs", [])),
+        *(("EMR on EKS job run", item) for item in emulator.get("eks_job_runs", [])),
+        *(("athena query", item) for item in emulator.get("queries", [])),
+        *(("lambda invocation", item) for item in emulator.get("invocations", [])),
     ]
     for row in report["tasks"]:
         if row["state"] != "failed":

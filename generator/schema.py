@@ -164,6 +164,11 @@ NOTIFICATIONS = obj(
         "on_task_retry": prop(_TARGETS, "Told when any task is retried.", [{"email": ["oncall@example.com"]}]),
         "on_run_failure": prop(_TARGETS, "Told when a run fails.", [{"callback": "lib.alerts.page_oncall"}]),
         "on_run_success": prop(_TARGETS, "Told when a run succeeds.", [{"email": ["team@example.com"]}]),
+        "on_sla_miss": prop(
+            _TARGETS,
+            "Told when a run has not finished `sla` after its logical date.",
+            [{"sns": "arn:aws:sns:us-east-1:123456789012:data-alerts"}],
+        ),
     },
     title="notifications",
 )
@@ -211,6 +216,13 @@ SHARED_PROPERTIES: dict[str, Schema] = {
     "max_active_runs": prop(POSITIVE_INT, "Runs of this pipeline at once.", 1),
     "max_active_tasks": prop(POSITIVE_INT, "Tasks of one run at once.", 3),
     "dagrun_timeout": prop(DURATION, "Fail a run that lasts longer than this.", "4h"),
+    "sla": prop(
+        DURATION,
+        "A run should have finished this long after its logical date (Airflow 3: its scheduled time; Airflow 2: "
+        "the start of its data interval); if not, `notifications.on_sla_miss` are told.  The run goes on "
+        "(`dagrun_timeout` stops it).  Needs a cron or preset schedule.",
+        "3h",
+    ),
     "task_defaults": prop(TASK_DEFAULTS, "Settings every task inherits.", {"retries": 2, "retry_delay": "5m"}),
     "aws": prop(AWS, "AWS connection and region.", {"conn_id": "aws_default", "region": "us-east-1"}),
     "notifications": prop(

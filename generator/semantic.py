@@ -257,6 +257,33 @@ def check_notifications(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                 )
 
 
+def check_sla(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
+    told = "on_sla_miss" in spec.get("notifications", {})
+    if "sla" in spec and not told:
+        yield Diagnostic(
+            code="DG410",
+            **at(("sla",)),
+            message=f"sla {spec['sla']} is set but nobody is told when a run misses it",
+            hint="add notifications: {on_sla_miss: [{sns: TOPIC_ARN}]} (or email/callback targets)",
+        )
+    elif told and "sla" not in spec:
+        yield Diagnostic(
+            code="DG410",
+            **at(("notifications", "on_sla_miss"), key=True),
+            message="notifications.on_sla_miss is set but the pipeline has no sla to miss",
+            hint="add e.g. sla: 3h (how long after its logical date a run should have finished)",
+        )
+    schedule = spec.get("schedule")
+    if "sla" in spec and not isinstance(schedule, str):
+        kind = "an asset schedule" if isinstance(schedule, dict) else "no schedule"
+        yield Diagnostic(
+            code="DG411",
+            **at(("sla",)),
+            message=f"sla {spec['sla']} counts from a scheduled run's logical date, but the pipeline has {kind}",
+            hint="give the pipeline a cron or preset schedule, or remove sla (dagrun_timeout limits any run)",
+        )
+
+
 def _group_members(spec: dict[str, Any]) -> dict[str, list[str]]:
     members: dict[str, list[str]] = {name: [] for name in spec.get("groups", {})}
     for task_id, task in spec["tasks"].items():
@@ -353,6 +380,7 @@ def semantic_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
     out.extend(check_groups(spec, at))
     out.extend(check_graph(spec, at))
     out.extend(check_notifications(spec, at))
+    out.extend(check_sla(spec, at))
     out.extend(check_dates(spec, at))
     out.extend(check_params(spec, at))
     out.extend(check_templates(spec, at))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ import pytest
 from generator import compile_cache
 from generator.compile_cache import CompileCache
 from generator.pipelines import process
-from generator.provider_profile import MODERN
+from generator.provider_profile import LEGACY, MODERN
 
 
 def compile_folder(folder: Path, cache: CompileCache) -> dict:
@@ -98,3 +99,66 @@ def test_unsafe_cache_folder_is_not_used(tmp_path: Path, monkeypatch: pytest.Mon
     assert CompileCache.default() is not None
     monkeypatch.setenv("DAGEN_CACHE", "0")
     assert CompileCache.default() is None
+
+
+QUERY_FILE_SPEC = """\
+start_date: 2024-01-01
+schedule: "@daily"
+tasks:
+  counts:
+    type: athena_query
+    query_file: sql/counts.sql
+    database: analytics
+    workgroup: analytics
+"""
+
+
+def test_editing_a_query_file_recompiles_with_the_new_sql(tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines"
+    (folder / "sql").mkdir(parents=True)
+    (folder / "counts.yaml").write_text(QUERY_FILE_SPEC)
+    sql = folder / "sql" / "counts.sql"
+    sql.write_text("SELECT count(*) FROM events WHERE day = DATE '{{ ds }}'\n")
+    cache = CompileCache(tmp_path / "cache")
+    cache.folder.mkdir()
+
+    def compiled() -> tuple[str | None, bool, list[str]]:
+        """(the query compiled, whether it was compiled rather than served from the cache, the codes)."""
+        config, recompiled, codes = compile_folder(folder, cache)["counts"]
+        return (config["tasks"]["counts"]["query"] if config else None), recompiled, codes
+
+    assert compiled() == ("SELECT count(*) FROM events WHERE day = DATE '{{ ds }}'\n", True, [])
+    assert compiled() == ("SELECT count(*) FROM events WHERE day = DATE '{{ ds }}'\n", False, [])  # a hit
+    # the spec's bytes are unchanged: only the SQL file's bytes can tell the cache that the query changed
+    sql.write_text("SELECT count(*) FROM orders WHERE day = DATE '{{ ds }}'\n")
+    assert compiled() == ("SELECT count(*) FROM orders WHERE day = DATE '{{ ds }}'\n", True, [])
+    assert compiled() == ("SELECT count(*) FROM orders WHERE day = DATE '{{ ds }}'\n", False, [])
+    # a file that disappears is reported, never served from the cache
+    sql.unlink()
+    assert compiled() == (None, False, ["DG107"])
+    # a link that now leads out of the folder, to the very same bytes, is refused too
+    outside = tmp_path / "counts.sql"
+    outside.write_text("SELECT count(*) FROM orders WHERE day = DATE '{{ ds }}'\n")
+    sql.symlink_to(outside)
+    assert compiled() == (None, False, ["DG107"])
+    # one entry (the spec's bytes never changed), holding the digest of the SQL it was compiled from
+    (entry,) = [json.loads(path.read_text()) for path in cache.folder.glob("*.json")]
+    assert entry["files"] == {"sql/counts.sql": hashlib.sha256(outside.read_bytes()).hexdigest()}
+
+
+@pytest.mark.parametrize(("airflow_major", "profile"), [(3, MODERN), (2, LEGACY)])
+def test_every_object_the_compiler_emits_comes_back_from_the_cache(
+    repo: Path, tmp_path: Path, airflow_major: int, profile
+) -> None:
+    """Asset schedules, params and the SLA's Airflow objects are restored, so those specs are cache hits too."""
+    cache = CompileCache(tmp_path / "cache")
+    cache.folder.mkdir()
+    folder = repo / "tests" / "specs_features"
+
+    def compile_features() -> list:
+        return process([folder], profile=profile, airflow_major=airflow_major, root=repo, cache=cache)
+
+    first = compile_features()
+    second = compile_features()
+    assert [result.spec is None for result in second] == [True] * len(first)  # all served from the cache
+    assert [result.config for result in second] == [result.config for result in first]

@@ -28,6 +28,8 @@ from generator.build import airflow_major
 from generator.cli import main as dagen
 from generator.deploy_bundle import AIRFLOW_PYTHON, AIRFLOWIGNORE, package_upload_order, requirements_txt
 from generator.deploy_command import PACKAGE_DIR, main
+from generator.pipelines import process
+from generator.provider_profile import installed_profile
 from tests.test_readme import console_block
 
 BUCKET = "airflow-dagen-test"
@@ -628,19 +630,20 @@ def test_missing_boto3_is_one_line(capsys, project: Path, monkeypatch: pytest.Mo
     )
 
 
-def test_the_downloaded_bundle_loads_every_seed_dag_with_its_own_package(
-    capsys, url: str, s3: Any, project: Path, tmp_path: Path
-) -> None:
-    """The DAGs prefix, synced into an empty folder as MWAA does, is a DAGs folder Airflow loads."""
-    assert deploy(capsys, url, project).code == 0
-    folder = tmp_path / "mwaa" / "dags"
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="dags/"):
-        for item in page["Contents"]:
-            target = folder / item["Key"].removeprefix("dags/")
+def sync(s3: Any, folder: Path, prefix: str = "dags/") -> Path:
+    """The objects under ``prefix`` copied into an empty ``folder``, as MWAA syncs its DAGs folder."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        for item in page.get("Contents", []):
+            target = folder / item["Key"].removeprefix(prefix)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
-    assert (folder / "generator" / "airflow_loader.py").is_file()
+    return folder
 
+
+def probe(folder: Path, tmp_path: Path) -> dict[str, Any]:
+    """What this lane's Airflow loads from a synced DAGs folder, with only the bundle's own package."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["AIRFLOW_HOME"] = str(tmp_path / "airflow-home")
     done = subprocess.run(
@@ -652,7 +655,18 @@ def test_the_downloaded_bundle_loads_every_seed_dag_with_its_own_package(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.splitlines()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_downloaded_bundle_loads_every_seed_dag_with_its_own_package(
+    capsys, url: str, s3: Any, project: Path, tmp_path: Path
+) -> None:
+    """The DAGs prefix, synced into an empty folder as MWAA does, is a DAGs folder Airflow loads."""
+    assert deploy(capsys, url, project).code == 0
+    folder = sync(s3, tmp_path / "mwaa" / "dags")
+    assert (folder / "generator" / "airflow_loader.py").is_file()
+
+    report = probe(folder, tmp_path)
     assert report["installed_generator"] is None  # nothing but the bundle can provide the package
     assert report["generator"] == str(folder / "generator" / "__init__.py")
     assert report["airflow"] == VERSION
@@ -700,3 +714,62 @@ def test_the_docs_example_is_what_the_command_prints(capsys, url: str, project: 
         position = starts[0] + len(segment)
     unchanged = len(bundle_uris(project)) - 2
     assert printed[position:] == [summary.replace("52 unchanged", f"{unchanged} unchanged")]
+
+
+ATHENA_SPEC = """\
+description: Daily event counts.
+schedule: "@daily"
+start_date: 2024-01-01
+tasks:
+  counts:
+    type: athena_query
+    query_file: sql/{name}.sql
+    database: analytics
+    workgroup: analytics
+"""
+
+
+def test_sql_files_go_up_before_the_specs_that_read_them_and_every_state_compiles(
+    capsys, url: str, s3: Any, project: Path, tmp_path: Path
+) -> None:
+    pipelines = project / "pipelines"
+    (pipelines / "sql").mkdir()
+    (pipelines / "sql" / "counts_v1.sql").write_text("SELECT count(*) FROM events WHERE day = DATE '{{ ds }}'\n")
+    (pipelines / "athena_counts.yaml").write_text(ATHENA_SPEC.format(name="counts_v1"))
+    spec = f"{DAGS_URI}pipelines/athena_counts.yaml"
+    v1, v2 = f"{DAGS_URI}pipelines/sql/counts_v1.sql", f"{DAGS_URI}pipelines/sql/counts_v2.sql"
+    problems: list[tuple[str, list[str]]] = []
+
+    def every_state_compiles(done: int, step: Any) -> None:
+        """After each operation, what a sync would copy of pipelines/ compiles without a diagnostic."""
+        synced = sync(s3, tmp_path / "synced", prefix="dags/pipelines/")
+        for result in process([synced], profile=installed_profile(), airflow_major=airflow_major()):
+            if result.diagnostics:
+                problems.append((step.path, [d.text() for d in result.diagnostics]))
+
+    first = deploy(capsys, url, project, on_step=every_state_compiles)
+    assert (first.code, problems) == (0, [])
+    added = [text.split()[-1] for text in first.out if text.startswith("  add ")]
+    assert added.index(v1) < added.index(spec)  # the SQL before the spec that reads it
+
+    # The spec moves to a new file: the new file goes up first, the old one is deleted only after the spec.
+    (pipelines / "sql" / "counts_v1.sql").unlink()
+    (pipelines / "sql" / "counts_v2.sql").write_text("SELECT count(*) FROM orders WHERE day = DATE '{{ ds }}'\n")
+    (pipelines / "athena_counts.yaml").write_text(ATHENA_SPEC.format(name="counts_v2"))
+    second = deploy(capsys, url, project, "--prune", on_step=every_state_compiles)
+    assert (second.code, problems) == (0, [])
+    done = [text.split("] ", 1)[1] for text in second.err if text.startswith("[")]
+    assert [operation for operation in done if "/dags/pipelines/" in operation] == [
+        f"add {v2}",
+        f"change {spec}",
+        f"delete {v1}",
+    ]
+
+    # Airflow loads the synced bundle, and the Athena task runs the SQL of the file.
+    report = probe(sync(s3, tmp_path / "mwaa" / "dags"), tmp_path)
+    assert report["import_errors"] == {}
+    assert report["dag_ids"] == sorted([*SEEDS, "athena_counts"])
+    assert "dagen:invalid-spec" not in report["tags"]["athena_counts"]
+    assert report["athena_queries"] == {
+        "athena_counts.counts": "SELECT count(*) FROM orders WHERE day = DATE '{{ ds }}'\n"
+    }

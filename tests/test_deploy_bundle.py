@@ -16,6 +16,7 @@ from generator.deploy_bundle import (
     DAGS,
     SCRIPTS,
     BundleError,
+    Phase,
     build_bundle,
     make_file,
     package_upload_order,
@@ -176,6 +177,36 @@ def test_bundle_holds_exactly_what_mwaa_needs_in_upload_order(repo: Path, tmp_pa
     assert by_path["requirements.txt"].source == "generated"
 
 
+def test_sql_and_code_beside_the_specs_go_up_before_the_specs(repo: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for name in ("dags", "pipelines", "schemas"):
+        shutil.copytree(repo / name, project / name)
+    pipelines = project / "pipelines"
+    for path, text in {
+        "sql/daily_counts.sql": "SELECT 1\n",  # what a query_file reads
+        "team/sql/report.sql": "SELECT 2\n",  # beside a spec in a subfolder
+        "lib/alerts.py": "",
+        "sql/.draft.sql": "SELECT 3\n",  # hidden: never bundled (and no query_file can name it)
+        "notes.txt": "",  # neither code nor SQL
+    }.items():
+        (pipelines / path).parent.mkdir(parents=True, exist_ok=True)
+        (pipelines / path).write_text(text)
+
+    files = build_bundle(project, "3.3.1", package_dir=PACKAGE_DIR, with_scripts=False)
+
+    specs = sorted(p.name for p in pipelines.glob("*.yaml") if p.name != "defaults.yaml")
+    assert [(file.path, file.phase) for file in files if file.path.startswith("pipelines/")] == [
+        ("pipelines/lib/alerts.py", Phase.PIPELINE_CODE),
+        ("pipelines/sql/daily_counts.sql", Phase.PIPELINE_CODE),
+        ("pipelines/team/sql/report.sql", Phase.PIPELINE_CODE),
+        ("pipelines/defaults.yaml", Phase.DEFAULTS),
+        *((f"pipelines/{name}", Phase.SPECS) for name in specs),
+    ]
+    by_path = {file.path: file for file in files}
+    assert by_path["pipelines/sql/daily_counts.sql"].content == b"SELECT 1\n"
+    assert by_path["pipelines/sql/daily_counts.sql"].source == "pipelines/sql/daily_counts.sql"
+
+
 def test_without_scripts_uri_no_script_is_bundled(repo: Path) -> None:
     files = build_bundle(repo, "3.3.1", package_dir=PACKAGE_DIR, with_scripts=False)
     assert {file.area for file in files} == {DAGS}
@@ -329,6 +360,7 @@ IGNORE, JOB, CLI, SPEC_A, SPEC_B, LOADER = LOCAL
                     "pipelines/b.yaml": _remote(SPEC_B, etag="not-the-md5", sha256=None),
                     "pipelines_loader.py": _remote(LOADER),
                     "pipelines/old.yaml": RemoteObject("pipelines/old.yaml", 3, "e"),
+                    "pipelines/sql/old.sql": RemoteObject("pipelines/sql/old.sql", 3, "e"),
                     "generator/old.py": RemoteObject("generator/old.py", 3, "e"),
                     "stray_dag.py": RemoteObject("stray_dag.py", 3, "e"),
                 },
@@ -338,9 +370,10 @@ IGNORE, JOB, CLI, SPEC_A, SPEC_B, LOADER = LOCAL
             [
                 "  change    s3://airflow-x/dags/pipelines/a.yaml",
                 "  change    s3://airflow-x/dags/pipelines/b.yaml",
-                # deletions last, in reverse phase order: unknown files, specs, package, scripts
+                # deletions last, in reverse phase order: unknown files, specs, the SQL they read, package, scripts
                 "  delete    s3://airflow-x/dags/stray_dag.py",
                 "  delete    s3://airflow-x/dags/pipelines/old.yaml",
+                "  delete    s3://airflow-x/dags/pipelines/sql/old.sql",
                 "  delete    s3://airflow-x/dags/generator/old.py",
                 "  delete    s3://dagen-data/spark_jobs/old_job.py",
                 "  unchanged s3://airflow-x/dags/.airflowignore",
@@ -348,7 +381,7 @@ IGNORE, JOB, CLI, SPEC_A, SPEC_B, LOADER = LOCAL
                 "  unchanged s3://airflow-x/dags/generator/cli.py",
                 "  unchanged s3://airflow-x/dags/pipelines_loader.py",
             ],
-            "summary: 0 added, 2 changed, 4 deleted, 4 unchanged",
+            "summary: 0 added, 2 changed, 5 deleted, 4 unchanged",
             id="prune",
         ),
         pytest.param(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import types
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -121,47 +121,55 @@ def test_notifications_are_wired_per_event(bag) -> None:
     assert bag.dags["curation_consumer"].on_failure_callback is None
 
 
-def test_notifier_publishes_to_sns_and_calls_callbacks(bag, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notifier_publishes_to_sns_and_calls_callbacks(bag, sns_inbox) -> None:
     """The run-success notifier calls the spec's callback; the task-failure one publishes to a real SNS server."""
-    from moto.server import ThreadedMotoServer
+    _, receive = sns_inbox
+    dag = bag.dags["curation_producer"]
+    ti = types.SimpleNamespace(task_id="prepare.clean", try_number=2, log_url="http://airflow/log")
+    context = {"dag": dag, "ti": ti, "task_instance": ti, "run_id": "manual__1"}
+    failure = PipelineNotifier(
+        event="on_task_failure", targets=[{"sns": "arn:aws:sns:us-east-1:123456789012:data-alerts"}]
+    )
+    failure(context)
+    assert receive() == [
+        {
+            "Subject": "[Airflow] curation_producer.prepare.clean failed",
+            "Message": "DAG curation_producer: failed\nRun: manual__1\nTask: prepare.clean (try 2)\nLog: http://airflow/log",
+        }
+    ]
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_AWS_DEFAULT",
-            json.dumps(
-                {"conn_type": "aws", "extra": {"endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1"}}
-            ),
-        )
-        import boto3
+    from lib import alerts
 
-        sns = boto3.client("sns", endpoint_url=f"http://{host}:{port}", region_name="us-east-1")
-        topic = sns.create_topic(Name="data-alerts")["TopicArn"]
-        sqs = boto3.client("sqs", endpoint_url=f"http://{host}:{port}", region_name="us-east-1")
-        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    alerts.RECEIVED.clear()
+    notifier(dag.on_success_callback)(context)
+    assert alerts.RECEIVED == [("celebrate", "curation_producer")]
 
-        dag = bag.dags["curation_producer"]
-        ti = types.SimpleNamespace(task_id="prepare.clean", try_number=2, log_url="http://airflow/log")
-        context = {"dag": dag, "ti": ti, "task_instance": ti, "run_id": "manual__1"}
-        failure = PipelineNotifier(event="on_task_failure", targets=[{"sns": topic}])
-        failure(context)
-        (message,) = sqs.receive_message(QueueUrl=queue)["Messages"]
-        body = json.loads(message["Body"])
-        assert body["Subject"] == "[Airflow] curation_producer.prepare.clean failed"
-        assert body["Message"] == (
-            "DAG curation_producer: failed\nRun: manual__1\nTask: prepare.clean (try 2)\nLog: http://airflow/log"
-        )
 
-        from lib import alerts
+def test_sla_is_each_airflows_own(bag) -> None:
+    """Airflow 3: a Deadline Alert whose callback the triggerer runs; Airflow 2: task SLAs and sla_miss_callback."""
+    dag = bag.dags["curation_producer"]
+    targets = [
+        {"sns": "arn:aws:sns:us-east-1:123456789012:data-alerts", "subject": "{{ dag.dag_id }} is late"},
+        {"callback": "lib.alerts.chase"},
+    ]
+    if hasattr(dag, "deadline"):
+        from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
-        alerts.RECEIVED.clear()
-        notifier(dag.on_success_callback)(context)
-        assert alerts.RECEIVED == [("celebrate", "curation_producer")]
-    finally:
-        server.stop()
+        assert dag.deadline == [
+            DeadlineAlert(
+                reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+                interval=timedelta(hours=3),
+                callback=AsyncCallback(
+                    "generator.notifications.notify_sla_miss",
+                    kwargs={"targets": targets, "aws_conn_id": "aws_default", "sla": "3h"},
+                ),
+            )
+        ]
+        assert dag.deadline[0].name == "sla"
+    else:
+        assert {task.task_id: task.sla for task in dag.tasks} == dict.fromkeys(dag.task_ids, timedelta(hours=3))
+        told = notifier(dag.sla_miss_callback)
+        assert (told.event, told.targets, told.sla) == ("on_sla_miss", targets, "3h")
+    consumer = bag.dags["curation_consumer"]
+    assert not getattr(consumer, "deadline", None)
+    assert not any(getattr(task, "sla", None) for task in consumer.tasks)

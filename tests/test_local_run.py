@@ -18,6 +18,7 @@ from generator.run_command import LocalRunOutcome, main, run_local
 
 REPO = Path(__file__).resolve().parent.parent
 CURATE_ONLY = "tests/local_run/curate_only.yaml"
+EVERY_TYPE = "tests/local_run/every_type.yaml"
 INJECTED = "injected by dagen run --fail {}"
 
 # Every task's final state in a green run of each seed pipeline.
@@ -44,6 +45,24 @@ GREEN = {
         "terminate_preprocess": "success",
     },
 }
+
+
+# Every task of tests/local_run/every_type.yaml (Airflow's ids: GROUP.TASK) in a green run.
+EVERY_TYPE_GREEN = {
+    "ingest.landed": "success",
+    "ingest.any_csv": "success",
+    "ingest.export_ready": "success",
+    "process.daily_counts": "success",
+    "process.daily_regions": "success",
+    "process.clean": "success",
+    "process.serverless_etl": "success",
+    "process.eks_etl": "success",
+    "process.load_partitions": "success",
+    "publish.summarise": "success",
+    "publish.announce": "success",
+}
+# One run, three faults: two failures of new task types, one lost start response.
+EVERY_TYPE_FAULTS = ("--fail", "serverless_etl", "--fail", "load_partitions", "--flaky", "eks_etl")
 
 
 class _Timings:
@@ -191,6 +210,8 @@ def test_param_from_the_command_line_reaches_the_execution_input(runs: Any) -> N
     """Defaults are asserted on the salary step above; here ``--param`` replaces one."""
     outcome = runs(CURATE_ONLY, "--param", "data_bucket=from-the-command-line")
     assert outcome.exit_code == 0, outcome.output
+    # Airflow 3's dag.test() cannot finish a run with a Deadline Alert: the runner leaves the SLA out, and says so
+    assert "sla 2h: not evaluated (the scheduler checks SLAs; none runs here)" in outcome.output
     (execution,) = emulator(outcome)["executions"]
     assert execution["input"]["bucket"] == "from-the-command-line"
     assert execution["state"] == "SUCCEEDED"
@@ -305,6 +326,12 @@ def test_retried_start_gets_a_new_execution_name(runs: Any) -> None:
             2,
             "dagen: invalid --param from_date=yesterday: 'yesterday' is not a 'date'",
         ),
+        (
+            ["run", EVERY_TYPE, "--local", "--fail", "summarise"],
+            2,
+            "dagen: --fail summarise: a python task cannot be made to fail locally (supported: emr_step, "
+            "emr_notebook, step_function, glue_job, athena_query, emr_serverless_job, emr_eks_job, lambda_invoke)",
+        ),
     ],
 )
 def test_bad_command_lines_are_one_line_errors(
@@ -330,3 +357,190 @@ def test_invalid_spec_gives_the_validate_diagnostics(
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == (expected, "")
     assert "DG301" in captured.out
+
+
+# ----------------------------------------------------------------------------- every task type
+
+
+def _by_origin(items: list[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
+    out: dict[str | None, list[dict[str, Any]]] = {}
+    for item in items:
+        out.setdefault(item["origin"], []).append(item)
+    return out
+
+
+def _day(outcome: LocalRunOutcome) -> str:
+    """The run's ``{{ ds }}``, read back from the key the emulator put for the landed-file sensor."""
+    (landed,) = [item["uri"] for item in emulator(outcome)["objects"] if item["provided_for"] == "ingest.landed"]
+    return landed.removeprefix("s3://dagen-landing/incoming/").removesuffix("/_SUCCESS")
+
+
+def test_every_task_type_runs_green(runs: Any) -> None:
+    outcome = runs(EVERY_TYPE)
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.report is not None and outcome.report["state"] == "success"
+    assert states(outcome) == EVERY_TYPE_GREEN
+    assert all(row["try_number"] == 1 for row in outcome.report["tasks"])
+    assert "DAG run succeeded" in outcome.output
+
+
+def test_every_task_type_reaches_the_emulator_with_rendered_values(runs: Any) -> None:
+    outcome = runs(EVERY_TYPE)
+    assert outcome.report is not None
+    seen, day = emulator(outcome), _day(outcome)
+    variables = {name: value for name, (value, _note) in outcome.report["variables"].items()}
+    # The sensors found what the emulator put at the keys Airflow rendered for this run.
+    assert {item["provided_for"]: item["uri"] for item in seen["objects"] if item["provided_for"]} == {
+        "ingest.landed": f"s3://dagen-landing/incoming/{day}/_SUCCESS",
+        "ingest.any_csv": f"s3://dagen-landing/incoming/{day}/dagen-local.csv",
+    }
+    assert seen["http_requests"] == [
+        {
+            "conn_id": "orders_api",
+            "method": "GET",
+            "path": f"/v1/exports/{day}/status",
+            "status": 200,
+            "origin": "ingest.export_ready",
+        }
+    ]
+    queries = {query["origin"]: query for query in seen["queries"]}
+    assert {origin: (q["state"], q["output_location"]) for origin, q in queries.items()} == {
+        "process.daily_counts": ("SUCCEEDED", "s3://dagen-local-athena/every_type/"),
+        "process.daily_regions": ("SUCCEEDED", "s3://dagen-local-athena-results/dagen-local-analytics-workgroup/"),
+    }
+    assert queries["process.daily_counts"]["query"] == f"SELECT count(*) FROM orders WHERE day = DATE '{day}'"
+    # The long-running cluster: the step ran on it, and the pipeline left it running.
+    (cluster,) = seen["clusters"]
+    assert (cluster["id"], cluster["state"], cluster["origin"]) == (variables["shared_emr_cluster_id"], "WAITING", None)
+    (step,) = seen["steps"]
+    assert (step["cluster"], step["state"], step["origin"]) == (cluster["id"], "COMPLETED", "process.clean")
+    (serverless,) = seen["serverless_job_runs"]
+    assert (serverless["on"], serverless["state"], serverless["origin"]) == (
+        variables["spark_application_id"],
+        "SUCCESS",
+        "process.serverless_etl",
+    )
+    (eks,) = seen["eks_job_runs"]
+    assert (eks["on"], eks["state"], eks["origin"]) == (
+        variables["emr_eks_virtual_cluster_id"],
+        "COMPLETED",
+        "process.eks_etl",
+    )
+    (invocation,) = seen["invocations"]
+    assert (invocation["function"], invocation["state"], invocation["origin"]) == (
+        "load-partitions",
+        "SUCCEEDED",
+        "process.load_partitions",
+    )
+    assert invocation["payload"] == {"table": "orders", "day": day, "regions": ["eu", "us"]}
+
+
+def test_every_type_python_task_notifications_and_outlet(runs: Any) -> None:
+    outcome = runs(EVERY_TYPE)
+    assert outcome.report is not None
+    seen, day = emulator(outcome), _day(outcome)
+    alerts = outcome.report["variables"]["alerts_topic_arn"][0]
+    written = {item["uri"]: item["origin"] for item in seen["objects"] if not item["provided_for"]}
+    assert written == {
+        f"s3://dagen-landing/summaries/{day}.json": "publish.summarise",  # the python task, through aws_default
+        "s3://dagen-local-data/notifications/success/every_type": None,  # the on_run_success callback
+    }
+    assert [(m["topic"], m["subject"], m["message"], m["origin"]) for m in seen["messages"]] == [
+        ("arn:aws:sns:us-east-1:123456789012:pipeline-events", None, f"every_type finished {day}", "publish.announce"),
+        (alerts, "[Airflow] every_type run succeeded", seen["messages"][1]["message"], None),
+    ]
+    assert seen["emails"] == [
+        {
+            "from": "dagen-local@localhost",
+            "to": ["team@example.com"],
+            "subject": "[Airflow] every_type run succeeded",
+            "origin": None,
+        }
+    ]
+    assert outcome.report["asset_events"] == [
+        {"uri": "s3://dagen-local-data/curated/orders", "task_id": "publish.announce"}
+    ]
+
+
+def test_injected_faults_of_new_task_types_fail_their_tasks_and_stop_downstream(runs: Any) -> None:
+    outcome = runs(EVERY_TYPE, *EVERY_TYPE_FAULTS)
+    assert outcome.exit_code == 1
+    assert outcome.report is not None and outcome.report["state"] == "failed"
+    assert states(outcome) == {
+        **EVERY_TYPE_GREEN,
+        "process.serverless_etl": "failed",
+        "process.load_partitions": "failed",
+        "publish.summarise": "upstream_failed",
+        "publish.announce": "upstream_failed",
+    }
+    tries = {row["task_id"]: row["try_number"] for row in outcome.report["tasks"]}
+    assert (tries["process.serverless_etl"], tries["process.load_partitions"], tries["process.eks_etl"]) == (2, 2, 2)
+    assert "DAG run FAILED" in outcome.output
+
+
+def test_a_retried_serverless_job_gets_back_its_failed_job_run(runs: Any) -> None:
+    """Both tries send the same client token: one job run, FAILED, is the task's outcome (docs/task-types.md)."""
+    outcome = runs(EVERY_TYPE, *EVERY_TYPE_FAULTS)
+    (run,) = emulator(outcome)["serverless_job_runs"]
+    assert (run["state"], run["cause"], run["origin"]) == (
+        "FAILED",
+        INJECTED.format("serverless_etl"),
+        "process.serverless_etl",
+    )
+    assert "failed: process.serverless_etl (try 2)" in outcome.output
+    assert f"cause: EMR Serverless job run {run['id']} FAILED: {INJECTED.format('serverless_etl')}" in outcome.output
+
+
+def test_a_retried_lambda_invokes_again(runs: Any) -> None:
+    invocations = emulator(runs(EVERY_TYPE, *EVERY_TYPE_FAULTS))["invocations"]
+    assert [(item["state"], item["cause"], item["origin"]) for item in invocations] == [
+        ("FAILED", INJECTED.format("load_partitions"), "process.load_partitions")
+    ] * 2
+
+
+def test_a_lost_start_response_costs_no_second_eks_job_run(runs: Any) -> None:
+    outcome = runs(EVERY_TYPE, *EVERY_TYPE_FAULTS)
+    assert outcome.report is not None
+    assert outcome.report["lost_responses"] == [["process.eks_etl", "start_job_run"]]
+    rows = {row["task_id"]: row for row in outcome.report["tasks"]}
+    assert (rows["process.eks_etl"]["state"], rows["process.eks_etl"]["try_number"]) == ("success", 2)
+    (run,) = emulator(outcome)["eks_job_runs"]
+    assert (run["state"], run["origin"]) == ("COMPLETED", "process.eks_etl")
+
+
+def test_failure_notifications_reach_sns_email_and_the_retry_callback(runs: Any) -> None:
+    outcome = runs(EVERY_TYPE, *EVERY_TYPE_FAULTS)
+    assert outcome.report is not None
+    seen = emulator(outcome)
+    alerts = outcome.report["variables"]["alerts_topic_arn"][0]
+    messages = _by_origin(seen["messages"])
+    assert {
+        origin: [(m["topic"].rsplit(":", 1)[-1], m["subject"]) for m in items] for origin, items in messages.items()
+    } == {
+        "process.serverless_etl": [("data-alerts", "[Airflow] every_type.process.serverless_etl failed")],
+        "process.load_partitions": [("data-alerts", "[Airflow] every_type.process.load_partitions failed")],
+        None: [(alerts.rsplit(":", 1)[-1], "[Airflow] every_type run failed")],
+    }
+    assert sorted((m["origin"], m["to"], m["subject"]) for m in seen["emails"]) == [
+        ("process.load_partitions", ["oncall@example.com"], "every_type.process.load_partitions failed"),
+        ("process.serverless_etl", ["oncall@example.com"], "every_type.process.serverless_etl failed"),
+    ]
+    retries = sorted(item["uri"] for item in seen["objects"] if "/notifications/retry/" in item["uri"])
+    assert retries == [
+        f"s3://dagen-local-data/notifications/retry/process.{task}/1"
+        for task in ("eks_etl", "load_partitions", "serverless_etl")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "folder"),
+    [
+        ("pipelines/salary_batch_etl.yaml", "pipelines"),
+        ("pipelines/team/nested.yaml", "pipelines"),  # the loader reads pipelines/ recursively
+        (EVERY_TYPE, "tests/local_run"),  # no pipelines/ above it: the spec's own folder
+    ],
+)
+def test_python_tasks_import_from_the_pipelines_folder_holding_the_spec(spec: str, folder: str) -> None:
+    from generator.local_run import pipelines_folder_of
+
+    assert pipelines_folder_of(REPO / spec) == REPO / folder

@@ -205,3 +205,40 @@ def test_a_spec_that_did_not_build_at_ref(history: Path, capsys: pytest.CaptureF
         "  params",
     ]
     assert "    + transform  (emr_step, EmrAddStepsOperator)" in lines
+
+
+ATHENA_SPEC = """\
+schedule: "@daily"
+start_date: 2024-01-01
+tasks:
+  counts:
+    type: athena_query
+    query_file: sql/counts.sql
+    database: analytics
+    workgroup: analytics
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "others"),
+    [
+        ("pipelines/counts.yaml", ""),
+        ("pipelines", "\netl (pipelines/etl.yaml): no change to the generated DAG since HEAD\n"),
+    ],
+    ids=["file", "folder"],
+)
+def test_diff_reads_the_sql_files_at_ref(
+    history: Path, capsys: pytest.CaptureFixture[str], target: str, others: str
+) -> None:
+    (history / "pipelines" / "sql").mkdir()
+    (history / "pipelines" / "sql" / "counts.sql").write_text("SELECT count(*) FROM events\n")
+    (history / "pipelines" / "counts.yaml").write_text(ATHENA_SPEC)
+    git(history, "add", ".")
+    git(history, "commit", "-q", "-m", "athena counts")
+    (history / "pipelines" / "sql" / "counts.sql").write_text("SELECT count(*) FROM orders\n")  # only the SQL
+    assert main(["preview", target, "--diff", "HEAD", "--now", NOW]) == 0
+    assert capsys.readouterr().out == (
+        "counts (pipelines/counts.yaml): 1 change(s) since HEAD\n"
+        "  arguments\n"
+        '    ~ counts: query: "SELECT count(*) FROM events\\n" -> "SELECT count(*) FROM orders\\n"\n' + others
+    )

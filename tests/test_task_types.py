@@ -15,8 +15,9 @@ from jsonschema import Draft202012Validator
 from generator.lower import lower
 from generator.pipelines import process
 from generator.provider_profile import LEGACY, MODERN
+from generator.spec_files import FileProblem, read_beside
 from generator.task_types import generic_operator, http_wait, python
-from generator.task_types.athena_query import SQL_FILE, read_query_file
+from generator.task_types.athena_query import SQL_FILE
 
 SPEC_HEAD = 'start_date: 2024-01-01\nschedule: "@daily"\ntasks:\n'
 
@@ -239,24 +240,44 @@ def test_response_check_lambda_embeds_the_check_as_one_literal() -> None:
     [
         ("daily.sql", True),
         ("sql/daily.sql", True),
+        ("./sql/daily.sql", True),
+        ("sql/2024.daily.sql", True),
         ("../shared/daily.sql", False),
         ("sql/../../daily.sql", False),
         ("/etc/daily.sql", False),
         ("daily.txt", False),
+        ("daily.SQL", False),  # dagen deploy uploads *.sql
+        (".hidden/daily.sql", False),  # dagen deploy skips hidden files
+        ("sql/.daily.sql", False),
+        ("sql\\daily.sql", False),
+        ("{{ ds }}.sql", False),  # read when compiling: never rendered
+        ("sql/daily\n.sql", False),
     ],
 )
 def test_query_file_paths_stay_inside_the_specs_folder(path: str, valid: bool) -> None:
     assert Draft202012Validator(SQL_FILE).is_valid(path) is valid
 
 
-def test_read_query_file(tmp_path: Path) -> None:
-    (tmp_path / "sql").mkdir()
-    (tmp_path / "sql" / "daily.sql").write_text("SELECT {{ ds }}", encoding="utf-8")
-    (tmp_path.parent / "outside.sql").write_text("SELECT 1", encoding="utf-8")
-    (tmp_path / "link.sql").symlink_to(tmp_path.parent / "outside.sql")
-    assert read_query_file(tmp_path, "sql/daily.sql") == ("SELECT {{ ds }}", None)
-    assert read_query_file(tmp_path, "missing.sql") == (None, "query_file 'missing.sql' does not exist beside the spec")
-    assert read_query_file(tmp_path, "link.sql") == (None, "query_file 'link.sql' leads outside the spec's folder")
+def test_read_beside(tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines"
+    (folder / "sql").mkdir(parents=True)
+    (folder / "sql" / "daily.sql").write_text("SELECT {{ ds }}", encoding="utf-8")
+    (tmp_path / "outside.sql").write_text("SELECT 1", encoding="utf-8")
+    (folder / "link.sql").symlink_to(tmp_path / "outside.sql")
+    (folder / "inside_link.sql").symlink_to(folder / "sql" / "daily.sql")
+    (folder / "loop.sql").symlink_to(folder / "loop.sql")
+    assert read_beside(folder, "sql/daily.sql") == b"SELECT {{ ds }}"
+    assert read_beside(folder, "./inside_link.sql") == b"SELECT {{ ds }}"  # a link inside the folder is fine
+    assert read_beside(folder, "missing.sql") == FileProblem("does not exist beside the spec", "")
+    assert read_beside(folder, "link.sql") == FileProblem(
+        "leads outside the spec's folder",
+        "only the spec's folder is deployed with it: put the file there instead of linking to it",
+    )
+    assert isinstance(read_beside(folder, "loop.sql"), FileProblem)
+    assert read_beside(folder, "sql") == FileProblem(
+        "cannot be read (Is a directory)",
+        "the file is read when the spec is compiled: make it a readable UTF-8 text file",
+    )
 
 
 def test_every_example_of_the_task_types_page_is_valid(repo: Path, tmp_path: Path) -> None:
@@ -264,8 +285,11 @@ def test_every_example_of_the_task_types_page_is_valid(repo: Path, tmp_path: Pat
 
     page = (repo / "docs" / "task-types.md").read_text(encoding="utf-8")
     examples = re.findall(r"```yaml\n(.*?)```", page, re.DOTALL)
-    assert len(examples) == 8
+    assert len(examples) == 9
     for index, example in enumerate(examples):
+        for name in re.findall(r"query_file: (\S+)", example):  # the SQL files an example reads beside it
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text("SELECT 1\n", encoding="utf-8")
         spec = tmp_path / f"example_{index}.yaml"
         spec.write_text('start_date: 2024-01-01\nschedule: "@daily"\n' + example, encoding="utf-8")
         (result,) = process([spec], profile=MODERN, airflow_major=3)

@@ -216,6 +216,30 @@ def test_athena_query_runs_rendered_with_its_result_location(catalogue: Callable
     assert execution["WorkGroup"] == "analytics"
 
 
+def test_athena_query_file_runs_the_sql_of_the_file_rendered(catalogue: Callable[[], Any], aws: str) -> None:
+    """daily_summary's SQL is tests/specs/sql/daily_summary.sql, read when the spec was compiled."""
+    athena = client(aws, "athena")
+    task, context = rendered(catalogue(), "daily_summary")
+    calls = spy(task, "start_query_execution")
+    deferred(task, context)
+    (request,) = calls
+    assert request["QueryString"] == (
+        "-- The statement of catalogue_more's daily_summary task (query_file): Jinja is rendered when the task "
+        "runs.\n"
+        "INSERT INTO daily_summary\n"
+        "SELECT DATE '2024-01-01' AS day, source, count(*) AS events\n"
+        "FROM landing-bucket_db.events\n"
+        "WHERE day = DATE '2024-01-01'\n"
+        "  AND partition_1 = 'a'\n"
+        "  AND partition_2 = 'b'\n"
+        "GROUP BY source"
+    )
+    execution = athena.get_query_execution(QueryExecutionId=task.query_execution_id)["QueryExecution"]
+    assert execution["Query"] == request["QueryString"]
+    assert execution["QueryExecutionContext"] == {"Database": "reporting", "Catalog": "AwsDataCatalog"}
+    assert execution["WorkGroup"] == "primary"
+
+
 def test_s3_wait_finds_keys_patterns_and_literal_stars(catalogue: Callable[[], Any], aws: str) -> None:
     s3 = client(aws, "s3")
     s3.create_bucket(Bucket="landing-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})

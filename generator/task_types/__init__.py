@@ -3,8 +3,12 @@
 A task type module defines ``NAME``, ``SUMMARY``, ``OPERATORS`` (dotted paths
 it lowers to), ``PROPERTIES``/``REQUIRED`` (its schema fragment), ``lower``
 (task -> operator tasks, the first is the entry, the last the exit) and,
-optionally, ``check`` (rules the schema cannot express).  Adding a type means
-adding its module, one line here, and its data cases in ``tests/cases``.
+optionally, ``check`` (rules the schema cannot express), ``ONE_OF`` (groups
+of keys of which a task sets exactly one; ``check`` enforces it, the spec
+reference's example uses the first) and ``FILE_KEYS`` (keys naming a file
+beside the spec, read into another key by :mod:`generator.spec_files`).
+Adding a type means adding its module, one line here, and its data cases in
+``tests/cases``.
 """
 
 from __future__ import annotations

@@ -9,16 +9,16 @@ is not a template field, so it cannot be made per run; write statements that
 can run twice (``CREATE TABLE IF NOT EXISTS``, ``INSERT OVERWRITE``-style
 CTAS into a run-specific location...).
 
-``query_file`` (SQL in a ``.sql`` file beside the spec) is implemented by
-:func:`read_query_file` but not offered in the schema yet: the file must be
-read relative to the spec's folder, which task types are not told today (see
-the module's ``resolve`` note in docs/task-types.md).
+The SQL is written inline (``query``) or in a ``.sql`` file beside the spec
+(``query_file``, exactly one of the two: DG514).  The file is named relative to
+the spec's folder and read when the spec is compiled (:mod:`generator.spec_files`,
+through ``FILE_KEYS``), so lowering only ever sees ``query``; in MWAA the file
+is in the DAGs folder beside the spec, uploaded before it by ``dagen deploy``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 from generator.diagnostics import Diagnostic
@@ -32,16 +32,25 @@ OPERATORS = ("airflow.providers.amazon.aws.operators.athena.AthenaOperator",)
 
 SQL_FILE: Schema = {
     "type": "string",
-    # relative, no '..' segment, ends in .sql: the file stays inside the spec's folder
-    "pattern": r"^(?!/)(?!.*(^|/)\.\.(/|$))[^\\]+\.sql$",
-    "title": "relative path of a .sql file inside the spec's folder",
+    # Relative, ends in .sql, and no part starting with '.' other than './': no '..' (the file stays inside
+    # the spec's folder) and no hidden part (dagen deploy does not upload those).  No Jinja: the path is read
+    # when the spec is compiled, never rendered.  No backslash or control character.
+    "pattern": r"^(?!/)(?!.*(^|/)\.(?!/))[^\\{}\x00-\x1f]+\.sql$",
+    "title": "path of a .sql file relative to the spec's folder (no '..', hidden part or Jinja)",
 }
 
 PROPERTIES = {
     "query": prop(
         TEMPLATED_STRING,
-        "The SQL statement (Jinja allowed: `{{ ds }}`, `{{ params.x }}`).",
+        "The SQL statement (Jinja allowed: `{{ ds }}`, `{{ params.x }}`). Set this or `query_file`.",
         "SELECT * FROM events WHERE day = DATE '{{ ds }}'",
+    ),
+    "query_file": prop(
+        SQL_FILE,
+        "A `.sql` file holding the statement instead of `query`, relative to the spec's folder "
+        "(`sql/daily_counts.sql` beside `pipelines/daily.yaml` is `pipelines/sql/daily_counts.sql`). "
+        "Read when the spec is compiled; Jinja in it is rendered when the task runs.",
+        "sql/daily_counts.sql",
     ),
     "database": prop(TEMPLATED_STRING, "Database (Glue schema) that unqualified table names refer to.", "analytics"),
     "catalog": prop(TEMPLATED_STRING, "Data catalog of the database.", "AwsDataCatalog", default="AwsDataCatalog"),
@@ -57,10 +66,27 @@ PROPERTIES = {
         default="primary",
     ),
 }
-REQUIRED = ("query", "database")
+REQUIRED = ("database",)
+ONE_OF = (("query", "query_file"),)
+FILE_KEYS = {"query_file": "query"}  # read into `query` by generator.spec_files
 
 
 def check(task_id: str, task: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
+    given = [key for key in ONE_OF[0] if key in task]
+    if not given:
+        yield Diagnostic(
+            code="DG514",
+            **at(("tasks", task_id), key=True),
+            message=f"athena_query '{task_id}' sets neither query nor query_file: it has no SQL to run",
+            hint="write the statement under query, or in a .sql file beside the spec named by query_file",
+        )
+    elif len(given) > 1:
+        yield Diagnostic(
+            code="DG514",
+            **at(("tasks", task_id, "query_file"), key=True),
+            message=f"athena_query '{task_id}' sets both query and query_file: it runs one statement",
+            hint="keep the statement in one place: under query, or in the .sql file query_file names",
+        )
     if "output_location" not in task and "workgroup" not in task:
         yield Diagnostic(
             code="DG507",
@@ -69,25 +95,6 @@ def check(task_id: str, task: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
             "know where to write the results",
             hint="add output_location: s3://BUCKET/PREFIX/, or the workgroup whose settings hold the location",
         )
-
-
-def read_query_file(folder: Path, relative: str) -> tuple[str | None, str | None]:
-    """The SQL of ``relative`` inside ``folder``, or the reason it cannot be used: ``(text, problem)``.
-
-    The schema already refuses absolute paths and ``..``; this also refuses a
-    symbolic link that leads out of the folder, so a spec can only ship SQL that
-    sits beside it.
-    """
-    root = folder.resolve()
-    path = (root / PurePosixPath(relative)).resolve()
-    if not path.is_relative_to(root):
-        return None, f"query_file '{relative}' leads outside the spec's folder"
-    try:
-        return path.read_text(encoding="utf-8"), None
-    except FileNotFoundError:
-        return None, f"query_file '{relative}' does not exist beside the spec"
-    except (OSError, UnicodeDecodeError) as error:
-        return None, f"query_file '{relative}' cannot be read: {error}"
 
 
 def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:

@@ -97,6 +97,7 @@ PROPERTIES = {
     ),
 }
 REQUIRED = ("cluster",)
+ONE_OF = (KINDS,)
 
 
 def check(task_id: str, task: dict[str, Any], at: Any) -> Iterator[Diagnostic]:

@@ -17,6 +17,7 @@ as a JSON string literal) that calls :func:`response_ready` of this module.
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 from typing import Any
@@ -112,6 +113,26 @@ def response_check_lambda(check: dict[str, Any]) -> str:
     """The callable dag-factory builds for the sensor: a call of :func:`response_ready` with the check."""
     literal = repr(json.dumps(check, sort_keys=True))  # a str repr is always one valid Python literal
     return f"lambda response: __import__({__name__!r}, fromlist=['_']).response_ready(response, {literal})"
+
+
+def check_of_lambda(text: str | None) -> dict[str, Any] | None:
+    """The check a :func:`response_check_lambda` text carries (None for any other text).
+
+    For runners that stand in for the endpoint (``dagen run --local`` answers so that the check passes).
+    """
+    if not text:
+        return None
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "response_ready" and len(node.args) == 2:
+            literal = node.args[1]
+            if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
+                check = json.loads(literal.value)
+                return check if isinstance(check, dict) else None
+    return None
 
 
 def _same(value: Any, expected: Any) -> bool:

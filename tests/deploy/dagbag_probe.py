@@ -41,6 +41,12 @@ print(
             "import_errors": bag.import_errors,
             "dag_ids": sorted(bag.dag_ids),
             "tags": {dag_id: sorted(bag.dags[dag_id].tags) for dag_id in bag.dag_ids},
+            "athena_queries": {  # what the Athena tasks will run (query_file: read from the bundle)
+                f"{dag_id}.{task.task_id}": task.query
+                for dag_id in bag.dag_ids
+                for task in bag.dags[dag_id].tasks
+                if type(task).__name__ == "AthenaOperator"
+            },
             "parsed": sorted(Path(path).relative_to(folder).as_posix() for path in bag.file_last_changed),
             "listed": sorted(Path(path).relative_to(folder).as_posix() for path in list_py_file_paths(folder)),
             "ignore_syntax": conf.get("core", "dag_ignore_file_syntax"),

@@ -13,3 +13,7 @@ def celebrate(context: Any) -> None:
 
 def note_retry(context: Any) -> None:
     RECEIVED.append(("note_retry", context["ti"].task_id))
+
+
+def chase(context: Any) -> None:
+    RECEIVED.append(("chase", context["dag"].dag_id))

@@ -1,0 +1,3 @@
+SELECT count(*)
+FROM {{ params.tabel }}
+WHERE day = DATE '{{ dss }}'

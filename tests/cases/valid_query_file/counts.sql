@@ -1,0 +1,1 @@
+SELECT count(*) FROM {{ params.table }} WHERE day = DATE '{{ ds }}'

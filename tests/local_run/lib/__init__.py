@@ -1,0 +1,1 @@
+"""Modules of the local-run test specs (their pipelines folder is tests/local_run/)."""
