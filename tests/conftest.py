@@ -30,6 +30,7 @@ def sns_inbox(monkeypatch: pytest.MonkeyPatch):
     exported as AIRFLOW_CONN_AWS_DEFAULT) and a function returning the messages published so far.
     """
     import json
+    import urllib.request
 
     import boto3
     from moto.server import ThreadedMotoServer
@@ -39,6 +40,8 @@ def sns_inbox(monkeypatch: pytest.MonkeyPatch):
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
+        # moto's backends are process-global: start from an empty account, not an earlier test's queue
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         connection = json.dumps({"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}})
@@ -52,6 +55,8 @@ def sns_inbox(monkeypatch: pytest.MonkeyPatch):
 
         def receive() -> list[dict[str, str]]:
             messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+            for message in messages:
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
             return [{key: json.loads(message["Body"])[key] for key in ("Subject", "Message")} for message in messages]
 
         yield connection, receive
