@@ -46,6 +46,8 @@ from generator.task_types import (
     emr_notebook,
     emr_serverless_job,
     emr_step,
+    glue_crawler,
+    glue_job,
     lambda_invoke,
 )
 
@@ -522,6 +524,38 @@ class _Provider:
 
         return self.once(f"workgroup:{name}", make)
 
+    def glue_job(self, name: str) -> str:
+        """A Glue job ``name`` unless one exists (a template may have made it); its script is not run."""
+
+        def make() -> str:
+            glue = self.aws.client("glue")
+            if name not in glue.list_jobs().get("JobNames", []):
+                glue.create_job(
+                    Name=name,
+                    Role=self.role("dagen-local-glue", "glue.amazonaws.com"),
+                    Command={"Name": "glueetl", "ScriptLocation": f"s3://{self.bucket(DATA_BUCKET)}/glue/{name}.py"},
+                    GlueVersion="4.0",
+                )
+            return name
+
+        return self.once(f"glue-job:{name}", make)
+
+    def glue_crawler(self, name: str) -> str:
+        """A crawler ``name`` of a local folder unless one exists (a template may have made it)."""
+
+        def make() -> str:
+            glue = self.aws.client("glue")
+            if name not in glue.list_crawlers().get("CrawlerNames", []):
+                glue.create_crawler(
+                    Name=name,
+                    Role=self.role("dagen-local-glue", "glue.amazonaws.com"),
+                    DatabaseName="dagen_local",
+                    Targets={"S3Targets": [{"Path": f"s3://{self.bucket(DATA_BUCKET)}/crawled/{name}/"}]},
+                )
+            return name
+
+        return self.once(f"glue-crawler:{name}", make)
+
     def pass_state_machine(self, variable: str) -> str:
         def make() -> str:
             definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
@@ -622,6 +656,14 @@ def _named_resources(provider: _Provider, config: dict[str, Any], params: dict[s
             group = _fixed(task.get("workgroup"), params)
             if group and group != "primary":
                 yield f"Athena workgroup {provider.workgroup(group)} (for {task_id})"
+        elif operator in glue_job.OPERATORS:
+            job = _fixed(task.get("job_name"), params)
+            if job:
+                yield f"Glue job {provider.glue_job(job)} (for {task_id}; its script is not run)"
+        elif operator in glue_crawler.OPERATORS:
+            crawler = _fixed(task.get("crawler_name") or (task.get("config") or {}).get("Name"), params)
+            if crawler:
+                yield f"Glue crawler {provider.glue_crawler(crawler)} (for {task_id})"
         elif operator in (*emr_step.OPERATORS, *emr_notebook.OPERATORS):
             # An existing cluster written as an id (a cluster the pipeline creates arrives by XCom template).
             cluster = _fixed(task.get("job_flow_id") or task.get("cluster_id"), params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import types
@@ -173,3 +174,54 @@ def test_sla_is_each_airflows_own(bag) -> None:
     consumer = bag.dags["curation_consumer"]
     assert not getattr(consumer, "deadline", None)
     assert not any(getattr(task, "sla", None) for task in consumer.tasks)
+
+
+EVERY_TYPE_TASKS = [
+    "ingest.any_csv",
+    "ingest.export_ready",
+    "ingest.landed",
+    "process.clean",
+    "process.daily_counts",
+    "process.daily_regions",
+    "process.eks_etl",
+    "process.load_partitions",
+    "process.report_notebook",
+    "process.report_notebook_wait",
+    "process.serverless_etl",
+    "process.weekly_total",
+    "publish.announce",
+    "publish.catalogue",
+    "publish.crawl",
+    "publish.curate",
+    "publish.curate_wait",
+    "publish.summarise",
+]
+
+
+def test_the_every_type_spec_loads_in_a_dagbag_and_previews(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tests/local_run/every_type.yaml (every task type and feature; run green by test_local_run) as MWAA loads it."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(repo / "dags" / "pipelines_loader.py", dags)
+    shutil.copytree(repo / "tests" / "local_run", dags / "pipelines")
+    loaded = dagbag(dags)
+    assert loaded.import_errors == {}
+    dag = loaded.dags["every_type"]
+    assert "dagen:invalid-spec" not in dag.tags
+    assert sorted(dag.task_ids) == EVERY_TYPE_TASKS
+    assert dag.get_task("process.weekly_total").query.startswith("-- The last seven days of orders")
+    assert dag.dagrun_timeout == timedelta(hours=2)
+    if hasattr(dag, "deadline"):
+        assert [alert.interval for alert in dag.deadline] == [timedelta(hours=1)]
+    else:
+        assert {task.sla for task in dag.tasks} == {timedelta(hours=1)}
+
+    from generator.cli import main
+
+    capsys.readouterr()  # what building the bag printed
+    assert main(["preview", "tests/local_run/every_type.yaml", "--format", "json"]) == 0
+    (preview,) = json.loads(capsys.readouterr().out)["dags"]
+    assert sorted(task["task_id"] for task in preview["tasks"]) == EVERY_TYPE_TASKS
+    assert (preview["sla"], preview["dagrun_timeout"]) == ("1h", "2h")

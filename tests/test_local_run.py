@@ -9,6 +9,7 @@ task instances and the emulator's own record of what each task started.
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,15 @@ EVERY_TYPE_GREEN = {
     "process.serverless_etl": "success",
     "process.eks_etl": "success",
     "process.load_partitions": "success",
+    "process.weekly_total": "success",
+    "process.report_notebook": "success",
+    "process.report_notebook_wait": "success",
     "publish.summarise": "success",
     "publish.announce": "success",
+    "publish.curate": "success",
+    "publish.curate_wait": "success",
+    "publish.catalogue": "success",
+    "publish.crawl": "success",
 }
 # One run, three faults: two failures of new task types, one lost start response.
 EVERY_TYPE_FAULTS = ("--fail", "serverless_etl", "--fail", "load_partitions", "--flaky", "eks_etl")
@@ -407,8 +415,37 @@ def test_every_task_type_reaches_the_emulator_with_rendered_values(runs: Any) ->
     assert {origin: (q["state"], q["output_location"]) for origin, q in queries.items()} == {
         "process.daily_counts": ("SUCCEEDED", "s3://dagen-local-athena/every_type/"),
         "process.daily_regions": ("SUCCEEDED", "s3://dagen-local-athena-results/dagen-local-analytics-workgroup/"),
+        "process.weekly_total": ("SUCCEEDED", "s3://dagen-local-athena/every_type/"),
     }
     assert queries["process.daily_counts"]["query"] == f"SELECT count(*) FROM orders WHERE day = DATE '{day}'"
+    week_start = (date.fromisoformat(day) - timedelta(days=6)).isoformat()
+    assert queries["process.weekly_total"]["query"] == (  # sql/weekly_total.sql, rendered
+        "-- The last seven days of orders, per region (read by every_type.yaml's weekly_total task).\n"
+        "SELECT region, count(*) AS orders\nFROM orders\n"
+        f"WHERE day BETWEEN DATE '{week_start}' AND DATE '{day}'\nGROUP BY region"
+    )
+    # The seed task types beside them: a notebook on the shared cluster, the state machine, the Glue job
+    # and crawler the runner created because the spec names them.
+    (notebook,) = seen["notebook_executions"]
+    assert (notebook["path"], notebook["state"], notebook["origin"]) == (
+        "reports/orders.ipynb",
+        "FINISHED",
+        "process.report_notebook",
+    )
+    (execution,) = seen["executions"]
+    assert (execution["state"], execution["input"], execution["origin"]) == (
+        "SUCCEEDED",
+        {"day": day},
+        "publish.curate",
+    )
+    (job_run,) = seen["job_runs"]
+    assert (job_run["job"], job_run["state"], job_run["origin"]) == (
+        "catalogue-orders",
+        "SUCCEEDED",
+        "publish.catalogue",
+    )
+    (crawl,) = seen["crawls"]
+    assert (crawl["crawler"], crawl["state"], crawl["origin"]) == ("orders-curated", "SUCCEEDED", "publish.crawl")
     # The long-running cluster: the step ran on it, and the pipeline left it running.
     (cluster,) = seen["clusters"]
     assert (cluster["id"], cluster["state"], cluster["origin"]) == (variables["shared_emr_cluster_id"], "WAITING", None)
@@ -472,6 +509,10 @@ def test_injected_faults_of_new_task_types_fail_their_tasks_and_stop_downstream(
         "process.load_partitions": "failed",
         "publish.summarise": "upstream_failed",
         "publish.announce": "upstream_failed",
+        "publish.curate": "upstream_failed",
+        "publish.curate_wait": "upstream_failed",
+        "publish.catalogue": "upstream_failed",
+        "publish.crawl": "upstream_failed",
     }
     tries = {row["task_id"]: row["try_number"] for row in outcome.report["tasks"]}
     assert (tries["process.serverless_etl"], tries["process.load_partitions"], tries["process.eks_etl"]) == (2, 2, 2)
