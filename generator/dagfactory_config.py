@@ -80,19 +80,24 @@ NOTIFICATION_EVENTS = {
 }
 
 
-def _notification_callbacks(spec: PipelineSpec) -> dict[str, Any]:
+def _notifier(spec: PipelineSpec, event: str, **extra: Any) -> dict[str, Any]:
     """dag-factory's callback form: the notifier class by dotted path and its arguments (plain data)."""
+    return {
+        "callback": "generator.notifications.PipelineNotifier",
+        "event": event,
+        "targets": spec.notifications[event],
+        "aws_conn_id": spec.aws_conn_id,
+        **extra,
+    }
+
+
+def _notification_callbacks(spec: PipelineSpec) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for event, targets in spec.notifications.items():
+    for event in spec.notifications:
         if event not in NOTIFICATION_EVENTS:
             continue  # on_sla_miss: see _sla
         where, name = NOTIFICATION_EVENTS[event]
-        callback = {
-            "callback": "generator.notifications.PipelineNotifier",
-            "event": event,
-            "targets": targets,
-            "aws_conn_id": spec.aws_conn_id,
-        }
+        callback = _notifier(spec, event)
         if where == "dag":
             out[name] = callback
         else:
@@ -110,12 +115,13 @@ def _sla(spec: PipelineSpec, airflow_major: int) -> dict[str, Any]:
     if spec.sla is None:
         return {}
     sla = format_duration(spec.sla.total_seconds())
-    targets = spec.notifications["on_sla_miss"]
     if airflow_major >= 3:
         callback = Constructed(
             SLA_CLASSES["callback"],
             args=("generator.notifications.notify_sla_miss",),
-            kwargs={"kwargs": {"targets": targets, "aws_conn_id": spec.aws_conn_id, "sla": sla}},
+            kwargs={
+                "kwargs": {"targets": spec.notifications["on_sla_miss"], "aws_conn_id": spec.aws_conn_id, "sla": sla}
+            },
         )
         alert = Constructed(
             SLA_CLASSES["alert"],
@@ -127,14 +133,7 @@ def _sla(spec: PipelineSpec, airflow_major: int) -> dict[str, Any]:
             },
         )
         return {"dagen_deadline": alert}
-    notifier = {
-        "callback": "generator.notifications.PipelineNotifier",
-        "event": "on_sla_miss",
-        "targets": targets,
-        "aws_conn_id": spec.aws_conn_id,
-        "sla": sla,
-    }
-    return {"default_args": {"sla": _duration(spec.sla)}, "sla_miss_callback": notifier}
+    return {"default_args": {"sla": _duration(spec.sla)}, "sla_miss_callback": _notifier(spec, "on_sla_miss", sla=sla)}
 
 
 def _doc(spec: PipelineSpec) -> str:

@@ -417,14 +417,23 @@ def _instance_fleets(fleets: dict[str, Any], seconds: Any) -> list[dict[str, Any
     return out
 
 
-def _configurations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def configurations(items: list[dict[str, Any]], *, capitalised: bool = True) -> list[dict[str, Any]]:
+    """Spec configurations (classification/properties/configurations) as an API spells them.
+
+    RunJobFlow capitalises the keys; the EMR Serverless and EMR on EKS job APIs
+    (``capitalised=False``) spell them as specs do.
+    """
+
+    def key(name: str) -> str:
+        return name.capitalize() if capitalised else name
+
     out = []
     for item in items:
-        conf: dict[str, Any] = {"Classification": item["classification"]}
+        conf: dict[str, Any] = {key("classification"): item["classification"]}
         if "properties" in item:
-            conf["Properties"] = dict(item["properties"])
+            conf[key("properties")] = dict(item["properties"])
         if "configurations" in item:
-            conf["Configurations"] = _configurations(item["configurations"])
+            conf[key("configurations")] = configurations(item["configurations"], capitalised=capitalised)
         out.append(conf)
     return out
 
@@ -461,7 +470,7 @@ def run_job_flow_request(
         "Tags": [{"Key": key, "Value": value} for key, value in {**tags, **cluster.get("tags", {})}.items()],
     }
     if "configurations" in cluster:
-        request["Configurations"] = _configurations(cluster["configurations"])
+        request["Configurations"] = configurations(cluster["configurations"])
     if "log_uri" in cluster:
         request["LogUri"] = cluster["log_uri"]
     if "security_configuration" in cluster:

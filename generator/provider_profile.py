@@ -20,13 +20,24 @@ class ProviderProfile:
     glue_waiter_arguments: bool
     # GlueCrawlerRunOperator starts an existing crawler without rewriting its config.
     crawler_run_operator: bool
+    # The lane has apache-airflow-providers-standard, home of PythonOperator (Airflow 3's lane; on 2.10 it is
+    # airflow.operators.python).
+    standard_provider: bool
 
 
 MODERN = ProviderProfile(
-    name="9.34", region_on_every_operator=True, glue_waiter_arguments=True, crawler_run_operator=True
+    name="9.34",
+    region_on_every_operator=True,
+    glue_waiter_arguments=True,
+    crawler_run_operator=True,
+    standard_provider=True,
 )
 LEGACY = ProviderProfile(
-    name="9.0", region_on_every_operator=False, glue_waiter_arguments=False, crawler_run_operator=False
+    name="9.0",
+    region_on_every_operator=False,
+    glue_waiter_arguments=False,
+    crawler_run_operator=False,
+    standard_provider=False,
 )
 
 

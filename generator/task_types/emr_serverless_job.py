@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.emr_cluster import configurations
 from generator.lowering_context import LowerContext
 from generator.model import OperatorTask, TaskSpec
 from generator.schema_parts import S3_URI, STRING_LIST, TEMPLATED_STRING, Schema, obj, prop
@@ -127,24 +128,11 @@ def spark_submit(spark: dict[str, Any]) -> dict[str, Any]:
     return driver
 
 
-def _classifications(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # The job APIs spell classifications the way specs do (classification/properties/configurations).
-    out = []
-    for item in items:
-        conf: dict[str, Any] = {"classification": item["classification"]}
-        if "properties" in item:
-            conf["properties"] = dict(item["properties"])
-        if "configurations" in item:
-            conf["configurations"] = _classifications(item["configurations"])
-        out.append(conf)
-    return out
-
-
 def configuration_overrides(settings: dict[str, Any]) -> dict[str, Any]:
     """The API's ``configurationOverrides`` (application configuration, S3 logs); empty when neither is set."""
     out: dict[str, Any] = {}
     if settings.get("configurations"):
-        out["applicationConfiguration"] = _classifications(settings["configurations"])
+        out["applicationConfiguration"] = configurations(settings["configurations"], capitalised=False)
     if "log_uri" in settings:
         out["monitoringConfiguration"] = {"s3MonitoringConfiguration": {"logUri": settings["log_uri"]}}
     return out

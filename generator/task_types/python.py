@@ -36,7 +36,7 @@ from typing import Any
 
 from generator.lowering_context import LowerContext
 from generator.model import OperatorTask, TaskSpec
-from generator.provider_profile import LEGACY
+from generator.provider_profile import ProviderProfile
 from generator.schema_parts import prop
 from generator.task_types.generic_operator import iam_permissions
 from generator.templating import json_with_templates
@@ -68,9 +68,9 @@ PROPERTIES = {
 REQUIRED = ("callable",)
 
 
-def python_operator(profile: Any) -> str:
-    """The PythonOperator of the lane: the lanes pair providers-amazon 9.0 with Airflow 2.10, 9.34 with 3."""
-    return CORE_OPERATOR if profile.name == LEGACY.name else STANDARD_OPERATOR
+def python_operator(profile: ProviderProfile) -> str:
+    """The PythonOperator of the lane."""
+    return STANDARD_OPERATOR if profile.standard_provider else CORE_OPERATOR
 
 
 def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
