@@ -197,6 +197,12 @@ def to_dagfactory_config(lowered: LoweredPipeline, *, airflow_major: int) -> dic
     return config
 
 
+def airflow_task_id(task_id: str, task: dict[str, Any]) -> str:
+    """The id Airflow gives a configured task: a task of a group is ``GROUP.TASK``."""
+    group = task.get("task_group_name")
+    return f"{group}.{task_id}" if group else task_id
+
+
 def materialise(value: Any) -> Any:
     """Replace :class:`Constructed` markers by the objects they describe."""
     if isinstance(value, Constructed):

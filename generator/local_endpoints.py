@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from generator.dagfactory_config import airflow_task_id
 from generator.task_types import http_wait
 
 LOOPBACK = "127.0.0.1"
@@ -173,9 +174,8 @@ def http_routes(config: dict[str, Any]) -> dict[str, list[Route]]:
             continue
         check = http_wait.check_of_lambda(task.get("response_check_lambda"))
         status, body, content_type, unmet = answer_for(check)
-        group = task.get("task_group_name")
         route = Route(
-            task_id=f"{group}.{task_id}" if group else task_id,
+            task_id=airflow_task_id(task_id, task),
             method=str(task.get("method", "GET")).upper(),
             pattern=endpoint_pattern(str(task.get("endpoint", ""))),
             status=status,

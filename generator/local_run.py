@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.aws_emulator import DUMMY_KEY, LocalAws
+from generator.dagfactory_config import airflow_task_id
 from generator.local_endpoints import LocalEndpoints
 from generator.normalise import format_duration
 
@@ -264,10 +265,7 @@ def _state(value: Any) -> str:
 
 def airflow_task_ids(config: dict[str, Any]) -> dict[str, str]:
     """Spec task id -> Airflow task id (a task in a group is ``GROUP.TASK`` in Airflow)."""
-    return {
-        task_id: f"{task['task_group_name']}.{task_id}" if task.get("task_group_name") else task_id
-        for task_id, task in (config.get("tasks") or {}).items()
-    }
+    return {task_id: airflow_task_id(task_id, task) for task_id, task in (config.get("tasks") or {}).items()}
 
 
 def _asset_events(dag_run: Any) -> list[dict[str, Any]]:
