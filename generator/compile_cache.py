@@ -11,11 +11,12 @@ entry records each one's SHA-256 and is used only while they all still match
 (:func:`generator.spec_files.unchanged`), so their bytes are part of the key too.
 Specs with problems are never cached, so their diagnostics are always fresh.
 
-Entries are JSON, not pickle.  The only objects in a configuration are the
-compiler's :class:`Constructed` markers, stored as ``__type__`` mappings, a key
-user data can never hold (the loader rejects it, DG105), and only from an
-allow-list.  The folder must belong to the current user and be writable by no
-one else, or the cache is not used.
+Entries are JSON, not pickle, in an envelope user data cannot produce: every
+mapping and list is wrapped, so the compiler's :class:`Constructed` markers are
+the only objects restored, and only from an allow-list.  An entry of any other
+shape (or without tasks) is ignored and the spec compiled again.  The folder
+must belong to the current user and be writable by no one else, or the cache
+is not used.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any, NamedTuple
 
 from generator.dagfactory_config import CONSTRUCTED_TYPES, Constructed
 
-FORMAT = "2"
+FORMAT = "3"
 _LIBRARIES = ("pyyaml", "jsonschema", "jinja2", "croniter")
 
 
@@ -52,32 +53,57 @@ def generator_fingerprint() -> str:
     return digest.hexdigest()
 
 
+# Every JSON object in an entry is an envelope the encoder wrote: {"d": pairs} a mapping, {"l": items} a list,
+# {"c": path, "a": args, "k": pairs} a compiler marker.  User data is always inside "d"/"l", so no value a
+# spec holds can be read back as a marker, and an object of any other shape makes the entry unusable.
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, Constructed):
-        return {
-            "__type__": value.path,
-            "__args__": [_encode(a) for a in value.args],
-            **{key: _encode(sub) for key, sub in value.kwargs.items()},
-        }
+        return {"c": value.path, "a": [_encode(a) for a in value.args], "k": _encode(value.kwargs)["d"]}
     if isinstance(value, dict):
-        return {key: _encode(sub) for key, sub in value.items()}
+        return {"d": [[key, _encode(sub)] for key, sub in value.items()]}
     if isinstance(value, (list, tuple)):
-        return [_encode(sub) for sub in value]
-    return value
+        return {"l": [_encode(sub) for sub in value]}
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise TypeError(f"{type(value).__name__} in a configuration")
+
+
+def _pairs(pairs: Any) -> dict[str, Any]:
+    if not isinstance(pairs, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) for pair in pairs
+    ):
+        raise ValueError("malformed mapping in a cache entry")
+    return {key: _decode(sub) for key, sub in pairs}
 
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
-        if "__type__" in value:
-            path = value["__type__"]
-            if path not in CONSTRUCTED_TYPES:
-                raise ValueError(f"unexpected type {path} in a cache entry")
-            kwargs = {key: _decode(sub) for key, sub in value.items() if key not in ("__type__", "__args__")}
-            return Constructed(path, args=tuple(_decode(a) for a in value.get("__args__", [])), kwargs=kwargs)
-        return {key: _decode(sub) for key, sub in value.items()}
+        if value.keys() == {"d"}:
+            return _pairs(value["d"])
+        if value.keys() == {"l"} and isinstance(value["l"], list):
+            return [_decode(sub) for sub in value["l"]]
+        if value.keys() == {"c", "a", "k"} and isinstance(value["a"], list):
+            if value["c"] not in CONSTRUCTED_TYPES:
+                raise ValueError(f"unexpected type {value['c']} in a cache entry")
+            return Constructed(value["c"], args=tuple(_decode(a) for a in value["a"]), kwargs=_pairs(value["k"]))
+        raise ValueError("unexpected object in a cache entry")
     if isinstance(value, list):
-        return [_decode(sub) for sub in value]
+        raise ValueError("bare list in a cache entry")
     return value
+
+
+def decode_config(value: Any) -> dict[str, Any]:
+    """A configuration stored by :func:`encode_config`; ValueError unless every object is an envelope."""
+    config = _decode(value)
+    if not isinstance(config, dict) or not isinstance(config.get("tasks"), dict) or not config["tasks"]:
+        raise ValueError("a cache entry without tasks")
+    return config
+
+
+def encode_config(config: dict[str, Any]) -> Any:
+    return _encode(config)
 
 
 class CacheEntry(NamedTuple):
@@ -122,7 +148,9 @@ class CompileCache:
             files = entry.get("files", {})
             if not all(isinstance(name, str) and isinstance(sha, str) for name, sha in files.items()):
                 return None
-            return CacheEntry(entry["dag_id"], _decode(entry["config"]), files)
+            if not isinstance(entry["dag_id"], str):
+                return None
+            return CacheEntry(entry["dag_id"], decode_config(entry["config"]), files)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -133,7 +161,7 @@ class CompileCache:
             with tempfile.NamedTemporaryFile(
                 "w", dir=self.folder, suffix=".tmp", delete=False, encoding="utf-8"
             ) as handle:
-                json.dump({"dag_id": dag_id, "config": _encode(config), "files": files or {}}, handle)
+                json.dump({"dag_id": dag_id, "config": encode_config(config), "files": files or {}}, handle)
             os.replace(handle.name, target)
         except (OSError, TypeError, ValueError):
             return

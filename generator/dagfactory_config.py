@@ -5,7 +5,8 @@ Python objects a DAG needs (``timedelta``, ``Param``).  The loader turns the
 markers into objects and hands the dict to dag-factory; ``dagen compile``
 renders them as dag-factory's ``__type__`` YAML, so the output is a file
 dag-factory itself can load.  User data never reaches ``__type__`` (the loader
-rejects such keys), only values the compiler made.
+rejects every key dag-factory gives a meaning, DG105; rendering refuses one
+that got through), only values the compiler made.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 
 from generator.model import LoweredPipeline, PipelineSpec
 from generator.normalise import format_duration
+from generator.source import is_reserved_key
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,9 @@ def _typed(value: Any) -> Any:
         out.update({key: _typed(sub) for key, sub in value.kwargs.items()})
         return out
     if isinstance(value, dict):
+        reserved = [key for key in value if is_reserved_key(key)]
+        if reserved:  # the loader refuses them (DG105); a marker here could only be user data
+            raise ValueError(f"key {reserved[0]!r} in a configuration: only the compiler writes dag-factory markers")
         return {key: _typed(sub) for key, sub in value.items()}
     if isinstance(value, list):
         return [_typed(sub) for sub in value]

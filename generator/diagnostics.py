@@ -41,8 +41,9 @@ _CODES = (
     Code(
         "DG105",
         "object-constructing key",
-        "`__type__`/`__args__` keys make dag-factory import and instantiate arbitrary classes; "
-        "they are never allowed in a spec.",
+        "`__type__`/`__args__` keys make dag-factory import and instantiate arbitrary classes, and dag-factory "
+        "gives other `__name__` keys (`__join__`, `__and__`, `__or__`) a meaning; no such key is allowed anywhere "
+        "in a spec, including keys brought in by a YAML merge key (`<<:`).",
     ),
     Code("DG106", "file cannot be read", "The file does not exist, is not readable, or is not UTF-8."),
     Code(

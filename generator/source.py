@@ -24,7 +24,13 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 
 Pointer = tuple[str, ...]
 
-FORBIDDEN_KEYS = ("__type__", "__args__")
+# Keys dag-factory gives a meaning (``__type__``/``__args__`` construct objects; ``__and__``, ``__or__`` and
+# ``__join__`` combine values): any ``__name__`` key is refused, wherever YAML puts it (merge keys included).
+OBJECT_KEYS = ("__type__", "__args__")
+
+
+def is_reserved_key(key: object) -> bool:
+    return isinstance(key, str) and len(key) > 4 and key.startswith("__") and key.endswith("__")
 
 
 class _SpecProblem(Exception):
@@ -35,33 +41,50 @@ class _SpecProblem(Exception):
         self.code, self.message, self.mark, self.hint = code, message, mark, hint
 
 
+def _reserved_key(key: str, mark: Any) -> _SpecProblem:
+    effect = (
+        "it would make dag-factory import and instantiate a class"
+        if key in OBJECT_KEYS
+        else "dag-factory gives keys of the form __name__ a meaning"
+    )
+    hint = "specs are plain data; use the task types the schema defines"
+    return _SpecProblem("DG105", f"key '{key}' is not allowed: {effect}", mark, hint)
+
+
+def _plain_key(key_node: yaml.Node) -> None:
+    if not isinstance(key_node, yaml.ScalarNode):
+        raise _SpecProblem(
+            "DG101",
+            "YAML syntax error: a mapping key must be a plain value, not a list or a mapping",
+            key_node.start_mark,
+            "write the key as text ('?' starts a complex key in YAML)",
+        )
+
+
 class _SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Safe loader that refuses duplicate keys and object-constructing keys."""
+    """Safe loader that refuses duplicate keys, complex keys and the keys dag-factory gives a meaning."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, Any] = {}
+        seen: dict[tuple[str, str], Any] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden by explicit keys
                 continue
-            # (tag, text) identifies a scalar key without constructing it twice (the base class builds it)
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else self.construct_object(key_node)
-            if key in FORBIDDEN_KEYS:
-                raise _SpecProblem(
-                    "DG105",
-                    f"key '{key}' is not allowed: it would make dag-factory import and instantiate a class",
-                    key_node.start_mark,
-                    "specs are plain data; use the task types the schema defines",
-                )
-            identity = (key_node.tag, key) if isinstance(key_node, yaml.ScalarNode) else key
+            _plain_key(key_node)
+            identity = (key_node.tag, key_node.value)
             if identity in seen:
-                first = seen[identity]
                 raise _SpecProblem(
                     "DG102",
-                    f"duplicate key '{key}' (first defined on line {first.line + 1})",
+                    f"duplicate key '{key_node.value}' (first defined on line {seen[identity].line + 1})",
                     key_node.start_mark,
                     "YAML keeps only the last value of a repeated key; remove or rename one of them",
                 )
             seen[identity] = key_node.start_mark
+        # Merge keys resolved first: a key that `<<:` brings in is checked like one written here.
+        self.flatten_mapping(node)
+        for key_node, _ in node.value:
+            _plain_key(key_node)
+            if is_reserved_key(key_node.value):
+                raise _reserved_key(key_node.value, key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> str:  # type: ignore[override]  # text, not date
@@ -137,6 +160,8 @@ def load_text(text: str, file: str) -> tuple[SourceDocument | None, list[Diagnos
     except _SpecProblem as problem:
         return None, [_marked(problem.code, file, problem.message, problem.mark, problem.hint)]
     except yaml.constructor.ConstructorError as error:
+        if "could not determine a constructor" not in (error.problem or ""):  # e.g. `<<:` of a non-mapping
+            return None, [_marked("DG101", file, f"YAML error: {error.problem}", error.problem_mark)]
         tag = error.problem.split("'")[1] if error.problem and "'" in error.problem else "?"
         tag = tag.replace("tag:yaml.org,2002:", "!!")
         return None, [
