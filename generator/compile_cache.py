@@ -110,6 +110,38 @@ class CacheEntry(NamedTuple):
     dag_id: str
     config: dict[str, Any]
     files: dict[str, str]  # relative path of each file the spec reads beside it -> SHA-256 of its bytes
+    key: str = ""  # the key it was compiled under (stored in shipped entries; the file name in the cache)
+
+
+def entry_json(key: str, dag_id: str, config: dict[str, Any], files: dict[str, str]) -> str:
+    """One entry as JSON text (the cache's files and the shipped build's)."""
+    return json.dumps({"key": key, "dag_id": dag_id, "config": encode_config(config), "files": files})
+
+
+def read_entry(path: Path) -> CacheEntry | None:
+    """The entry in ``path``, or None when it is missing, unreadable or not exactly what :func:`entry_json` writes."""
+    try:
+        if not path.is_file():  # no FIFO or device: a read must not block the parse
+            return None
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        files, key, dag_id = entry.get("files", {}), entry.get("key", ""), entry["dag_id"]
+        if not all(isinstance(name, str) and isinstance(sha, str) for name, sha in files.items()):
+            return None
+        if not isinstance(dag_id, str) or not isinstance(key, str):
+            return None
+        return CacheEntry(dag_id, decode_config(entry["config"]), files, key)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+
+
+def write_atomically(folder: Path, name: str, text: str) -> None:
+    """Write then rename: a concurrent parser never reads half a file.  Failures are silent (a cache)."""
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(handle.name, folder / name)
+    except OSError:
+        return
 
 
 class CompileCache:
@@ -143,25 +175,12 @@ class CompileCache:
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry stored under ``key``; the caller checks that its ``files`` are unchanged."""
-        try:
-            entry = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
-            files = entry.get("files", {})
-            if not all(isinstance(name, str) and isinstance(sha, str) for name, sha in files.items()):
-                return None
-            if not isinstance(entry["dag_id"], str):
-                return None
-            return CacheEntry(entry["dag_id"], decode_config(entry["config"]), files)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
+        entry = read_entry(self.folder / f"{key}.json")
+        return entry._replace(key=key) if entry is not None else None
 
     def put(self, key: str, dag_id: str, config: dict[str, Any], *, files: dict[str, str] | None = None) -> None:
-        target = self.folder / f"{key}.json"
         try:
-            # write then rename: a concurrent parser never reads half an entry
-            with tempfile.NamedTemporaryFile(
-                "w", dir=self.folder, suffix=".tmp", delete=False, encoding="utf-8"
-            ) as handle:
-                json.dump({"dag_id": dag_id, "config": encode_config(config), "files": files or {}}, handle)
-            os.replace(handle.name, target)
-        except (OSError, TypeError, ValueError):
+            text = entry_json(key, dag_id, config, files or {})
+        except (TypeError, ValueError):
             return
+        write_atomically(self.folder, f"{key}.json", text)

@@ -11,6 +11,7 @@ into every scheduler, DAG processor and worker::
     pipelines/**.yaml       the specs and defaults.yaml
     pipelines/**.py         modules the specs' python tasks and notification callbacks call
     pipelines/**.sql        SQL files the specs' Athena tasks read (``query_file``) when they are compiled
+    compiled/**.json        the compiled configuration of every spec (the shipped build, generator.shipped_build)
 
 and ``spark_jobs/*.py`` and ``*.ipynb`` under the scripts prefix (``--scripts-uri``).
 
@@ -28,6 +29,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path, PurePosixPath
 
 from generator.pipelines import DEFAULTS_NAMES, SPEC_SUFFIXES
+from generator.shipped_build import FOLDER as COMPILED_FOLDER
 from generator.spec_files import SUFFIXES as READ_BESIDE_SUFFIXES
 
 # The MWAA versions dagen is tested on (one lane each) and the Python each runs;
@@ -57,6 +59,7 @@ AIRFLOWIGNORE = """\
 generator/
 pipelines/
 schemas/
+compiled/
 requirements\\.txt
 """
 
@@ -70,10 +73,11 @@ class Phase(IntEnum):
     SCHEMAS = 3  # editor aids, never read while parsing
     PACKAGE = 4  # before specs: new specs may need new package code; imported modules before importers
     PIPELINE_CODE = 5  # before specs: a new spec may call a new function of pipelines/**.py or read a new .sql
-    DEFAULTS = 6  # before specs: a spec is merged over its folder's defaults
-    SPECS = 7
-    LOADER = 8  # last upload: it may need everything above
-    OTHER = 9  # remote files dagen does not recognise (only ever deleted, and first)
+    COMPILED = 6  # before specs: a new spec's entry is there when it arrives (an entry for other bytes is unused)
+    DEFAULTS = 7  # before specs: a spec is merged over its folder's defaults
+    SPECS = 8
+    LOADER = 9  # last upload: it may need everything above
+    OTHER = 10  # remote files dagen does not recognise (only ever deleted, and first)
 
 
 class BundleError(Exception):
@@ -126,6 +130,8 @@ def phase_of(area: str, path: str) -> Phase:
         return Phase.PACKAGE
     if top == "schemas":
         return Phase.SCHEMAS
+    if top == COMPILED_FOLDER:
+        return Phase.COMPILED
     if top == "pipelines":
         if PurePosixPath(path).suffix in PIPELINE_CODE_SUFFIXES:
             return Phase.PIPELINE_CODE
@@ -230,8 +236,15 @@ def _require(path: Path, what: str, hint: str) -> None:
         raise BundleError(f"{path.as_posix()} not found: {what}", hint)
 
 
-def build_bundle(project: Path, airflow_version: str, *, package_dir: Path, with_scripts: bool) -> list[BundleFile]:
-    """Every file to deploy, in upload order."""
+def build_bundle(
+    project: Path,
+    airflow_version: str,
+    *,
+    package_dir: Path,
+    with_scripts: bool,
+    compiled: dict[str, bytes] | None = None,
+) -> list[BundleFile]:
+    """Every file to deploy, in upload order; ``compiled`` is the shipped build (path -> entry)."""
     project_hint = "run dagen deploy in the repository (or pass --project) holding dags/, pipelines/ and schemas/"
     loader = project / "dags" / LOADER
     _require(loader, "the loader is the one DAG file of the bundle", project_hint)
@@ -262,6 +275,8 @@ def build_bundle(project: Path, airflow_version: str, *, package_dir: Path, with
         if path.suffix in SPEC_SUFFIXES or path.suffix in PIPELINE_CODE_SUFFIXES:
             relative = path.relative_to(project / "pipelines").as_posix()
             add(DAGS, f"pipelines/{relative}", path.read_bytes(), f"pipelines/{relative}")
+    for path, content in sorted((compiled or {}).items()):
+        add(DAGS, path, content, "compiled")
     if with_scripts:
         jobs = project / "spark_jobs"
         scripts = [path for path in _visible_files(jobs, "*") if path.suffix in SCRIPT_SUFFIXES]

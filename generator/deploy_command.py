@@ -49,9 +49,11 @@ from generator.deploy_s3 import (
     run_plan,
     s3_client,
 )
+from generator.compile_cache import entry_json
 from generator.diagnostics import REPORTERS, sorted_unique
 from generator.pipelines import process
 from generator.provider_profile import LEGACY, MODERN
+from generator.shipped_build import entry_path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 OnStep = Callable[[int, Step], None]
@@ -134,8 +136,11 @@ def _fail(err: TextIO, message: str, hint: str) -> None:
     err.write(f"dagen deploy: {message}\n" + (f"    hint: {hint}\n" if hint else ""))
 
 
-def _validate(project: Path, airflow_version: str, out: TextIO) -> None:
-    """The specs as ``dagen validate pipelines/`` reports them; any diagnostic stops the deploy."""
+def _validate(project: Path, airflow_version: str, out: TextIO) -> dict[str, bytes]:
+    """The specs as ``dagen validate pipelines/`` reports them; any diagnostic stops the deploy.
+
+    Returns the shipped build: each spec's compiled entry, keyed as the loader's compile cache keys it.
+    """
     folder = project / "pipelines"
     if not folder.is_dir():
         raise BundleError(
@@ -153,6 +158,11 @@ def _validate(project: Path, airflow_version: str, out: TextIO) -> None:
             "the specs have errors (above); nothing was uploaded",
             "fix them (dagen validate pipelines/) and deploy again",
         )
+    return {
+        entry_path(result.file): entry_json(result.key, result.dag_id, result.config, result.files).encode()
+        for result in results
+        if result.key is not None and result.config is not None
+    }
 
 
 def _remote(client: Any, files: list[BundleFile], locations: dict[str, Location]) -> dict[str, dict[str, RemoteObject]]:
@@ -196,11 +206,13 @@ def deploy(args: argparse.Namespace, out: TextIO, err: TextIO, on_step: OnStep |
         )
         return 2
     project: Path = args.project
-    _validate(project, args.airflow_version, out)
+    compiled = _validate(project, args.airflow_version, out)
     problem = bucket_name_problem(args.bucket)
     if problem is not None:
         raise problem
-    files = build_bundle(project, args.airflow_version, package_dir=PACKAGE_DIR, with_scripts=scripts is not None)
+    files = build_bundle(
+        project, args.airflow_version, package_dir=PACKAGE_DIR, with_scripts=scripts is not None, compiled=compiled
+    )
 
     client = s3_client(region=args.region, endpoint_url=args.endpoint_url)
     check_dags_bucket(client, args.bucket)

@@ -25,6 +25,7 @@ from generator.model import PipelineSpec
 from generator.normalise import normalise
 from generator.provider_profile import ProviderProfile
 from generator.semantic import semantic_diagnostics
+from generator.shipped_build import ShippedBuild
 from generator.source import SourceDocument, load_bytes, read_file
 from generator.spec_files import read_spec_files, unchanged
 from generator.validate_schema import schema_diagnostics
@@ -43,6 +44,9 @@ class SpecResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     spec: PipelineSpec | None = None
     config: dict[str, Any] | None = None
+    key: str | None = None  # the compile cache key of its inputs (None when its folder's defaults are broken)
+    files: dict[str, str] = field(default_factory=dict)  # the files it reads beside it -> SHA-256
+    source: str = "compiled"  # or "cache", "shipped": where the configuration came from
 
     @property
     def ok(self) -> bool:
@@ -69,7 +73,8 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _display(path: Path, root: Path | None) -> str:
+def display_name(path: Path, root: Path | None) -> str:
+    """How a file is named in diagnostics and cache keys: relative to ``root`` when it is inside it."""
     if root is not None:
         try:
             return path.resolve().relative_to(root.resolve()).as_posix()
@@ -101,7 +106,7 @@ class _DefaultsCache:
             for name in DEFAULTS_NAMES:
                 candidate = folder / name
                 if candidate.is_file():
-                    display = _display(candidate, self.root)
+                    display = display_name(candidate, self.root)
                     raw, diagnostics = read_file(candidate, display)
                     doc = None
                     if raw is not None:
@@ -114,6 +119,21 @@ class _DefaultsCache:
         return self.cache[folder]
 
 
+def _precompiled(result: SpecResult, cache: CompileCache | None, shipped: ShippedBuild | None) -> bool:
+    """Take the configuration from the cache, else from the shipped build, when one was compiled from these inputs."""
+    candidates = (
+        ("cache", lambda: cache.get(result.key) if cache is not None and result.key else None),
+        ("shipped", lambda: shipped.get(result.file) if shipped is not None else None),
+    )
+    for source, lookup in candidates:
+        hit = lookup()
+        # the files the spec reads beside it (query_file) follow from its bytes; their content must match too
+        if hit is not None and hit.key == result.key and unchanged(result.path.parent, hit.files):
+            result.dag_id, result.config, result.files, result.source = hit.dag_id, hit.config, hit.files, source
+            return True
+    return False
+
+
 def process_file(
     path: Path,
     *,
@@ -121,24 +141,21 @@ def process_file(
     airflow_major: int,
     defaults: _DefaultsCache,
     cache: CompileCache | None = None,
+    shipped: ShippedBuild | None = None,
     compile_specs: bool = True,
 ) -> SpecResult:
-    file = _display(path, defaults.root)
+    file = display_name(path, defaults.root)
     result = SpecResult(path=path, file=file, dag_id=path.stem)
     raw, diagnostics = read_file(path, file)
     if raw is None:
         result.diagnostics = diagnostics
         return result
     folder_defaults = defaults.for_spec(path)
-    key = None
-    if cache is not None and not folder_defaults.diagnostics:
-        key = CompileCache.key(
+    if not folder_defaults.diagnostics:
+        result.key = CompileCache.key(
             spec=raw, defaults=folder_defaults.raw, file=file, profile=profile.name, airflow_major=airflow_major
         )
-        hit = cache.get(key)
-        # the files the spec reads beside it (query_file) follow from its bytes; their content must match too
-        if hit is not None and unchanged(path.parent, hit.files):
-            result.dag_id, result.config = hit.dag_id, hit.config
+        if _precompiled(result, cache, shipped):
             return result
     doc, diagnostics = load_bytes(raw, file)
     if doc is None:
@@ -164,9 +181,31 @@ def process_file(
     if not compile_specs:
         return result
     result.config = to_dagfactory_config(lower(result.spec, profile), airflow_major=airflow_major)
-    if cache is not None and key is not None:
-        cache.put(key, result.dag_id, result.config, files=files.digests)
+    result.files = files.digests
+    if cache is not None and result.key is not None:
+        cache.put(result.key, result.dag_id, result.config, files=files.digests)
     return result
+
+
+def _guarded(path: Path, root: Path | None, options: dict[str, Any], defaults: _DefaultsCache) -> SpecResult:
+    """One spec's result, whatever it holds: an exception in any phase is that spec's diagnostic."""
+    try:
+        return process_file(path, defaults=defaults, **options)
+    except Exception as error:  # noqa: BLE001 - a spec must never take the other specs down with it
+        file = display_name(path, root)
+        return SpecResult(
+            path=path,
+            file=file,
+            dag_id=path.stem,
+            diagnostics=[
+                Diagnostic(
+                    code="DG601",
+                    file=file,
+                    message=f"internal error while checking the spec: {type(error).__name__}: {error}"[:500],
+                    hint="please report this with the spec: every spec should get a located diagnostic",
+                )
+            ],
+        )
 
 
 PARALLEL_FROM = 200  # below this, starting processes costs more than it saves
@@ -174,7 +213,7 @@ PARALLEL_FROM = 200  # below this, starting processes costs more than it saves
 
 def _process_chunk(files: list[Path], *, root: Path | None, options: dict[str, Any]) -> list[SpecResult]:
     defaults = _DefaultsCache(root)
-    return [process_file(path, defaults=defaults, **options) for path in files]
+    return [_guarded(path, root, options, defaults) for path in files]
 
 
 def process(
@@ -184,18 +223,28 @@ def process(
     airflow_major: int,
     root: Path | None = None,
     cache: CompileCache | None = None,
+    shipped: ShippedBuild | None = None,
     compile_specs: bool = True,
     workers: int = 1,
+    established: dict[str, str] | None = None,
 ) -> list[SpecResult]:
     """Every spec under ``paths``, each with its diagnostics or its configuration.
 
-    With a ``cache``, a spec compiled before from identical inputs skips straight to its
-    configuration (its ``spec`` is then not set).  ``compile_specs=False`` stops after
+    With a ``cache`` (or a ``shipped`` build), a spec compiled before from identical inputs
+    skips straight to its configuration (its ``spec`` is then not set).  ``compile_specs=False`` stops after
     validation and normalising (what ``dagen validate`` needs).  ``workers > 1`` spreads
-    many files over forked processes (the command line; never inside Airflow).
+    many files over forked processes (the command line; never inside Airflow).  When two
+    specs give one DAG id, the second gets DG406; ``established`` (DAG id -> file) names
+    the file that keeps an id it already holds, whatever the path order.
     """
     files = discover(paths)
-    options = {"profile": profile, "airflow_major": airflow_major, "cache": cache, "compile_specs": compile_specs}
+    options = {
+        "profile": profile,
+        "airflow_major": airflow_major,
+        "cache": cache,
+        "shipped": shipped,
+        "compile_specs": compile_specs,
+    }
     if workers > 1 and len(files) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
         chunks = [files[index::workers] for index in range(workers)]
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -205,7 +254,9 @@ def process(
     else:
         results = _process_chunk(files, root=root, options=options)
     first_file: dict[str, SpecResult] = {}
-    for result in results:
+    # the file that holds a DAG id already (the loader's last registration) keeps it; else the first in path order
+    established = established or {}
+    for result in sorted(results, key=lambda result: established.get(result.dag_id) != result.file):
         earlier = first_file.setdefault(result.dag_id, result)
         if earlier is not result:
             result.diagnostics.append(

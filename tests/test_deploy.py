@@ -11,10 +11,12 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import site
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,9 @@ from generator.cli import main as dagen
 from generator.deploy_bundle import AIRFLOW_PYTHON, AIRFLOWIGNORE, package_upload_order, requirements_txt
 from generator.deploy_command import PACKAGE_DIR, main
 from generator.pipelines import process
-from generator.provider_profile import installed_profile
+from generator.compile_cache import entry_json
+from generator.provider_profile import LEGACY, MODERN, installed_profile
+from generator.shipped_build import entry_path
 from tests.test_readme import console_block
 
 BUCKET = "airflow-dagen-test"
@@ -192,6 +196,7 @@ def bundle_uris(project: Path) -> list[str]:
         f"{DAGS_URI}schemas/defaults.schema.json",
         f"{DAGS_URI}schemas/pipeline.schema.json",
         *(f"{DAGS_URI}generator/{module}" for module in modules),
+        *(f"{DAGS_URI}compiled/pipelines/{name}.json" for name in specs),
         f"{DAGS_URI}pipelines/defaults.yaml",
         *(f"{DAGS_URI}pipelines/{name}" for name in specs),
         f"{DAGS_URI}pipelines_loader.py",
@@ -210,7 +215,19 @@ def local_bytes(project: Path, uri: str) -> bytes:
         return (project / "dags" / path).read_bytes()
     if path.startswith("generator/"):
         return (PACKAGE_DIR / path.removeprefix("generator/")).read_bytes()
+    if path.startswith("compiled/"):
+        return shipped_build(project)[path]
     return (project / path).read_bytes()
+
+
+def shipped_build(project: Path) -> dict[str, bytes]:
+    """The entries the deploy ships: each spec compiled for the lane, under the loader's cache key."""
+    profile = MODERN if VERSION.startswith("3.") else LEGACY
+    results = process([project / "pipelines"], profile=profile, airflow_major=int(VERSION[0]), root=project)
+    return {
+        entry_path(result.file): entry_json(result.key, result.dag_id, result.config, result.files).encode()
+        for result in results
+    }
 
 
 def head(specs: int = 3) -> list[str]:
@@ -309,24 +326,24 @@ def test_second_deploy_uploads_nothing(capsys, url: str, s3: Any, project: Path)
     assert versions(s3) == {uri: ["put"] for uri in uris}  # a PUT would have added a version
 
 
-def test_editing_one_spec_uploads_exactly_that_file(capsys, url: str, s3: Any, project: Path) -> None:
+def test_editing_one_spec_uploads_exactly_that_file_and_its_entry(capsys, url: str, s3: Any, project: Path) -> None:
     uris = bundle_uris(project)
     assert deploy(capsys, url, project).code == 0
     spec = project / "pipelines" / "salary_batch_etl.yaml"
     spec.write_text(spec.read_text().replace("description: ", "description: Nightly. "))
-    edited = f"{DAGS_URI}pipelines/salary_batch_etl.yaml"
+    edited = [f"{DAGS_URI}compiled/pipelines/salary_batch_etl.yaml.json", f"{DAGS_URI}pipelines/salary_batch_etl.yaml"]
 
     run = deploy(capsys, url, project)
 
     assert run.code == 0
     assert run.out == [
         *head(),
-        line("change", edited),
-        *(line("unchanged", uri) for uri in uris if uri != edited),
-        f"summary: 0 added, 1 changed, 0 deleted, {len(uris) - 1} unchanged",
+        *(line("change", uri) for uri in edited),  # the spec's compiled entry goes up before the spec
+        *(line("unchanged", uri) for uri in uris if uri not in edited),
+        f"summary: 0 added, 2 changed, 0 deleted, {len(uris) - 2} unchanged",
     ]
-    assert run.err == [f"[1/1] change {edited}"]
-    assert versions(s3) == {uri: ["put", "put"] if uri == edited else ["put"] for uri in uris}
+    assert run.err == progress_lines("change", edited)
+    assert versions(s3) == {uri: ["put", "put"] if uri in edited else ["put"] for uri in uris}
     assert_bucket_holds_the_bundle(s3, project, uris)
 
 
@@ -363,6 +380,7 @@ def test_prune_removes_the_deleted_spec_and_nothing_else(capsys, url: str, s3: A
     s3.put_object(Bucket=DATA_BUCKET, Key="spark_jobs/retired_job.py", Body=b"print('retired')\n")
     (project / "pipelines" / "salary_batch_etl.yaml").unlink()
     deleted_spec = f"{DAGS_URI}pipelines/salary_batch_etl.yaml"
+    deleted_entry = f"{DAGS_URI}compiled/pipelines/salary_batch_etl.yaml.json"
     uris = bundle_uris(project)
     unchanged = [line("unchanged", uri) for uri in uris]
 
@@ -371,21 +389,23 @@ def test_prune_removes_the_deleted_spec_and_nothing_else(capsys, url: str, s3: A
     assert kept.out == [
         *head(specs=2),
         line("keep", deleted_spec) + "  (not in the bundle; --prune deletes it)",
+        line("keep", deleted_entry) + "  (not in the bundle; --prune deletes it)",
         line("keep", retired_job) + "  (not in the bundle; --prune deletes it)",
         *unchanged,
-        f"summary: 0 added, 0 changed, 0 deleted, {len(uris)} unchanged; 2 remote-only file(s) kept",
+        f"summary: 0 added, 0 changed, 0 deleted, {len(uris)} unchanged; 3 remote-only file(s) kept",
     ]
 
     pruned = deploy(capsys, url, project, "--prune")
     assert pruned.code == 0
     assert pruned.out == [
         *head(specs=2),
-        line("delete", deleted_spec),  # specs before the scripts a running task may still need
+        line("delete", deleted_spec),  # specs, then their entries, then the scripts a running task may still need
+        line("delete", deleted_entry),
         line("delete", retired_job),
         *unchanged,
-        f"summary: 0 added, 0 changed, 2 deleted, {len(uris)} unchanged",
+        f"summary: 0 added, 0 changed, 3 deleted, {len(uris)} unchanged",
     ]
-    assert pruned.err == progress_lines("delete", [deleted_spec, retired_job])
+    assert pruned.err == progress_lines("delete", [deleted_spec, deleted_entry, retired_job])
     assert_bucket_holds_the_bundle(s3, project, uris, extra=OUTSIDE)
     history = versions(s3)
     # A delete marker: the spec's last version stays recoverable in the versioned bucket.
@@ -642,10 +662,16 @@ def sync(s3: Any, folder: Path, prefix: str = "dags/") -> Path:
     return folder
 
 
-def probe(folder: Path, tmp_path: Path) -> dict[str, Any]:
-    """What this lane's Airflow loads from a synced DAGs folder, with only the bundle's own package."""
+def probe(folder: Path, tmp_path: Path, cache: Path | None = None) -> dict[str, Any]:
+    """What this lane's Airflow loads from a synced DAGs folder, with only the bundle's own package.
+
+    The compile cache is ``cache``, else an empty folder: the first parse on a new MWAA container.
+    """
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["AIRFLOW_HOME"] = str(tmp_path / "airflow-home")
+    if cache is None:
+        cache = Path(tempfile.mkdtemp(prefix="cache-", dir=tmp_path))
+    env["DAGEN_CACHE_DIR"] = str(cache)
     done = subprocess.run(
         [sys.executable, "-I", "-S", str(PROBE), str(folder), *site.getsitepackages()],
         capture_output=True,
@@ -672,10 +698,48 @@ def test_the_downloaded_bundle_loads_every_seed_dag_with_its_own_package(
     assert report["airflow"] == VERSION
     assert report["import_errors"] == {}
     assert report["dag_ids"] == SEEDS
+    assert report["compiled"] == []  # an empty cache: every spec served from the shipped build
     assert all("dagen:invalid-spec" not in tags for tags in report["tags"].values())
     # The DAG processor's view with the lane's default .airflowignore syntax: the loader and nothing else.
     assert report["ignore_syntax"] == {3: "glob", 2: "regexp"}[airflow_major()]
     assert report["listed"] == report["parsed"] == ["pipelines_loader.py"]
+
+
+def tamper(folder: Path, spec: str, change: Callable[[dict], None]) -> None:
+    entry = folder / "compiled" / "pipelines" / f"{spec}.yaml.json"
+    data = json.loads(entry.read_text())
+    change(data)
+    entry.write_text(json.dumps(data))
+
+
+def _wrong_key(entry: dict) -> None:
+    entry["key"] = "0" * 64
+
+
+def _unlisted_type(entry: dict) -> None:
+    pairs = dict(entry["config"]["d"])
+    pairs["dagrun_timeout"] = {"c": "os.system", "a": ["echo pwned"], "k": []}
+    entry["config"]["d"] = list(map(list, pairs.items()))
+
+
+def _bare_type_key(entry: dict) -> None:
+    pairs = dict(entry["config"]["d"])
+    pairs["dagrun_timeout"] = {"__type__": "os.system", "__args__": ["echo pwned"]}
+    entry["config"]["d"] = list(map(list, pairs.items()))
+
+
+@pytest.mark.parametrize("change", [_wrong_key, _unlisted_type, _bare_type_key], ids=lambda f: f.__name__[1:])
+def test_a_tampered_shipped_entry_is_ignored_and_its_spec_compiled(
+    capsys, url: str, s3: Any, project: Path, tmp_path: Path, change: Callable[[dict], None]
+) -> None:
+    assert deploy(capsys, url, project).code == 0
+    folder = sync(s3, tmp_path / "mwaa" / "dags")
+    tamper(folder, "salary_batch_etl", change)
+    report = probe(folder, tmp_path)
+    assert report["import_errors"] == {}
+    assert report["dag_ids"] == SEEDS
+    assert report["compiled"] == ["salary_batch_etl"]  # never trusted: compiled from the spec
+    assert all("dagen:invalid-spec" not in tags for tags in report["tags"].values())
 
 
 def test_the_docs_example_is_what_the_command_prints(capsys, url: str, project: Path, repo: Path) -> None:
@@ -712,8 +776,9 @@ def test_the_docs_example_is_what_the_command_prints(capsys, url: str, project: 
         starts = [i for i in range(position, len(printed)) if printed[i : i + len(segment)] == segment]
         assert starts, segment
         position = starts[0] + len(segment)
-    unchanged = len(bundle_uris(project)) - 2
-    assert printed[position:] == [summary.replace("52 unchanged", f"{unchanged} unchanged")]
+    unchanged = len(bundle_uris(project)) - 3  # the script, the spec and its compiled entry changed
+    # the docs' count of unchanged files is the one of the day they were written (the package grows)
+    assert printed[position:] == [re.sub(r"\d+ unchanged$", f"{unchanged} unchanged", summary)]
 
 
 ATHENA_SPEC = """\

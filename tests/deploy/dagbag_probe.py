@@ -5,7 +5,8 @@ Run by tests/test_deploy.py as ``python -I -S dagbag_probe.py FOLDER SITE_PACKAG
 editable install of dagen (a .pth file) is not on sys.path.  The lane's
 site-packages (given by the test: without ``site`` a venv does not know its own)
 are added back by hand, without their .pth files: Airflow is importable,
-``generator`` only from the bundle.
+``generator`` only from the bundle.  It also reports which specs the bundle's
+package compiled (the others came from the shipped build or the compile cache).
 """
 
 from __future__ import annotations
@@ -18,6 +19,21 @@ from pathlib import Path
 folder = Path(sys.argv[1])
 sys.path.extend(path for path in sys.argv[2:] if path not in sys.path)
 installed = importlib.util.find_spec("generator")
+
+# Count the specs the bundle's own package compiles (lowering is the step a shipped or cached entry skips).
+sys.path.insert(0, str(folder))
+import generator.pipelines  # noqa: E402
+
+compiled: list[str] = []
+_lower = generator.pipelines.lower
+
+
+def _counting_lower(spec, profile):  # type: ignore[no-untyped-def]
+    compiled.append(spec.dag_id)
+    return _lower(spec, profile)
+
+
+generator.pipelines.lower = _counting_lower  # type: ignore[assignment]
 
 import airflow  # noqa: E402
 from airflow.configuration import conf  # noqa: E402
@@ -40,6 +56,7 @@ print(
             "generator": sys.modules["generator"].__file__,
             "import_errors": bag.import_errors,
             "dag_ids": sorted(bag.dag_ids),
+            "compiled": sorted(compiled),
             "tags": {dag_id: sorted(bag.dags[dag_id].tags) for dag_id in bag.dag_ids},
             "athena_queries": {  # what the Athena tasks will run (query_file: read from the bundle)
                 f"{dag_id}.{task.task_id}": task.query
