@@ -275,8 +275,8 @@ def build_bundle(
         if path.suffix in SPEC_SUFFIXES or path.suffix in PIPELINE_CODE_SUFFIXES:
             relative = path.relative_to(project / "pipelines").as_posix()
             add(DAGS, f"pipelines/{relative}", path.read_bytes(), f"pipelines/{relative}")
-    for path, content in sorted((compiled or {}).items()):
-        add(DAGS, path, content, "compiled")
+    for entry, content in sorted((compiled or {}).items()):
+        add(DAGS, entry, content, "compiled")
     if with_scripts:
         jobs = project / "spark_jobs"
         scripts = [path for path in _visible_files(jobs, "*") if path.suffix in SCRIPT_SUFFIXES]

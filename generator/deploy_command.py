@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from generator.compile_cache import entry_json
 from generator.deploy_bundle import (
     AIRFLOW_PYTHON,
     DAGS,
@@ -49,7 +50,6 @@ from generator.deploy_s3 import (
     run_plan,
     s3_client,
 )
-from generator.compile_cache import entry_json
 from generator.diagnostics import REPORTERS, sorted_unique
 from generator.pipelines import process
 from generator.provider_profile import LEGACY, MODERN

@@ -28,10 +28,10 @@ from moto.server import ThreadedMotoServer
 
 from generator.build import airflow_major
 from generator.cli import main as dagen
+from generator.compile_cache import entry_json
 from generator.deploy_bundle import AIRFLOW_PYTHON, AIRFLOWIGNORE, package_upload_order, requirements_txt
 from generator.deploy_command import PACKAGE_DIR, main
 from generator.pipelines import process
-from generator.compile_cache import entry_json
 from generator.provider_profile import LEGACY, MODERN, installed_profile
 from generator.shipped_build import entry_path
 from tests.test_readme import console_block
