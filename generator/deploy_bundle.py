@@ -28,8 +28,10 @@ from enum import IntEnum
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path, PurePosixPath
 
-from generator.pipelines import DEFAULTS_NAMES, SPEC_SUFFIXES
+from generator.compile_cache import entry_json
+from generator.pipelines import DEFAULTS_NAMES, SPEC_SUFFIXES, SpecResult
 from generator.shipped_build import FOLDER as COMPILED_FOLDER
+from generator.shipped_build import entry_path
 from generator.spec_files import SUFFIXES as READ_BESIDE_SUFFIXES
 
 # The MWAA versions dagen is tested on (one lane each) and the Python each runs;
@@ -229,6 +231,25 @@ def package_upload_order(package_dir: Path) -> list[Path]:
         order.extend(ready)
         sorter.done(*ready)
     return [by_name[name] for name in order]
+
+
+def shipped_entries(results: list[SpecResult]) -> dict[str, bytes]:
+    """The shipped build of compiled specs: ``compiled/<spec>.json`` -> the entry, under the loader's cache key."""
+    return {
+        entry_path(result.file): entry_json(result.key, result.dag_id, result.config, result.files).encode()
+        for result in results
+        if result.key is not None and result.config is not None
+    }
+
+
+def write_dags_folder(files: list[BundleFile], folder: Path) -> Path:
+    """The DAGs area of a bundle written into ``folder``, as MWAA syncs it into its DAGs folder."""
+    for file in files:
+        if file.area == DAGS:
+            target = folder / file.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(file.content)
+    return folder
 
 
 def _require(path: Path, what: str, hint: str) -> None:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from generator.compile_cache import entry_json
 from generator.deploy_bundle import (
     AIRFLOW_PYTHON,
     DAGS,
@@ -28,6 +27,7 @@ from generator.deploy_bundle import (
     BundleError,
     BundleFile,
     build_bundle,
+    shipped_entries,
     supported_versions,
 )
 from generator.deploy_plan import (
@@ -53,7 +53,6 @@ from generator.deploy_s3 import (
 from generator.diagnostics import REPORTERS, sorted_unique
 from generator.pipelines import process
 from generator.provider_profile import LEGACY, MODERN
-from generator.shipped_build import entry_path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 OnStep = Callable[[int, Step], None]
@@ -158,11 +157,7 @@ def _validate(project: Path, airflow_version: str, out: TextIO) -> dict[str, byt
             "the specs have errors (above); nothing was uploaded",
             "fix them (dagen validate pipelines/) and deploy again",
         )
-    return {
-        entry_path(result.file): entry_json(result.key, result.dag_id, result.config, result.files).encode()
-        for result in results
-        if result.key is not None and result.config is not None
-    }
+    return shipped_entries(results)
 
 
 def _remote(client: Any, files: list[BundleFile], locations: dict[str, Location]) -> dict[str, dict[str, RemoteObject]]:

@@ -28,12 +28,16 @@ from moto.server import ThreadedMotoServer
 
 from generator.build import airflow_major
 from generator.cli import main as dagen
-from generator.compile_cache import entry_json
-from generator.deploy_bundle import AIRFLOW_PYTHON, AIRFLOWIGNORE, package_upload_order, requirements_txt
+from generator.deploy_bundle import (
+    AIRFLOW_PYTHON,
+    AIRFLOWIGNORE,
+    package_upload_order,
+    requirements_txt,
+    shipped_entries,
+)
 from generator.deploy_command import PACKAGE_DIR, main
 from generator.pipelines import process
 from generator.provider_profile import LEGACY, MODERN, installed_profile
-from generator.shipped_build import entry_path
 from tests.test_readme import console_block
 
 BUCKET = "airflow-dagen-test"
@@ -224,10 +228,7 @@ def shipped_build(project: Path) -> dict[str, bytes]:
     """The entries the deploy ships: each spec compiled for the lane, under the loader's cache key."""
     profile = MODERN if VERSION.startswith("3.") else LEGACY
     results = process([project / "pipelines"], profile=profile, airflow_major=int(VERSION[0]), root=project)
-    return {
-        entry_path(result.file): entry_json(result.key, result.dag_id, result.config, result.files).encode()
-        for result in results
-    }
+    return shipped_entries(results)
 
 
 def head(specs: int = 3) -> list[str]:
