@@ -5,23 +5,31 @@ some in parallel, then a Step Functions or Glue task):
 
 * ``specs/``        the dagen spec (what users write),
 * ``handwritten/``  an equivalent hand-written Python DAG file per pipeline (the floor),
-* ``dagfactory/``   the dag-factory YAML `dagen compile` prints, loaded by dag-factory itself (the peer).
+* ``dagfactory/``   the dag-factory YAML `dagen compile` prints, loaded by dag-factory itself (the peer),
+* ``shipped/``      ``specs/`` plus the ``compiled/`` build `dagen deploy` ships beside ``pipelines/``
+                    (compiled here, in the lane's own Python: its key holds the lane's Airflow major,
+                    provider profile, library versions and the generator's source).
 
 Usage: python benchmarks/make_pipelines.py N OUT_DIR
 """
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import sys
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+# run.py points this at its copy of the source (generator/ and dags/pipelines_loader.py), else the work tree
+SOURCE = Path(os.environ.get("DAGEN_BENCH_SOURCE") or REPO)
+sys.path.insert(0, str(SOURCE))
 
 from generator.dagfactory_config import Constructed, to_dagfactory_yaml  # noqa: E402
+from generator.deploy_bundle import shipped_entries  # noqa: E402
 from generator.pipelines import process  # noqa: E402
 from generator.provider_profile import installed_profile  # noqa: E402
 
@@ -139,6 +147,21 @@ def handwritten(dag_id: str, config: dict, airflow_major: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ship(dags_folder: Path, airflow_major: int) -> int:
+    """Write the shipped build of ``dags_folder/pipelines`` into ``dags_folder/compiled``, as `dagen deploy` does."""
+    # root is the DAGs folder, so display names (part of each key) are ``pipelines/x.yaml`` as the loader sees them
+    results = process(
+        [dags_folder / "pipelines"], profile=installed_profile(), airflow_major=airflow_major, root=dags_folder
+    )
+    entries = shipped_entries(results)
+    assert len(entries) == len(results), [r.diagnostics for r in results if r.diagnostics]
+    for rel_path, content in entries.items():
+        target = dags_folder / rel_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return len(entries)
+
+
 def main() -> None:
     count, out = int(sys.argv[1]), Path(sys.argv[2])
     airflow_major = int(__import__("airflow").__version__.split(".")[0])
@@ -148,7 +171,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
     for index in range(count):
         (specs / f"bench_{index:04d}.yaml").write_text(yaml.safe_dump(spec(index, rng), sort_keys=False))
-    (out / "specs" / "pipelines_loader.py").write_text((REPO / "dags" / "pipelines_loader.py").read_text())
+    (out / "specs" / "pipelines_loader.py").write_text((SOURCE / "dags" / "pipelines_loader.py").read_text())
     results = process([specs], profile=installed_profile(), airflow_major=airflow_major)
     assert all(result.config for result in results), [r.diagnostics for r in results if r.diagnostics]
     for result in results:
@@ -165,6 +188,8 @@ def main() -> None:
         "dagfactory.load_yaml_dags(globals_dict=globals(), dags_folder=str(Path(__file__).parent / 'yaml'))\n"
     )
     (out / "dagfactory" / ".airflowignore").write_text("yaml/\n")
+    shutil.copytree(out / "specs", out / "shipped")
+    ship(out / "shipped", airflow_major)
 
 
 if __name__ == "__main__":

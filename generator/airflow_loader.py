@@ -170,6 +170,7 @@ class _Loader:
         self.shipped = ShippedBuild.beside(root) if root is not None else None
         self.index = SpecIndex.load(self.cache, folder)
         self.signatures: dict[Path, Any] = {}
+        self.known: dict[str, IndexEntry] = {}  # the index as this parse found it
         self.options: dict[str, Any] = {
             "profile": installed_profile(),
             "airflow_major": airflow_major(),
@@ -190,12 +191,11 @@ class _Loader:
     def results(self, wanted: str | None) -> list[SpecResult]:
         """The specs to build: the parsing context's one when the index names it, else all of them."""
         paths = self.specs_of(wanted) if wanted else None
+        self.known = dict(self.index.entries)
         if paths is None:
             paths = [self.folder]
             self.index.entries = {}  # rebuilt from this parse: a deleted spec leaves the index
-        established = {
-            entry.registered: file for file, entry in self.index.entries.items() if entry.registered is not None
-        }
+        established = {entry.registered: file for file, entry in self.known.items() if entry.registered is not None}
         self.signatures = {path: signature(path) for path in discover(paths)}  # before the reads: a race re-reads
         results = process(paths, established=established, **self.options)
         return sorted(results, key=lambda result: not result.ok)  # valid specs claim their DAG ids first
@@ -212,7 +212,7 @@ class _Loader:
 
     def register(self, result: SpecResult, taken: dict[str, Any], *, quiet: bool) -> None:
         """Build one result into ``taken`` (DAG id -> DAG) and record it in the index."""
-        known = self.index.entries.get(result.file)
+        known = self.known.get(result.file)
         good_key = known.good_key if known is not None else None
         dag_id: str | None = result.dag_id
         dag = build_or_diagnose(result) if result.ok else None

@@ -2,7 +2,8 @@
 
 Steps, each stopping the deploy with one line and a hint (exit 1) before anything
 is uploaded: validate pipelines/ (the report ``dagen validate`` prints), check the
-bucket name, build the bundle (:mod:`generator.deploy_bundle`), check the bucket's
+bucket name, build the bundle (:mod:`generator.deploy_bundle`) with the shipped
+build, measure its parse (:mod:`generator.parse_budget`), check the bucket's
 versioning and read what is there (:mod:`generator.deploy_s3`), print the plan
 (:mod:`generator.deploy_plan`); then, unless ``--dry-run``, run it in order with a
 progress bar.  A failure part-way stops at that file; a rerun finishes the job.
@@ -14,6 +15,7 @@ validated the specs -- so what MWAA loads is what was checked.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ from generator.deploy_bundle import (
     AIRFLOW_PYTHON,
     DAGS,
     DEFAULT_AIRFLOW_VERSION,
+    LOADER,
     SCRIPTS,
     BundleError,
     BundleFile,
@@ -51,6 +54,8 @@ from generator.deploy_s3 import (
     s3_client,
 )
 from generator.diagnostics import REPORTERS, sorted_unique
+from generator.parse_budget import DEFAULT_IMPORT_TIMEOUT, airflow_importable, measure, verdict
+from generator.parse_budget import HINT as PARSE_BUDGET_HINT
 from generator.pipelines import process
 from generator.provider_profile import LEGACY, MODERN
 
@@ -62,6 +67,16 @@ def _airflow_version(text: str) -> str:
     if text not in AIRFLOW_PYTHON:
         raise argparse.ArgumentTypeError(f"unsupported Airflow version '{text}'; supported: {supported_versions()}")
     return text
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds (for example 30 or 12.5)")
+    return value
 
 
 def _bucket(text: str) -> str:
@@ -120,6 +135,21 @@ def register(subparsers: Any) -> None:
     deploy.add_argument(
         "--prune", action="store_true", help="delete files under the prefixes that are no longer in the bundle"
     )
+    deploy.add_argument(
+        "--import-timeout",
+        default=DEFAULT_IMPORT_TIMEOUT,
+        type=_seconds,
+        metavar="SECONDS",
+        help="the environment's core.dagbag_import_timeout: the bundle's measured parse must fit in it "
+        f"(a warning above half of it; default: MWAA's {DEFAULT_IMPORT_TIMEOUT:g})",
+    )
+    deploy.add_argument("--force", action="store_true", help="deploy even when the parse exceeds --import-timeout")
+    deploy.add_argument(
+        "--no-parse-budget",
+        dest="parse_budget",
+        action="store_false",
+        help="do not measure the parse (a machine without Airflow cannot, and says so)",
+    )
     deploy.add_argument("--endpoint-url", help="S3 endpoint (an S3-compatible server); default: AWS")
     deploy.add_argument("--region", help="AWS Region of the client (default: the AWS configuration's)")
     deploy.add_argument(
@@ -158,6 +188,34 @@ def _validate(project: Path, airflow_version: str, out: TextIO) -> dict[str, byt
             "fix them (dagen validate pipelines/) and deploy again",
         )
     return shipped_entries(results)
+
+
+def _check_parse_budget(
+    args: argparse.Namespace, files: list[BundleFile], specs: int, out: TextIO, err: TextIO
+) -> None:
+    """Measure the loader's parse of the bundle; refuse (before any upload) when it exceeds the timeout."""
+    if not args.parse_budget:
+        out.write("parse budget: not measured (--no-parse-budget)\n")
+        return
+    if not airflow_importable():
+        out.write("parse budget: not measured (Airflow is not installed in this environment)\n")
+        return
+    try:
+        measured = measure(files)
+    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
+        raise DeployError(
+            f"{LOADER}: the bundle's loader could not be parsed here: {error}; nothing was uploaded",
+            "run `dagen validate pipelines/` and check that Airflow imports in this environment",
+        ) from None
+    result = verdict(measured, args.import_timeout, specs)
+    if result.level == "refused" and not args.force:
+        raise DeployError(f"{result.line}; nothing was uploaded", PARSE_BUDGET_HINT)
+    if result.level == "ok":
+        out.write(result.line + "\n")
+    else:
+        out.flush()
+        forced = " (deploying anyway: --force)" if result.level == "refused" else ""
+        _fail(err, f"warning: {result.line}{forced}", PARSE_BUDGET_HINT)
 
 
 def _remote(client: Any, files: list[BundleFile], locations: dict[str, Location]) -> dict[str, dict[str, RemoteObject]]:
@@ -211,6 +269,7 @@ def deploy(args: argparse.Namespace, out: TextIO, err: TextIO, on_step: OnStep |
 
     client = s3_client(region=args.region, endpoint_url=args.endpoint_url)
     check_dags_bucket(client, args.bucket)
+    _check_parse_budget(args, files, len(compiled), out, err)
     locations = {DAGS: dags} if scripts is None else {DAGS: dags, SCRIPTS: scripts}
     plan = make_plan(files, _remote(client, files, locations), locations, prune=args.prune)
 

@@ -33,3 +33,15 @@ def graph(dag: Any) -> dict[str, dict[str, Any]]:
 def schedule_of(dag: Any) -> Any:
     """The schedule a DAG was given (``schedule`` on Airflow 3, ``schedule_interval`` on 2)."""
     return dag.schedule if hasattr(dag, "schedule") else dag.schedule_interval
+
+
+def serialized(dag: Any) -> dict[str, Any]:
+    """A DAG as Airflow stores it for the scheduler (what must be identical however the DAG was built)."""
+    try:
+        from airflow.serialization.serialized_objects import DagSerialization  # Airflow 3
+
+        return DagSerialization.to_dict(dag)
+    except ImportError:
+        from airflow.serialization.serialized_objects import SerializedDAG  # Airflow 2
+
+        return SerializedDAG.to_dict(dag)

@@ -161,6 +161,7 @@ def deploy(
     *extra: str,
     bucket: str = BUCKET,
     on_step: Callable[[int, Any], None] | None = None,
+    measure_parse: bool = False,
 ) -> Run:
     capsys.readouterr()
     code = main(
@@ -178,6 +179,7 @@ def deploy(
             "--airflow-version",
             VERSION,
             *extra,
+            *(() if measure_parse else ("--no-parse-budget",)),  # measured in its own tests: it parses twice
         ],
         on_step=on_step,
     )
@@ -234,6 +236,7 @@ def shipped_build(project: Path) -> dict[str, bytes]:
 def head(specs: int = 3) -> list[str]:
     return [
         f"{specs} file(s) checked, no errors",
+        "parse budget: not measured (--no-parse-budget)",
         f"deploy to {DAGS_URI} for MWAA Airflow {VERSION} (Python {AIRFLOW_PYTHON[VERSION]})",
         f"scripts: spark_jobs/*.py and *.ipynb to {SCRIPTS_URI}",
         "plan, in the order it runs:",
@@ -506,10 +509,10 @@ def test_a_bucket_mwaa_cannot_use_is_refused(
 def test_without_scripts_uri_the_scripts_are_left_alone(capsys, url: str, s3: Any, project: Path) -> None:
     s3.put_object(Bucket=DATA_BUCKET, Key="spark_jobs/retired_job.py", Body=b"print('retired')\n")
     capsys.readouterr()
-    code = main(["--bucket", BUCKET, "--endpoint-url", url, "--project", str(project), "--prune"])
+    code = main(["--bucket", BUCKET, "--endpoint-url", url, "--project", str(project), "--prune", "--no-parse-budget"])
     out = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert out[1:3] == [
+    assert out[2:4] == [
         f"deploy to {DAGS_URI} for MWAA Airflow 3.3.1 (Python 3.12)",
         "scripts: not deployed (no --scripts-uri): spark_jobs/ is neither uploaded nor pruned",
     ]
@@ -617,7 +620,7 @@ def test_the_listing_decides_and_metadata_settles_what_it_cannot(capsys, url: st
 
     run = deploy(capsys, url, project)
     changed = f"{DAGS_URI}schemas/pipeline.schema.json"
-    assert run.out[4:6] == [line("change", changed), line("unchanged", f"{DAGS_URI}.airflowignore")]
+    assert run.out[5:7] == [line("change", changed), line("unchanged", f"{DAGS_URI}.airflowignore")]
     assert line("unchanged", f"{DAGS_URI}pipelines/defaults.yaml") in run.out
     assert run.out[-1] == f"summary: 0 added, 1 changed, 0 deleted, {len(bundle_uris(project)) - 1} unchanged"
 
@@ -706,6 +709,39 @@ def test_the_downloaded_bundle_loads_every_seed_dag_with_its_own_package(
     assert report["listed"] == report["parsed"] == ["pipelines_loader.py"]
 
 
+BUDGET_HINT = (
+    "    hint: raise the environment's core.dagbag_import_timeout (and pass it as --import-timeout), move pipelines "
+    "to another environment, or pass --force to deploy anyway (docs/deploying-dags.md, 'The parse budget')"
+)
+
+
+def seconds_out(lines: list[str]) -> list[str]:
+    return [re.sub(r"\d+\.\d\d s\b", "N s", text) for text in lines]
+
+
+def test_a_bundle_that_parses_past_the_import_timeout_is_refused_before_any_upload(
+    capsys, url: str, s3: Any, project: Path
+) -> None:
+    run = deploy(capsys, url, project, "--import-timeout", "0.1", measure_parse=True)
+    assert run.code == 1
+    assert run.out == ["3 file(s) checked, no errors"]
+    assert seconds_out(run.err) == [
+        "dagen deploy: pipelines_loader.py: parse budget exceeded: the loader parses 3 spec(s) into 3 DAG(s) in "
+        "N s cold (the first parse after this deploy), N s warm; import timeout 0.1 s; nothing was uploaded",
+        BUDGET_HINT,
+    ]
+    assert versions(s3) == {}
+
+    forced = deploy(capsys, url, project, "--import-timeout", "0.1", "--force", measure_parse=True)
+    assert forced.code == 0
+    assert seconds_out(forced.err[:2]) == [
+        "dagen deploy: warning: pipelines_loader.py: parse budget exceeded: the loader parses 3 spec(s) into 3 DAG(s) "
+        "in N s cold (the first parse after this deploy), N s warm; import timeout 0.1 s (deploying anyway: --force)",
+        BUDGET_HINT,
+    ]
+    assert set(versions(s3)) == set(bundle_uris(project))
+
+
 def tamper(folder: Path, spec: str, change: Callable[[dict], None]) -> None:
     entry = folder / "compiled" / "pipelines" / f"{spec}.yaml.json"
     data = json.loads(entry.read_text())
@@ -751,7 +787,7 @@ def test_the_docs_example_is_what_the_command_prints(capsys, url: str, project: 
     for name in (bucket, data):
         s3.create_bucket(Bucket=name)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    assert main([*argv, "--endpoint-url", url, "--project", str(project)]) == 0
+    assert main([*argv, "--endpoint-url", url, "--project", str(project), "--no-parse-budget"]) == 0
     spec = project / "pipelines" / "salary_batch_etl.yaml"
     spec.write_text(spec.read_text().replace("description: ", "description: Nightly. "))
     (project / "pipelines" / "emr_notebook_best_sellers.yaml").unlink()
@@ -763,8 +799,10 @@ def test_the_docs_example_is_what_the_command_prints(capsys, url: str, project: 
 
     captured = capsys.readouterr()
     out, err = captured.out.splitlines(), captured.err.splitlines()
-    printed = [*out[:-1], *err, out[-1]]  # as a terminal shows them: progress goes to stderr
+    # as a terminal shows them (progress goes to stderr); the parse budget's seconds are this machine's
+    printed = [re.sub(r"\d+\.\d\d s\b", "N s", text) for text in [*out[:-1], *err, out[-1]]]
     example = console_block((repo / "docs" / "deploying-dags.md").read_text(), f"dagen deploy {' '.join(argv)}")
+    example = [re.sub(r"\d+\.\d\d s\b", "N s", text) for text in example]
     segments: list[list[str]] = [[]]
     for text in example:
         if text.strip() == "...":

@@ -32,6 +32,7 @@ from generator.deploy_plan import (
     parse_prefix,
 )
 from generator.deploy_progress import progress
+from generator.parse_budget import Measured, verdict
 
 DATA = Path(__file__).parent / "deploy"
 
@@ -438,3 +439,49 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere() -> None:
         report(1, "add s3://airflow-x/dags/a")
         report(2, "add s3://airflow-x/dags/b")
     assert pipe.getvalue().splitlines() == ["[1/2] add s3://airflow-x/dags/a", "[2/2] add s3://airflow-x/dags/b"]
+
+
+# ------------------------------------------------------------------ the parse budget
+
+
+@pytest.mark.parametrize(
+    ("cold", "warm", "timeout", "level", "text"),
+    [
+        (
+            4.0,
+            3.5,
+            30.0,
+            "ok",
+            "parse budget: the loader parses 12 spec(s) into 12 DAG(s) in 4.00 s cold (the first parse after this "
+            "deploy), 3.50 s warm; import timeout 30 s",
+        ),
+        (
+            16.0,
+            9.0,
+            30.0,
+            "warning",
+            "pipelines_loader.py: parse budget: over half the import timeout: the loader parses 12 spec(s) into 12 "
+            "DAG(s) in 16.00 s cold (the first parse after this deploy), 9.00 s warm; import timeout 30 s",
+        ),
+        (
+            12.5,
+            31.0,
+            30.0,
+            "refused",
+            "pipelines_loader.py: parse budget exceeded: the loader parses 12 spec(s) into 12 DAG(s) in 12.50 s cold "
+            "(the first parse after this deploy), 31.00 s warm; import timeout 30 s",
+        ),
+        (
+            15.0,
+            14.0,
+            30.0,
+            "ok",  # exactly half: still inside
+            "parse budget: the loader parses 12 spec(s) into 12 DAG(s) in 15.00 s cold (the first parse after this "
+            "deploy), 14.00 s warm; import timeout 30 s",
+        ),
+    ],
+    ids=["inside", "over_half", "over_the_timeout", "exactly_half"],
+)
+def test_parse_budget_verdict(cold: float, warm: float, timeout: float, level: str, text: str) -> None:
+    result = verdict(Measured(cold=cold, warm=warm, dags=12), timeout, 12)
+    assert (result.level, result.line) == (level, text)

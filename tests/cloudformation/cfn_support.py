@@ -93,7 +93,7 @@ class Renderer:
 
     def _cond(self, node: Any) -> Any:
         if isinstance(node, dict) and len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Condition":
                 return self.condition(value)
             if key == "Fn::Equals":
@@ -167,7 +167,7 @@ class Renderer:
             return [v for v in items if v is not NO_VALUE]
         if isinstance(node, dict):
             if len(node) == 1:
-                (key, arg), = node.items()
+                ((key, arg),) = node.items()
                 if key == "Ref":
                     return self.ref(arg)
                 if key == "Fn::GetAtt":

@@ -367,15 +367,23 @@ def test_execution_role_has_the_mwaa_requirements():
     dags = ["arn:aws:s3:::airflow-dagen-test", "arn:aws:s3:::airflow-dagen-test/*"]
     assert by_sid["PublishEnvironmentMetrics"]["Resource"] == f"arn:aws:airflow:{REGION}:{ACCOUNT_ID}:environment/env1"
     assert by_sid["DenyListAllMyBuckets"] == {
-        "Sid": "DenyListAllMyBuckets", "Effect": "Deny", "Action": "s3:ListAllMyBuckets", "Resource": dags
+        "Sid": "DenyListAllMyBuckets",
+        "Effect": "Deny",
+        "Action": "s3:ListAllMyBuckets",
+        "Resource": dags,
     }
     assert by_sid["ReadDagsBucket"]["Resource"] == dags
     assert by_sid["WriteEnvironmentLogs"]["Resource"] == (
         f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:airflow-env1-*"
     )
     assert set(by_sid["WriteEnvironmentLogs"]["Action"]) == {
-        "logs:CreateLogStream", "logs:CreateLogGroup", "logs:PutLogEvents", "logs:GetLogEvents",
-        "logs:GetLogRecord", "logs:GetLogGroupFields", "logs:GetQueryResults",
+        "logs:CreateLogStream",
+        "logs:CreateLogGroup",
+        "logs:PutLogEvents",
+        "logs:GetLogEvents",
+        "logs:GetLogRecord",
+        "logs:GetLogGroupFields",
+        "logs:GetQueryResults",
     }
     assert by_sid["CeleryQueues"]["Resource"] == f"arn:aws:sqs:{REGION}:*:airflow-celery-*"
     kms = by_sid["CeleryQueueEncryption"]

@@ -29,15 +29,11 @@ LINT_CONFIG = ManualArgs(regions=LINT_REGIONS, include_checks=["I"])
 
 
 def _format(matches) -> str:
-    return "\n".join(
-        f"{m.rule.id} {m.filename}:{m.linenumber}:{m.columnnumber} {m.message}" for m in matches
-    )
+    return "\n".join(f"{m.rule.id} {m.filename}:{m.linenumber}:{m.columnnumber} {m.message}" for m in matches)
 
 
 def test_the_pinned_cfn_lint_is_installed():
-    pinned = re.search(
-        r"^cfn-lint==(\S+)", (REPO_ROOT / "requirements" / "tools.in").read_text(), re.M
-    )
+    pinned = re.search(r"^cfn-lint==(\S+)", (REPO_ROOT / "requirements" / "tools.in").read_text(), re.M)
     assert pinned, "requirements/tools.in must pin cfn-lint exactly"
     assert cfnlint.version.__version__ == pinned.group(1)
 
@@ -96,4 +92,3 @@ def test_cfn_lint_checks_iam_action_names():
     assert broken != text
     matches = lint(broken, config=LINT_CONFIG)
     assert "W3037" in {m.rule.id for m in matches}, _format(matches)
-

@@ -181,8 +181,12 @@ def test_definition_has_no_unresolved_substitution(machine):
     definition, resources = machine
     text = json.dumps(definition)
     assert "${" not in text
-    used = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", json.dumps(
-        render("movielens.yaml").template["Resources"]["StateMachine"]["Properties"]["Definition"])))
+    used = set(
+        re.findall(
+            r"\$\{([A-Za-z0-9_]+)\}",
+            json.dumps(render("movielens.yaml").template["Resources"]["StateMachine"]["Properties"]["Definition"]),
+        )
+    )
     declared = set(resources["StateMachine"]["Properties"]["DefinitionSubstitutions"])
     assert used == declared
 

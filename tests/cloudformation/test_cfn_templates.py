@@ -37,7 +37,9 @@ def test_template_is_documented(name):
         assert spec.get("Description"), f"{name}: output {output} has no description"
 
 
-REGION_NAME = re.compile(r"\b(us|eu|ap|sa|ca|me|af|il|mx|cn)-(gov-)?(east|west|north|south|central|northeast|southeast|northwest|southwest)-\d\b")
+REGION_NAME = re.compile(
+    r"\b(us|eu|ap|sa|ca|me|af|il|mx|cn)-(gov-)?(east|west|north|south|central|northeast|southeast|northwest|southwest)-\d\b"
+)
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
@@ -113,8 +115,10 @@ def test_dags_bucket_is_versioned_encrypted_and_private():
 def test_vpc_layout():
     template = load_template("mwaa-environment.yaml")
     params = template["Parameters"]
-    assert {k: params[k]["Default"] for k in (
-        "VpcCidr", "PublicSubnet1Cidr", "PublicSubnet2Cidr", "PrivateSubnet1Cidr", "PrivateSubnet2Cidr")} == {
+    assert {
+        k: params[k]["Default"]
+        for k in ("VpcCidr", "PublicSubnet1Cidr", "PublicSubnet2Cidr", "PrivateSubnet1Cidr", "PrivateSubnet2Cidr")
+    } == {
         "VpcCidr": "10.192.0.0/16",
         "PublicSubnet1Cidr": "10.192.10.0/24",
         "PublicSubnet2Cidr": "10.192.11.0/24",
@@ -134,15 +138,21 @@ def test_vpc_layout():
     assert len(by_type["AWS::EC2::EIP"]) == 2
     assert by_type["AWS::EC2::VPCGatewayAttachment"] == ["InternetGatewayAttachment"]
     public = res["DefaultPublicRoute"]["Properties"]
-    assert public == {"RouteTableId": "PublicRouteTable-GENERATED", "DestinationCidrBlock": "0.0.0.0/0",
-                      "GatewayId": "InternetGateway-GENERATED"}
+    assert public == {
+        "RouteTableId": "PublicRouteTable-GENERATED",
+        "DestinationCidrBlock": "0.0.0.0/0",
+        "GatewayId": "InternetGateway-GENERATED",
+    }
     for az in ("1", "2"):
         nat = res[f"NatGateway{az}"]["Properties"]
         assert nat["SubnetId"] == f"PublicSubnet{az}-GENERATED"
         assert nat["AllocationId"] == f"NatGateway{az}Eip.AllocationId-GENERATED"
         route = res[f"DefaultPrivateRoute{az}"]["Properties"]
-        assert route == {"RouteTableId": f"PrivateRouteTable{az}-GENERATED", "DestinationCidrBlock": "0.0.0.0/0",
-                         "NatGatewayId": f"NatGateway{az}-GENERATED"}
+        assert route == {
+            "RouteTableId": f"PrivateRouteTable{az}-GENERATED",
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "NatGatewayId": f"NatGateway{az}-GENERATED",
+        }
         assoc = res[f"PrivateSubnet{az}RouteTableAssociation"]["Properties"]
         assert assoc == {"RouteTableId": f"PrivateRouteTable{az}-GENERATED", "SubnetId": f"PrivateSubnet{az}-GENERATED"}
 
@@ -188,7 +198,13 @@ def test_environment_parameters():
     assert params["AirflowVersion"]["AllowedValues"] == ["3.3.1", "2.10.3"]
     assert params["EnvironmentClass"]["Default"] == "mw1.small"
     assert params["EnvironmentClass"]["AllowedValues"] == [
-        "mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"]
+        "mw1.micro",
+        "mw1.small",
+        "mw1.medium",
+        "mw1.large",
+        "mw1.xlarge",
+        "mw1.2xlarge",
+    ]
     assert params["MaxWorkers"]["Default"] == 2
     assert params["MinWorkers"]["Default"] == 1
     assert params["WebserverAccessMode"]["Default"] == "PRIVATE_ONLY"
@@ -242,8 +258,13 @@ def test_environment_properties(version):
     ("version", "expected"),
     [
         ("", {}),
-        ("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
-         {"RequirementsS3Path": "dags/requirements.txt", "RequirementsS3ObjectVersion": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"}),
+        (
+            "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+            {
+                "RequirementsS3Path": "dags/requirements.txt",
+                "RequirementsS3ObjectVersion": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+            },
+        ),
     ],
     ids=["first-deployment", "with-requirements"],
 )
@@ -312,9 +333,15 @@ def test_data_bucket(versioning, expected):
 
 
 def test_movielens_outputs():
-    assert {"StateMachineArn", "DataBucketName", "GlueJobName", "MostPopularCrawlerName",
-            "TopRatedCrawlerName", "MostPopularCrawlerArn", "TopRatedCrawlerArn"} <= set(
-        load_template("movielens.yaml")["Outputs"])
+    assert {
+        "StateMachineArn",
+        "DataBucketName",
+        "GlueJobName",
+        "MostPopularCrawlerName",
+        "TopRatedCrawlerName",
+        "MostPopularCrawlerArn",
+        "TopRatedCrawlerArn",
+    } <= set(load_template("movielens.yaml")["Outputs"])
 
 
 # ---------------------------------------------------------------- emr roles
@@ -336,9 +363,16 @@ def test_emr_service_role_uses_the_v2_managed_policy():
 
 
 def test_emr_roles_outputs():
-    assert {"ServiceRoleName", "ServiceRoleArn", "InstanceRoleName", "InstanceRoleArn", "InstanceProfileName",
-            "InstanceProfileArn", "NotebooksRoleName", "NotebooksRoleArn"} <= set(
-        load_template("emr-roles.yaml")["Outputs"])
+    assert {
+        "ServiceRoleName",
+        "ServiceRoleArn",
+        "InstanceRoleName",
+        "InstanceRoleArn",
+        "InstanceProfileName",
+        "InstanceProfileArn",
+        "NotebooksRoleName",
+        "NotebooksRoleArn",
+    } <= set(load_template("emr-roles.yaml")["Outputs"])
 
 
 # ------------------------------------------------------------------- docs
@@ -389,9 +423,11 @@ def test_docs_pass_existing_parameters_and_every_required_one():
 def test_docs_request_the_iam_capabilities_the_templates_need():
     for template_name, _, capabilities in _deploy_commands():
         resources = load_template(template_name)["Resources"].values()
-        named_iam = any(r["Type"].startswith("AWS::IAM::") and (
-            "RoleName" in r.get("Properties", {}) or "InstanceProfileName" in r.get("Properties", {}))
-            for r in resources)
+        named_iam = any(
+            r["Type"].startswith("AWS::IAM::")
+            and ("RoleName" in r.get("Properties", {}) or "InstanceProfileName" in r.get("Properties", {}))
+            for r in resources
+        )
         any_iam = any(r["Type"].startswith("AWS::IAM::") for r in resources)
         expected = ["CAPABILITY_NAMED_IAM"] if named_iam else ["CAPABILITY_IAM"] if any_iam else []
         assert capabilities == expected, template_name
