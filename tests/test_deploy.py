@@ -720,7 +720,7 @@ def seconds_out(lines: list[str]) -> list[str]:
 
 
 def test_a_bundle_that_parses_past_the_import_timeout_is_refused_before_any_upload(
-    capsys, url: str, s3: Any, project: Path
+    capsys, url: str, s3: Any, project: Path, repo: Path
 ) -> None:
     run = deploy(capsys, url, project, "--import-timeout", "0.1", measure_parse=True)
     assert run.code == 1
@@ -731,6 +731,10 @@ def test_a_bundle_that_parses_past_the_import_timeout_is_refused_before_any_uplo
         BUDGET_HINT,
     ]
     assert versions(s3) == {}
+    example = console_block(
+        (repo / "docs" / "deploying-dags.md").read_text(), f"dagen deploy --bucket {BUCKET} --import-timeout 0.1"
+    )
+    assert seconds_out(example) == seconds_out([*run.out, *run.err])
 
     forced = deploy(capsys, url, project, "--import-timeout", "0.1", "--force", measure_parse=True)
     assert forced.code == 0
