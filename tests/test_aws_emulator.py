@@ -10,8 +10,8 @@ from urllib.parse import urlparse
 import pytest
 from botocore.exceptions import ClientError
 
-from generator.aws_emulator import LocalAws, runnable_in_moto
-from generator.local_resources import (
+from generator.local.emulator import LocalAws, runnable_in_moto
+from generator.local.resources import (
     buckets_named,
     create_local_resources,
     key_matching,
@@ -643,7 +643,7 @@ HTTP_CHECKS = [
 
 @pytest.mark.parametrize(("check", "status", "body"), HTTP_CHECKS)
 def test_http_answer_satisfies_the_check(check: dict[str, Any], status: int, body: str) -> None:
-    from generator.local_endpoints import answer_for
+    from generator.local.endpoints import answer_for
     from generator.task_types.http_wait import response_ready
 
     answered_status, answered, _type, unmet = answer_for(check)
@@ -663,7 +663,7 @@ def test_http_endpoint_answers_the_sensor_route_and_404_elsewhere(aws: LocalAws)
     import urllib.error
     import urllib.request
 
-    from generator.local_endpoints import LocalEndpoints
+    from generator.local.endpoints import LocalEndpoints
     from generator.task_types.http_wait import response_check_lambda
 
     check = {"status": [200], "json": {"path": "state", "equals": "READY"}}
@@ -702,7 +702,7 @@ def test_smtp_sink_records_what_smtplib_sends() -> None:
     import smtplib
     from email.message import EmailMessage
 
-    from generator.local_endpoints import SmtpSink
+    from generator.local.endpoints import SmtpSink
 
     sink = SmtpSink(lambda: "failing_task").start()
     try:
