@@ -694,7 +694,7 @@ def test_the_downloaded_bundle_loads_every_seed_dag_with_its_own_package(
     """The DAGs prefix, synced into an empty folder as MWAA does, is a DAGs folder Airflow loads."""
     assert deploy(capsys, url, project).code == 0
     folder = sync(s3, tmp_path / "mwaa" / "dags")
-    assert (folder / "generator" / "airflow_loader.py").is_file()
+    assert (folder / "generator" / "loader" / "airflow_loader.py").is_file()
 
     report = probe(folder, tmp_path)
     assert report["installed_generator"] is None  # nothing but the bundle can provide the package

@@ -304,7 +304,7 @@ def test_the_lane_default_syntax_lists_only_the_loader(repo: Path, tmp_path: Pat
     folder = write_dags_area(repo, tmp_path / "dags")
     assert list_py_file_paths(folder) == [str(folder / "pipelines_loader.py")]
     (folder / ".airflowignore").unlink()
-    assert str(folder / "generator" / "airflow_loader.py") in list_py_file_paths(folder)
+    assert str(folder / "generator" / "loader" / "airflow_loader.py") in list_py_file_paths(folder)
 
 
 # --------------------------------------------------------------------- the plan
