@@ -11,13 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from generator.local.emulator import LocalAws, runnable_in_moto
-from generator.local.resources import (
-    buckets_named,
-    create_local_resources,
-    key_matching,
-    provide_sensor_objects,
-    variables_read,
-)
+from generator.local.resources import buckets_named, create_local_resources, variables_read
+from generator.local.sensor_objects import key_matching, provide_sensor_objects
 
 REPO = Path(__file__).resolve().parent.parent
 ROLE = "arn:aws:iam::123456789012:role/test"

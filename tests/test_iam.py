@@ -11,7 +11,8 @@ import yaml
 from generator.compile.lower import lower
 from generator.compile.pipelines import process
 from generator.core.provider_profile import MODERN
-from generator.iam.policy import CLOUDFORMATION_ARNS, Arns, cloudformation_template, pipeline_policy, widen
+from generator.iam.builder import Arns, widen
+from generator.iam.policy import CLOUDFORMATION_ARNS, cloudformation_template, pipeline_policy
 from tests.test_cli import run
 
 EXPECTED = Path(__file__).parent / "expected" / "iam"

@@ -28,7 +28,6 @@ from generator.spec.locate import Locator
 from generator.spec.merge import merge_defaults
 from generator.spec.normalise import normalise
 from generator.spec.semantic import semantic_diagnostics
-from generator.spec.validate_schema import schema_diagnostics
 
 DEFAULTS_NAMES = ("defaults.yaml", "defaults.yml")
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -85,15 +84,33 @@ def display_name(path: Path, root: Path | None) -> str:
 
 @dataclass
 class _Defaults:
-    """A folder's defaults.yaml: its bytes (part of every cache key) and the checked document."""
+    """A folder's defaults.yaml: its bytes (part of every cache key), checked only when a spec is compiled.
+
+    A cache or shipped entry exists only for defaults that were valid when it was compiled, and their bytes
+    are in its key: a spec served from one never needs the check (nor jsonschema, 0.1 s to import).
+    """
 
     raw: bytes = b""
-    doc: SourceDocument | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    display: str = ""
+    unreadable: list[Diagnostic] = field(default_factory=list)
+    _checked: tuple[SourceDocument | None, list[Diagnostic]] | None = None
+
+    def checked(self) -> tuple[SourceDocument | None, list[Diagnostic]]:
+        """The validated document (None when there is none), or the diagnostics that stop its specs."""
+        if self._checked is None:
+            doc, diagnostics = None, list(self.unreadable)
+            if self.display and not diagnostics:
+                from generator.spec.validate_schema import schema_diagnostics
+
+                doc, diagnostics = load_bytes(self.raw, self.display)
+                if doc is not None:
+                    diagnostics = schema_diagnostics(doc, "defaults")
+            self._checked = (doc if not diagnostics else None, diagnostics)
+        return self._checked
 
 
 class _DefaultsCache:
-    """Each folder's defaults.yaml, loaded and validated once per run."""
+    """Each folder's defaults.yaml, read (and, when needed, validated) once per run."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
@@ -108,12 +125,7 @@ class _DefaultsCache:
                 if candidate.is_file():
                     display = display_name(candidate, self.root)
                     raw, diagnostics = read_file(candidate, display)
-                    doc = None
-                    if raw is not None:
-                        doc, diagnostics = load_bytes(raw, display)
-                    if doc is not None:
-                        diagnostics = schema_diagnostics(doc, "defaults")
-                    entry = _Defaults(raw=raw or b"", doc=doc if not diagnostics else None, diagnostics=diagnostics)
+                    entry = _Defaults(raw=raw or b"", display=display, unreadable=diagnostics)
                     break
             self.cache[folder] = entry
         return self.cache[folder]
@@ -151,7 +163,7 @@ def process_file(
         result.diagnostics = diagnostics
         return result
     folder_defaults = defaults.for_spec(path)
-    if not folder_defaults.diagnostics:
+    if not folder_defaults.unreadable:
         result.key = CompileCache.key(
             spec=raw, defaults=folder_defaults.raw, file=file, profile=profile.name, airflow_major=airflow_major
         )
@@ -163,10 +175,12 @@ def process_file(
         return result
     if isinstance(doc.data.get("dag_id"), str):
         result.dag_id = doc.data["dag_id"]
-    if folder_defaults.diagnostics:
-        result.diagnostics = list(folder_defaults.diagnostics)
+    defaults_doc, defaults_problems = folder_defaults.checked()
+    if defaults_problems:
+        result.diagnostics = list(defaults_problems)
         return result
-    defaults_doc = folder_defaults.doc
+    from generator.spec.validate_schema import schema_diagnostics  # not imported by a parse the cache serves
+
     result.diagnostics = schema_diagnostics(doc, "pipeline")
     if result.diagnostics:
         return result

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from jsonschema import FormatChecker
+if TYPE_CHECKING:  # jsonschema costs 0.1 s to import: only validation needs it, never a parse the cache serves
+    from jsonschema import FormatChecker
 
 TEMPLATE_START = re.compile(r"\{\{|\{%")
 
@@ -138,6 +140,8 @@ FORMAT_PROBLEMS: dict[str, tuple[str, Callable[[str], str | None]]] = {
 
 def format_checker() -> FormatChecker:
     """A jsonschema format checker that knows only the formats above."""
+    from jsonschema import FormatChecker
+
     checker = FormatChecker(formats=())
     for name, (_, problem) in FORMAT_PROBLEMS.items():
         checker.checks(name)(lambda value, _problem=problem: not isinstance(value, str) or _problem(value) is None)

@@ -14,7 +14,8 @@ from generator.compile.lower import lower
 from generator.compile.pipelines import process
 from generator.core.diagnostics import REPORTERS, sorted_unique
 from generator.core.provider_profile import MODERN
-from generator.iam.policy import CLOUDFORMATION_ARNS, Arns, cloudformation_template, pipeline_policy
+from generator.iam.builder import Arns
+from generator.iam.policy import CLOUDFORMATION_ARNS, cloudformation_template, pipeline_policy
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,8 +13,9 @@ an environment that can only reach the emulator.  This process then:
 3. builds the DAG exactly as the loader does (``pipelines.process`` +
    ``build.build_dag``), then only retunes the built tasks: every poll, waiter
    and retry delay becomes about a second, and callbacks tell the emulator
-   which task is calling (and put the objects an ``s3_wait`` task waits for)
-   and record each failure; the DAG's shape is untouched;
+   which task is calling (and put the objects an ``s3_wait`` task waits for,
+   :mod:`generator.local.sensor_objects`) and record each failure; the DAG's
+   shape is untouched;
 4. runs it with ``dag.test()`` (deferrable triggers run inline) and writes a
    JSON report: each task's final state, duration and try, and what happened in
    the emulator.  The emulator is stopped whatever happens.
@@ -83,7 +84,7 @@ def _attribute_calls(context: Any) -> None:
     task_id = context["ti"].task_id
     _SPANS.setdefault(task_id, [time.monotonic(), time.monotonic()])
     if _EMULATOR is not None:
-        from generator.local.resources import provide_sensor_objects
+        from generator.local.sensor_objects import provide_sensor_objects
 
         _EMULATOR.attribute_to(task_id)
         provide_sensor_objects(_EMULATOR, context["task"], task_id)

@@ -19,7 +19,8 @@ import html
 import re
 from typing import Any
 
-from generator.preview.model import CLUSTER_CREATE, CLUSTER_TERMINATE, DagPreview, TaskPreview
+from generator.preview.model import DagPreview
+from generator.preview.tasks import CLUSTER_CREATE, CLUSTER_TERMINATE, TaskPreview
 
 FONT = "DejaVu Sans"  # what Debian's graphviz finds through fontconfig; others fall back
 # Fill colours per family of task type, for graph readers (not Airflow's ui_color).

@@ -1,4 +1,4 @@
-"""A DAG's schedule in words, and its next run times from a given "now".
+"""The schedule section of a preview: a DAG's schedule in words, and its next run times from a given "now".
 
 ``cron-descriptor`` is not a dependency; the common forms (every N minutes,
 hourly, daily at fixed times, weekdays, days of the month, months) are put in
@@ -10,8 +10,12 @@ evaluated in the DAG's timezone from an explicit ``now`` so output is testable.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from generator.preview.values import plain
 
 # Airflow's presets, as cron (airflow.timetables / airflow.sdk cron presets).
 PRESET_CRON = {
@@ -225,3 +229,55 @@ def next_runs(
             break
         out.append(moment)
     return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchedulePreview:
+    expression: str | None  # cron or preset as the DAG holds it; None = manual only
+    description: str
+    timezone: str
+    start_date: str | None
+    end_date: str | None
+    catchup: bool
+    next_runs: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "expression": self.expression,
+            "description": self.description,
+            "timezone": self.timezone,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+            "catchup": self.catchup,
+            "next_runs": list(self.next_runs),
+        }
+
+
+def _schedule_expression(dag: Any) -> str | None:
+    # Airflow 3 keeps what it was given as ``schedule``; Airflow 2 as ``schedule_interval``.
+    value = dag.schedule if hasattr(dag, "schedule") else dag.schedule_interval
+    return value if isinstance(value, str) else None
+
+
+def schedule_preview(dag: Any, now: datetime) -> SchedulePreview:
+    expression = _schedule_expression(dag)
+    timezone = getattr(dag.timezone, "name", None) or str(dag.timezone)
+    # Airflow 2 runs cron schedules as data intervals: a run starts when its interval ends.
+    data_intervals = "DataInterval" in type(dag.timetable).__name__
+    runs = next_runs(
+        expression,
+        now=now,
+        timezone=timezone,
+        start_date=dag.start_date,
+        end_date=dag.end_date,
+        data_intervals=data_intervals,
+    )
+    return SchedulePreview(
+        expression=expression,
+        description=describe_schedule(expression),
+        timezone=timezone,
+        start_date=plain(dag.start_date),
+        end_date=plain(dag.end_date),
+        catchup=bool(dag.catchup),
+        next_runs=tuple(run.isoformat() for run in runs),
+    )

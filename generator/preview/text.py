@@ -14,7 +14,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from generator.preview.model import ClusterPreview, DagPreview, TaskPreview
+from generator.preview.clusters import ClusterPreview
+from generator.preview.model import DagPreview
+from generator.preview.tasks import TaskPreview
 from generator.spec.normalise import format_duration
 
 INDENT = "  "

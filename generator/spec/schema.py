@@ -22,7 +22,7 @@ from generator.core.schema_parts import (
     obj,
     prop,
 )
-from generator.resources.emr_cluster import CLUSTER_PROPERTIES, CLUSTER_SCHEMA, CONFIGURATION_DEF
+from generator.resources.emr_cluster_schema import CLUSTER_PROPERTIES, CLUSTER_SCHEMA, CONFIGURATION_DEF
 from generator.task_types import TASK_TYPES
 
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"

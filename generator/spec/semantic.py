@@ -21,7 +21,7 @@ from jinja2 import meta, nodes
 from generator.core.diagnostics import Diagnostic
 from generator.core.lowering_context import create_cluster_task_id, terminate_cluster_task_id, wait_task_id
 from generator.core.value_formats import is_templated
-from generator.resources.emr_cluster import check_cluster
+from generator.resources.emr_cluster_schema import check_cluster
 from generator.task_types import TASK_TYPES
 
 At = Callable[..., dict[str, Any]]
