@@ -12,11 +12,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator import deploy_command, iam_command, preview_command, run_command
-from generator.diagnostics import REPORTERS, codes_markdown, sorted_unique
-from generator.pipelines import SpecResult, discover, process
-from generator.provider_profile import LEGACY, MODERN, ProviderProfile, installed_profile
-from generator.schema import SCHEMAS
+from generator.compile.pipelines import SpecResult, discover, process
+from generator.core.diagnostics import REPORTERS, codes_markdown, sorted_unique
+from generator.core.provider_profile import LEGACY, MODERN, ProviderProfile, installed_profile
+from generator.deploy import command as deploy_command
+from generator.iam import command as iam_command
+from generator.local import command as run_command
+from generator.preview import command as preview_command
+from generator.spec.schema import SCHEMAS
 
 TARGETS: dict[str, tuple[ProviderProfile, int]] = {
     "airflow3": (MODERN, 3),  # MWAA 3.3.1: Airflow 3.3, providers-amazon 9.34
@@ -82,7 +85,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from generator.dagfactory_config import to_dagfactory_yaml
+    from generator.compile.dagfactory_config import to_dagfactory_yaml
 
     results = _process(args.paths, args)
     if results is None:
@@ -104,7 +107,7 @@ def cmd_codes(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from generator.reference_docs import reference_markdown
+    from generator.spec.reference_docs import reference_markdown
 
     _write(reference_markdown(), args.output)
     return 0

@@ -10,14 +10,9 @@ from urllib.parse import urlparse
 import pytest
 from botocore.exceptions import ClientError
 
-from generator.aws_emulator import LocalAws, runnable_in_moto
-from generator.local_resources import (
-    buckets_named,
-    create_local_resources,
-    key_matching,
-    provide_sensor_objects,
-    variables_read,
-)
+from generator.local.emulator import LocalAws, runnable_in_moto
+from generator.local.resources import buckets_named, create_local_resources, variables_read
+from generator.local.sensor_objects import key_matching, provide_sensor_objects
 
 REPO = Path(__file__).resolve().parent.parent
 ROLE = "arn:aws:iam::123456789012:role/test"
@@ -643,7 +638,7 @@ HTTP_CHECKS = [
 
 @pytest.mark.parametrize(("check", "status", "body"), HTTP_CHECKS)
 def test_http_answer_satisfies_the_check(check: dict[str, Any], status: int, body: str) -> None:
-    from generator.local_endpoints import answer_for
+    from generator.local.endpoints import answer_for
     from generator.task_types.http_wait import response_ready
 
     answered_status, answered, _type, unmet = answer_for(check)
@@ -663,7 +658,7 @@ def test_http_endpoint_answers_the_sensor_route_and_404_elsewhere(aws: LocalAws)
     import urllib.error
     import urllib.request
 
-    from generator.local_endpoints import LocalEndpoints
+    from generator.local.endpoints import LocalEndpoints
     from generator.task_types.http_wait import response_check_lambda
 
     check = {"status": [200], "json": {"path": "state", "equals": "READY"}}
@@ -702,7 +697,7 @@ def test_smtp_sink_records_what_smtplib_sends() -> None:
     import smtplib
     from email.message import EmailMessage
 
-    from generator.local_endpoints import SmtpSink
+    from generator.local.endpoints import SmtpSink
 
     sink = SmtpSink(lambda: "failing_task").start()
     try:

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from generator.aws_emulator import LocalAws
+from generator.local.emulator import LocalAws
 
 
 def test_emulator_stops_and_frees_its_port() -> None:

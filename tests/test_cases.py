@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.diagnostics import CODES, REPORTERS, sorted_unique
-from generator.pipelines import process
-from generator.provider_profile import MODERN
+from generator.compile.pipelines import process
+from generator.core.diagnostics import CODES, REPORTERS, sorted_unique
+from generator.core.provider_profile import MODERN
 
 CASES = Path(__file__).parent / "cases"
 CASE_DIRS = sorted(path for path in CASES.iterdir() if path.is_dir())

@@ -106,7 +106,7 @@ def test_compile_output_is_loadable_by_dag_factory(repo: Path, tmp_path: Path) -
     """`dagen compile` prints real dag-factory YAML: dag-factory alone builds the same task graph from it."""
     import dagfactory
 
-    from generator.airflow_loader import load_pipelines
+    from generator.loader.airflow_loader import load_pipelines
 
     out = tmp_path / "compiled.yaml"
     done = run("compile", "pipelines/movielens_emr_step_functions.yaml", "-o", str(out), cwd=repo)
@@ -138,8 +138,8 @@ def test_parallel_validation_reports_exactly_what_sequential_does(repo: Path, tm
     """Many files are validated in forked processes; the report must not change (order included)."""
     import shutil
 
-    from generator.pipelines import PARALLEL_FROM, process
-    from generator.provider_profile import MODERN
+    from generator.compile.pipelines import PARALLEL_FROM, process
+    from generator.core.provider_profile import MODERN
 
     cases = sorted(path for path in (repo / "tests" / "cases").iterdir() if path.is_dir())
     for index in range(PARALLEL_FROM):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from generator import compile_cache
-from generator.compile_cache import CompileCache
-from generator.pipelines import process
-from generator.provider_profile import LEGACY, MODERN
+from generator.compile import cache as compile_cache
+from generator.compile.cache import CompileCache
+from generator.compile.pipelines import process
+from generator.core.provider_profile import LEGACY, MODERN
 
 
 def compile_folder(folder: Path, cache: CompileCache) -> dict:

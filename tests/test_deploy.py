@@ -26,18 +26,18 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from generator.build import airflow_major
 from generator.cli import main as dagen
-from generator.deploy_bundle import (
+from generator.compile.build import airflow_major
+from generator.compile.pipelines import process
+from generator.core.provider_profile import LEGACY, MODERN, installed_profile
+from generator.deploy.bundle import (
     AIRFLOW_PYTHON,
     AIRFLOWIGNORE,
     package_upload_order,
     requirements_txt,
     shipped_entries,
 )
-from generator.deploy_command import PACKAGE_DIR, main
-from generator.pipelines import process
-from generator.provider_profile import LEGACY, MODERN, installed_profile
+from generator.deploy.command import PACKAGE_DIR, main
 from tests.test_readme import console_block
 
 BUCKET = "airflow-dagen-test"
@@ -694,7 +694,7 @@ def test_the_downloaded_bundle_loads_every_seed_dag_with_its_own_package(
     """The DAGs prefix, synced into an empty folder as MWAA does, is a DAGs folder Airflow loads."""
     assert deploy(capsys, url, project).code == 0
     folder = sync(s3, tmp_path / "mwaa" / "dags")
-    assert (folder / "generator" / "airflow_loader.py").is_file()
+    assert (folder / "generator" / "loader" / "airflow_loader.py").is_file()
 
     report = probe(folder, tmp_path)
     assert report["installed_generator"] is None  # nothing but the bundle can provide the package

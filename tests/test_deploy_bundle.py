@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.build import airflow_major
-from generator.deploy_bundle import (
+from generator.compile.build import airflow_major
+from generator.deploy.bundle import (
     DAGS,
     SCRIPTS,
     BundleError,
@@ -22,8 +22,9 @@ from generator.deploy_bundle import (
     package_upload_order,
     requirements_txt,
 )
-from generator.deploy_command import PACKAGE_DIR, main
-from generator.deploy_plan import (
+from generator.deploy.command import PACKAGE_DIR, main
+from generator.deploy.parse_budget import Measured, verdict
+from generator.deploy.plan import (
     Location,
     RemoteObject,
     make_plan,
@@ -31,8 +32,7 @@ from generator.deploy_plan import (
     parse_folder_uri,
     parse_prefix,
 )
-from generator.deploy_progress import progress
-from generator.parse_budget import Measured, verdict
+from generator.deploy.progress import progress
 
 DATA = Path(__file__).parent / "deploy"
 
@@ -291,7 +291,7 @@ def test_airflowignore_leaves_only_the_loader_in_both_syntaxes(repo: Path, tmp_p
         Path(path).relative_to(folder).as_posix()
         for path in _find_path_from_directory()(folder, ".airflowignore", syntax)
     )
-    assert "generator/airflow_loader.py" in seen and "pipelines/salary_batch_etl.yaml" in seen
+    assert "generator/loader/airflow_loader.py" in seen and "pipelines/salary_batch_etl.yaml" in seen
     assert "schemas/pipeline.schema.json" in seen and "requirements.txt" in seen
 
 
@@ -304,7 +304,7 @@ def test_the_lane_default_syntax_lists_only_the_loader(repo: Path, tmp_path: Pat
     folder = write_dags_area(repo, tmp_path / "dags")
     assert list_py_file_paths(folder) == [str(folder / "pipelines_loader.py")]
     (folder / ".airflowignore").unlink()
-    assert str(folder / "generator" / "airflow_loader.py") in list_py_file_paths(folder)
+    assert str(folder / "generator" / "loader" / "airflow_loader.py") in list_py_file_paths(folder)
 
 
 # --------------------------------------------------------------------- the plan
@@ -314,7 +314,7 @@ SCRIPTS_AT = Location("dagen-data", "spark_jobs/")
 
 
 def _file(area: str, path: str, text: str) -> object:
-    from generator.deploy_bundle import phase_of
+    from generator.deploy.bundle import phase_of
 
     return make_file(area, path, text.encode(), phase_of(area, path), path)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.build import airflow_major
-from generator.notifications import PipelineNotifier
+from generator.compile.build import airflow_major
+from generator.compile.notifications import PipelineNotifier
 from tests.airflow_compat import dagbag, graph
 
 FEATURES = Path(__file__).parent / "specs_features"
@@ -164,7 +164,7 @@ def test_sla_is_each_airflows_own(bag) -> None:
                 reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
                 interval=timedelta(hours=3),
                 callback=AsyncCallback(
-                    "generator.notifications.notify_sla_miss",
+                    "generator.compile.notifications.notify_sla_miss",
                     kwargs={"targets": targets, "aws_conn_id": "aws_default", "sla": "3h"},
                 ),
             )

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from generator.diagnostics import codes_markdown
-from generator.reference_docs import reference_markdown
-from generator.schema import SCHEMAS
+from generator.core.diagnostics import codes_markdown
+from generator.spec.reference_docs import reference_markdown
+from generator.spec.schema import SCHEMAS
 
 GENERATED = {
     "schemas/pipeline.schema.json": lambda: json.dumps(SCHEMAS["pipeline"](), indent=2) + "\n",

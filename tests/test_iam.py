@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.iam_policy import CLOUDFORMATION_ARNS, Arns, cloudformation_template, pipeline_policy, widen
-from generator.lower import lower
-from generator.pipelines import process
-from generator.provider_profile import MODERN
+from generator.compile.lower import lower
+from generator.compile.pipelines import process
+from generator.core.provider_profile import MODERN
+from generator.iam.builder import Arns, widen
+from generator.iam.policy import CLOUDFORMATION_ARNS, cloudformation_template, pipeline_policy
 from tests.test_cli import run
 
 EXPECTED = Path(__file__).parent / "expected" / "iam"

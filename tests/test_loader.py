@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.airflow_loader import BROKEN_TAG, build_or_diagnose
-from generator.build import airflow_major
-from generator.pipelines import process
-from generator.provider_profile import installed_profile
+from generator.compile.build import airflow_major
+from generator.compile.pipelines import process
+from generator.core.provider_profile import installed_profile
+from generator.loader.airflow_loader import BROKEN_TAG, build_or_diagnose
 from tests.airflow_compat import dagbag
 
 BROKEN_SPEC = """\

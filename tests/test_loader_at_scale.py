@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import build
-from generator.airflow_loader import BROKEN_TAG, STALE_TAG
+from generator.compile import build
+from generator.loader.airflow_loader import BROKEN_TAG, STALE_TAG
 from tests.airflow_compat import dagbag as folder_bag
 from tests.airflow_compat import graph, serialized
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from generator.run_command import LocalRunOutcome, main, run_local
+from generator.local.command import LocalRunOutcome, main, run_local
 
 REPO = Path(__file__).resolve().parent.parent
 CURATE_ONLY = "tests/local_run/curate_only.yaml"
@@ -582,6 +582,6 @@ def test_failure_notifications_reach_sns_email_and_the_retry_callback(runs: Any)
     ],
 )
 def test_python_tasks_import_from_the_pipelines_folder_holding_the_spec(spec: str, folder: str) -> None:
-    from generator.local_run import pipelines_folder_of
+    from generator.local.run import pipelines_folder_of
 
     assert pipelines_folder_of(REPO / spec) == REPO / folder

@@ -11,9 +11,9 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from generator.lower import lower, widest_parallel_set
-from generator.pipelines import process
-from generator.provider_profile import LEGACY, MODERN
+from generator.compile.lower import lower, widest_parallel_set
+from generator.compile.pipelines import process
+from generator.core.provider_profile import LEGACY, MODERN
 from generator.task_types.step_function import EXECUTION_NAME
 
 

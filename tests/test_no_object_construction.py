@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from generator.build import airflow_major
 from generator.cli import main as dagen
-from generator.compile_cache import CompileCache
-from generator.dagfactory_config import to_dagfactory_yaml
-from generator.pipelines import process
-from generator.provider_profile import installed_profile
+from generator.compile.build import airflow_major
+from generator.compile.cache import CompileCache
+from generator.compile.dagfactory_config import to_dagfactory_yaml
+from generator.compile.pipelines import process
+from generator.core.provider_profile import installed_profile
 from tests.airflow_compat import dagbag
 
 CANARY = """\

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from generator.build import airflow_major
-from generator.model import OperatorTask
-from generator.pipelines import process
-from generator.provider_profile import installed_profile
+from generator.compile.build import airflow_major
+from generator.compile.pipelines import process
+from generator.core.model import OperatorTask
+from generator.core.provider_profile import installed_profile
 from generator.task_types import TASK_TYPES
 from tests.airflow_compat import dagbag, graph
 
@@ -25,7 +25,7 @@ SPECS = ["pipelines", "tests/specs", "tests/specs_features"]
 
 
 def lowered_tasks(repo: Path) -> list[OperatorTask]:
-    from generator.lower import lower
+    from generator.compile.lower import lower
 
     results = process([repo / path for path in SPECS], profile=installed_profile(), airflow_major=airflow_major())
     assert all(result.spec is not None for result in results), [r.diagnostics for r in results]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from generator import preview_command
 from generator.cli import main as dagen_main
-from generator.preview_command import main, register
-from generator.preview_schedule import describe_schedule, next_runs
+from generator.preview import command as preview_command
+from generator.preview.command import main, register
+from generator.preview.schedule import describe_schedule, next_runs
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).parent / "cases"
@@ -48,7 +48,7 @@ def test_a_build_failure_is_a_diagnostic(monkeypatch: pytest.MonkeyPatch, capsys
     def refuse(dag_id: str, config: dict) -> None:
         raise ValueError("no such operator")
 
-    monkeypatch.setattr("generator.build.build_dag", refuse)
+    monkeypatch.setattr("generator.compile.build.build_dag", refuse)
     assert main(["preview", "pipelines/salary_batch_etl.yaml"]) == 1
     assert capsys.readouterr().out == (
         "pipelines/salary_batch_etl.yaml:1:1: DG601 ValueError: no such operator\n"
@@ -275,10 +275,10 @@ def test_next_runs_respect_start_and_end_dates() -> None:
 
 def test_arguments_without_airflow_record_come_from_the_compiled_config() -> None:
     """Should Airflow stop recording constructor arguments, the compiled configuration gives the same."""
-    from generator.build import airflow_major, build_dag
-    from generator.pipelines import process
-    from generator.preview_model import describe
-    from generator.provider_profile import installed_profile
+    from generator.compile.build import airflow_major, build_dag
+    from generator.compile.pipelines import process
+    from generator.core.provider_profile import installed_profile
+    from generator.preview.model import describe
 
     profile = installed_profile()
     (result,) = process(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.preview_command import main
-from generator.preview_diff import value_changes
+from generator.preview.command import main
+from generator.preview.diff import value_changes
 
 NOW = "2024-06-01T00:00:00Z"
 

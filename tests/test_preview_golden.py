@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.preview_command import main
+from generator.preview.command import main
 
 GOLDEN = Path(__file__).parent / "golden" / "preview"
 REPO = Path(__file__).resolve().parent.parent

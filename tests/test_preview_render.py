@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.preview_command import main
-from generator.preview_model import DagPreview, preview_paths
+from generator.preview.command import main
+from generator.preview.model import DagPreview, preview_paths
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = sorted(path.stem for path in (REPO / "pipelines").glob("*.yaml") if path.stem != "defaults")
@@ -94,9 +94,9 @@ def test_edges_are_the_edges_airflow_draws(dag_id: str, previews: dict[str, DagP
     """The graph we draw has exactly the edges of Airflow's own renderer for the same DAG object."""
     from airflow.utils.dot_renderer import render_dag
 
-    from generator.build import airflow_major, build_dag
-    from generator.pipelines import process
-    from generator.provider_profile import installed_profile
+    from generator.compile.build import airflow_major, build_dag
+    from generator.compile.pipelines import process
+    from generator.core.provider_profile import installed_profile
 
     (result,) = process(
         [REPO / "pipelines" / f"{dag_id}.yaml"], profile=installed_profile(), airflow_major=airflow_major()

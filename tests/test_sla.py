@@ -10,7 +10,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from generator.run_command import cached_airflow_db
+from generator.local.airflow_home import cached_airflow_db
 
 FEATURES = Path(__file__).parent / "specs_features"
 TASK_IDS = (

@@ -12,10 +12,10 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
-from generator.lower import lower
-from generator.pipelines import process
-from generator.provider_profile import LEGACY, MODERN
-from generator.spec_files import FileProblem, read_beside
+from generator.compile.lower import lower
+from generator.compile.pipelines import process
+from generator.core.provider_profile import LEGACY, MODERN
+from generator.spec.files import FileProblem, read_beside
 from generator.task_types import generic_operator, http_wait, python
 from generator.task_types.athena_query import SQL_FILE
 

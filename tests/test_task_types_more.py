@@ -22,9 +22,9 @@ from unittest import mock
 
 import pytest
 
-from generator.build import airflow_major, build_dag
-from generator.pipelines import process
-from generator.provider_profile import installed_profile
+from generator.compile.build import airflow_major, build_dag
+from generator.compile.pipelines import process
+from generator.core.provider_profile import installed_profile
 from generator.task_types.emr_serverless_job import CLIENT_TOKEN
 
 RUN_ID = "scheduled__2024-01-01T00:00:00+00:00"

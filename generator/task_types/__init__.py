@@ -6,7 +6,7 @@ it lowers to), ``PROPERTIES``/``REQUIRED`` (its schema fragment), ``lower``
 optionally, ``check`` (rules the schema cannot express), ``ONE_OF`` (groups
 of keys of which a task sets exactly one; ``check`` enforces it, the spec
 reference's example uses the first) and ``FILE_KEYS`` (keys naming a file
-beside the spec, read into another key by :mod:`generator.spec_files`).
+beside the spec, read into another key by :mod:`generator.spec.files`).
 Adding a type means adding its module, one line here, and its data cases in
 ``tests/cases``.
 """

@@ -11,7 +11,7 @@ CTAS into a run-specific location...).
 
 The SQL is written inline (``query``) or in a ``.sql`` file beside the spec
 (``query_file``, exactly one of the two: DG514).  The file is named relative to
-the spec's folder and read when the spec is compiled (:mod:`generator.spec_files`,
+the spec's folder and read when the spec is compiled (:mod:`generator.spec.files`,
 through ``FILE_KEYS``), so lowering only ever sees ``query``; in MWAA the file
 is in the DAGs folder beside the spec, uploaded before it by ``dagen deploy``.
 """
@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from generator.diagnostics import Diagnostic
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import S3_URI, TEMPLATED_STRING, Schema, prop
+from generator.core.diagnostics import Diagnostic
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import S3_URI, TEMPLATED_STRING, Schema, prop
 
 NAME = "athena_query"
 SUMMARY = "Run a SQL query on Amazon Athena and wait for it."
@@ -68,7 +68,7 @@ PROPERTIES = {
 }
 REQUIRED = ("database",)
 ONE_OF = (("query", "query_file"),)
-FILE_KEYS = {"query_file": "query"}  # read into `query` by generator.spec_files
+FILE_KEYS = {"query_file": "query"}  # read into `query` by generator.spec.files
 
 
 def check(task_id: str, task: dict[str, Any], at: Any) -> Iterator[Diagnostic]:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import TEMPLATED_STRING, Schema, prop
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import TEMPLATED_STRING, Schema, prop
 from generator.task_types.emr_serverless_job import (
     CLIENT_TOKEN,
     CONFIGURATIONS,

@@ -7,10 +7,10 @@ while the notebook runs.  Parameters are serialised with ``json.dumps``.
 
 from __future__ import annotations
 
-from generator.lowering_context import LowerContext, wait_task_id
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import ROLE, STRING, TAGS_MAP, TEMPLATED_STRING, prop
-from generator.templating import json_with_templates
+from generator.core.lowering_context import LowerContext, wait_task_id
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import ROLE, STRING, TAGS_MAP, TEMPLATED_STRING, prop
+from generator.core.templating import json_with_templates
 
 NAME = "emr_notebook"
 SUMMARY = "Execute an EMR Studio notebook on a pipeline cluster and wait for it."

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.emr_cluster import configurations
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import S3_URI, STRING_LIST, TEMPLATED_STRING, Schema, obj, prop
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import S3_URI, STRING_LIST, TEMPLATED_STRING, Schema, obj, prop
+from generator.resources.emr_cluster import configurations
 
 NAME = "emr_serverless_job"
 SUMMARY = "Run a Spark job on an EMR Serverless application and wait for it."

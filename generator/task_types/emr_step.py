@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from generator.diagnostics import Diagnostic
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import S3_URI, STRING, STRING_LIST, TEMPLATED_STRING, obj, prop
+from generator.core.diagnostics import Diagnostic
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import S3_URI, STRING, STRING_LIST, TEMPLATED_STRING, obj, prop
 
 NAME = "emr_step"
 SUMMARY = "Run a Spark, Hive, shell-command or jar step on a pipeline EMR cluster."

@@ -35,11 +35,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from generator.diagnostics import Diagnostic
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import BOOLEAN, STRING, Schema, obj, prop
-from generator.value_formats import is_templated
+from generator.core.diagnostics import Diagnostic
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import BOOLEAN, STRING, Schema, obj, prop
+from generator.core.value_formats import is_templated
 
 NAME = "operator"
 SUMMARY = "Run any Airflow operator by dotted path with keyword arguments (the escape hatch)."

@@ -7,9 +7,9 @@ with only the crawler name, so its configuration is left as it is.
 
 from __future__ import annotations
 
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import TEMPLATED_STRING, prop
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import TEMPLATED_STRING, prop
 
 NAME = "glue_crawler"
 SUMMARY = "Run an existing AWS Glue crawler and wait for it."

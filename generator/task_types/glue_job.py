@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from generator.diagnostics import Diagnostic
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import POSITIVE_INT, STRING, TEMPLATED_STRING, prop
+from generator.core.diagnostics import Diagnostic
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import POSITIVE_INT, STRING, TEMPLATED_STRING, prop
 
 NAME = "glue_job"
 SUMMARY = "Run an existing AWS Glue job and wait for it."

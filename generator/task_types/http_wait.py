@@ -22,9 +22,9 @@ import json
 import logging
 from typing import Any
 
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import TEMPLATED_STRING, Schema, obj, prop
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import TEMPLATED_STRING, Schema, obj, prop
 
 NAME = "http_wait"
 SUMMARY = "Poll an HTTP endpoint until it answers that the data is ready."

@@ -2,7 +2,7 @@
 
 Lowers to ``LambdaInvokeFunctionOperator``.  The payload is serialised with
 ``json.dumps`` and its templates stay renderable (a value that is exactly one
-``{{ ... }}`` renders as JSON, see :func:`generator.templating.json_with_templates`).
+``{{ ... }}`` renders as JSON, see :func:`generator.core.templating.json_with_templates`).
 
 **One invocation per try.**  A synchronous invoke (``RequestResponse``) keeps
 the HTTP request open while the function runs, up to 15 minutes; botocore's
@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import TEMPLATED_STRING, prop
-from generator.templating import json_with_templates
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import TEMPLATED_STRING, prop
+from generator.core.templating import json_with_templates
 
 NAME = "lambda_invoke"
 SUMMARY = "Invoke an AWS Lambda function with a JSON payload."

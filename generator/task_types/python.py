@@ -9,7 +9,7 @@ beside ``dags/``), found the way the loader finds its specs.
 Lowers to ``PythonOperator`` whose callable is :func:`run_pipeline_callable`,
 a function of dagen, with two arguments in ``op_args`` (a template field): the
 dotted path, and the spec's ``kwargs`` as JSON made by
-:func:`generator.templating.json_with_templates`, so that after rendering a
+:func:`generator.core.templating.json_with_templates`, so that after rendering a
 value that is exactly one template keeps its type (``"{{ params.days }}"``
 arrives as a list, not as its text), where ``op_kwargs`` would render every
 value to a string.
@@ -34,12 +34,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.provider_profile import ProviderProfile
-from generator.schema_parts import prop
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.provider_profile import ProviderProfile
+from generator.core.schema_parts import prop
+from generator.core.templating import json_with_templates
 from generator.task_types.generic_operator import iam_permissions
-from generator.templating import json_with_templates
 
 NAME = "python"
 SUMMARY = "Call a Python function from a module under pipelines/ (e.g. lib.reports.publish)."

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from generator.diagnostics import Diagnostic
-from generator.lowering_context import LowerContext
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import BOOLEAN, TEMPLATED_STRING, prop
-from generator.value_formats import TEMPLATE_START
+from generator.core.diagnostics import Diagnostic
+from generator.core.lowering_context import LowerContext
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import BOOLEAN, TEMPLATED_STRING, prop
+from generator.core.value_formats import TEMPLATE_START
 
 NAME = "s3_wait"
 SUMMARY = "Wait until an object (or an object matching a pattern) exists in S3."

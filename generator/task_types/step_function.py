@@ -7,10 +7,10 @@ per DAG run, task and try (a retry never hits ExecutionAlreadyExists), and
 
 from __future__ import annotations
 
-from generator.lowering_context import LowerContext, wait_task_id
-from generator.model import OperatorTask, TaskSpec
-from generator.schema_parts import prop
-from generator.templating import json_with_templates
+from generator.core.lowering_context import LowerContext, wait_task_id
+from generator.core.model import OperatorTask, TaskSpec
+from generator.core.schema_parts import prop
+from generator.core.templating import json_with_templates
 
 NAME = "step_function"
 SUMMARY = "Start an AWS Step Functions execution and wait for it to finish."

@@ -22,10 +22,10 @@ installed = importlib.util.find_spec("generator")
 
 # Count the specs the bundle's own package compiles (lowering is the step a shipped or cached entry skips).
 sys.path.insert(0, str(folder))
-import generator.pipelines  # noqa: E402
+import generator.compile.pipelines  # noqa: E402
 
 compiled: list[str] = []
-_lower = generator.pipelines.lower
+_lower = generator.compile.pipelines.lower
 
 
 def _counting_lower(spec, profile):  # type: ignore[no-untyped-def]
@@ -33,7 +33,7 @@ def _counting_lower(spec, profile):  # type: ignore[no-untyped-def]
     return _lower(spec, profile)
 
 
-generator.pipelines.lower = _counting_lower  # type: ignore[assignment]
+generator.compile.pipelines.lower = _counting_lower  # type: ignore[assignment]
 
 import airflow  # noqa: E402
 from airflow.configuration import conf  # noqa: E402

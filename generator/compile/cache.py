@@ -1,0 +1,186 @@
+"""A content-addressed cache of compiled configurations, for the DAG loader's hot path.
+
+MWAA re-parses the DAGs folder every 30 s; most specs have not changed since the
+last parse.  A spec that compiled cleanly is stored under the SHA-256 of
+everything its configuration depends on: the spec's bytes, its folder's
+defaults file, the generator's own source and the versions of the libraries that
+judge a spec, the provider profile, the Airflow major and the file's display
+name.  Change any of them and the key changes; a cache miss just compiles.
+The files a spec reads beside it (``query_file``) are named by its bytes; the
+entry records each one's SHA-256 and is used only while they all still match
+(:func:`generator.spec.files.unchanged`), so their bytes are part of the key too.
+Specs with problems are never cached, so their diagnostics are always fresh.
+
+Entries are JSON, not pickle, in an envelope user data cannot produce: every
+mapping and list is wrapped, so the compiler's :class:`Constructed` markers are
+the only objects restored, and only from an allow-list.  An entry of any other
+shape (or without tasks) is ignored and the spec compiled again.  The folder
+must belong to the current user and be writable by no one else, or the cache
+is not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from generator.compile.dagfactory_config import CONSTRUCTED_TYPES, Constructed
+
+FORMAT = "3"
+_LIBRARIES = ("pyyaml", "jsonschema", "jinja2", "croniter")
+
+
+@cache
+def generator_fingerprint() -> str:
+    """Hash of the generator's source and of the libraries whose verdicts it relies on."""
+    digest = hashlib.sha256(FORMAT.encode())
+    package = Path(__file__).resolve().parent.parent  # the generator package
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    for library in _LIBRARIES:
+        try:
+            digest.update(f"{library}=={metadata.version(library)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{library}==absent".encode())
+    return digest.hexdigest()
+
+
+# Every JSON object in an entry is an envelope the encoder wrote: {"d": pairs} a mapping, {"l": items} a list,
+# {"c": path, "a": args, "k": pairs} a compiler marker.  User data is always inside "d"/"l", so no value a
+# spec holds can be read back as a marker, and an object of any other shape makes the entry unusable.
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Constructed):
+        return {"c": value.path, "a": [_encode(a) for a in value.args], "k": _encode(value.kwargs)["d"]}
+    if isinstance(value, dict):
+        return {"d": [[key, _encode(sub)] for key, sub in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return {"l": [_encode(sub) for sub in value]}
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise TypeError(f"{type(value).__name__} in a configuration")
+
+
+def _pairs(pairs: Any) -> dict[str, Any]:
+    if not isinstance(pairs, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) for pair in pairs
+    ):
+        raise ValueError("malformed mapping in a cache entry")
+    return {key: _decode(sub) for key, sub in pairs}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.keys() == {"d"}:
+            return _pairs(value["d"])
+        if value.keys() == {"l"} and isinstance(value["l"], list):
+            return [_decode(sub) for sub in value["l"]]
+        if value.keys() == {"c", "a", "k"} and isinstance(value["a"], list):
+            if value["c"] not in CONSTRUCTED_TYPES:
+                raise ValueError(f"unexpected type {value['c']} in a cache entry")
+            return Constructed(value["c"], args=tuple(_decode(a) for a in value["a"]), kwargs=_pairs(value["k"]))
+        raise ValueError("unexpected object in a cache entry")
+    if isinstance(value, list):
+        raise ValueError("bare list in a cache entry")
+    return value
+
+
+def decode_config(value: Any) -> dict[str, Any]:
+    """A configuration stored by :func:`encode_config`; ValueError unless every object is an envelope."""
+    config = _decode(value)
+    if not isinstance(config, dict) or not isinstance(config.get("tasks"), dict) or not config["tasks"]:
+        raise ValueError("a cache entry without tasks")
+    return config
+
+
+def encode_config(config: dict[str, Any]) -> Any:
+    return _encode(config)
+
+
+class CacheEntry(NamedTuple):
+    dag_id: str
+    config: dict[str, Any]
+    files: dict[str, str]  # relative path of each file the spec reads beside it -> SHA-256 of its bytes
+    key: str = ""  # the key it was compiled under (stored in shipped entries; the file name in the cache)
+
+
+def entry_json(key: str, dag_id: str, config: dict[str, Any], files: dict[str, str]) -> str:
+    """One entry as JSON text (the cache's files and the shipped build's)."""
+    return json.dumps({"key": key, "dag_id": dag_id, "config": encode_config(config), "files": files})
+
+
+def read_entry(path: Path) -> CacheEntry | None:
+    """The entry in ``path``, or None when it is missing, unreadable or not exactly what :func:`entry_json` writes."""
+    try:
+        if not path.is_file():  # no FIFO or device: a read must not block the parse
+            return None
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        files, key, dag_id = entry.get("files", {}), entry.get("key", ""), entry["dag_id"]
+        if not all(isinstance(name, str) and isinstance(sha, str) for name, sha in files.items()):
+            return None
+        if not isinstance(dag_id, str) or not isinstance(key, str):
+            return None
+        return CacheEntry(dag_id, decode_config(entry["config"]), files, key)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+
+
+def write_atomically(folder: Path, name: str, text: str) -> None:
+    """Write then rename: a concurrent parser never reads half a file.  Failures are silent (a cache)."""
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(handle.name, folder / name)
+    except OSError:
+        return
+
+
+class CompileCache:
+    """Compiled configurations by content key, in a private folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @classmethod
+    def default(cls) -> CompileCache | None:
+        """The cache in ``$DAGEN_CACHE_DIR`` or the temp folder; None when it cannot be used safely."""
+        if os.environ.get("DAGEN_CACHE", "1") == "0":
+            return None
+        folder = Path(os.environ.get("DAGEN_CACHE_DIR") or Path(tempfile.gettempdir()) / f"dagen-cache-{os.getuid()}")
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = folder.stat()
+        except OSError:
+            return None
+        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        return cls(folder)
+
+    @staticmethod
+    def key(*, spec: bytes, defaults: bytes, file: str, profile: str, airflow_major: int) -> str:
+        digest = hashlib.sha256(generator_fingerprint().encode())
+        for part in (file.encode(), profile.encode(), str(airflow_major).encode(), defaults, spec):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+        return digest.hexdigest()
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry stored under ``key``; the caller checks that its ``files`` are unchanged."""
+        entry = read_entry(self.folder / f"{key}.json")
+        return entry._replace(key=key) if entry is not None else None
+
+    def put(self, key: str, dag_id: str, config: dict[str, Any], *, files: dict[str, str] | None = None) -> None:
+        try:
+            text = entry_json(key, dag_id, config, files or {})
+        except (TypeError, ValueError):
+            return
+        write_atomically(self.folder, f"{key}.json", text)

@@ -1,0 +1,212 @@
+"""Phase 4, lower: :class:`PipelineSpec` -> operator tasks, edges and the cluster lifecycle.
+
+Each task type lowers its own tasks (see :mod:`generator.task_types`); this
+module wires them:
+
+* a task that depends on another waits for that task's *exit* (its ``_wait``
+  sensor when it has one);
+* each cluster gets ``create_<cluster>`` before its first tasks and
+  ``terminate_<cluster>`` after its last, a setup/teardown pair: the teardown
+  runs even when a step failed, and the run is still marked failed;
+* ``create_<cluster>`` waits for the upstream tasks that all of the cluster's
+  first tasks share, so a cluster is not paid for while it cannot be used;
+* ``StepConcurrencyLevel`` is the widest set of the cluster's steps that the
+  graph lets run at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from generator.core.lowering_context import LowerContext, create_cluster_task_id, terminate_cluster_task_id
+from generator.core.model import LoweredPipeline, OperatorTask, PipelineSpec, TaskSpec, Teardown
+from generator.core.provider_profile import ProviderProfile
+from generator.core.templating import xcom_pull
+from generator.resources.emr_cluster import run_job_flow_request
+from generator.spec.normalise import seconds
+from generator.task_types import TASK_TYPES
+
+CREATE_OPERATOR = "airflow.providers.amazon.aws.operators.emr.EmrCreateJobFlowOperator"
+TERMINATE_OPERATOR = "airflow.providers.amazon.aws.operators.emr.EmrTerminateJobFlowOperator"
+CLUSTER_START_TIMEOUT = 3600
+TERMINATE_RETRIES = 3
+
+
+def expanded_dependencies(spec: PipelineSpec) -> dict[str, list[str]]:
+    """Each task's upstream tasks, a group in ``depends_on`` standing for its last tasks."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for task in spec.tasks:
+        if task.group:
+            members[task.group].append(task.task_id)
+    last_of_group = {
+        group: [
+            task_id
+            for task_id in ids
+            if not any(task_id in spec.task(other).depends_on for other in ids if other != task_id)
+        ]
+        for group, ids in members.items()
+    }
+    return {
+        task.task_id: list(dict.fromkeys(d for dep in task.depends_on for d in last_of_group.get(dep, [dep])))
+        for task in spec.tasks
+    }
+
+
+def _ancestors(spec: PipelineSpec, dependencies: dict[str, list[str]]) -> dict[str, set[str]]:
+    """Every task's transitive upstream tasks (specs are small; this is O(n^2))."""
+    memo: dict[str, set[str]] = {}
+
+    def visit(task_id: str) -> set[str]:
+        if task_id not in memo:
+            memo[task_id] = set()
+            found: set[str] = set()
+            for parent in dependencies[task_id]:
+                found |= {parent, *visit(parent)}
+            memo[task_id] = found
+        return memo[task_id]
+
+    for task in spec.tasks:
+        visit(task.task_id)
+    return memo
+
+
+def widest_parallel_set(members: list[str], ancestors: dict[str, set[str]]) -> int:
+    """Size of the largest set of ``members`` no two of which are ordered (Dilworth: n - max matching)."""
+    match: dict[str, str] = {}
+
+    def augment(task: str, seen: set[str]) -> bool:
+        for later in members:
+            if task in ancestors[later] and later not in seen:
+                seen.add(later)
+                if later not in match or augment(match[later], seen):
+                    match[later] = task
+                    return True
+        return False
+
+    matched = sum(1 for task in members if augment(task, set()))
+    return max(1, len(members) - matched)
+
+
+def _common_kwargs(task: TaskSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if task.retries is not None:
+        out["retries"] = task.retries
+    if task.retry_delay is not None:
+        out["retry_delay"] = task.retry_delay
+    if task.execution_timeout is not None:
+        out["execution_timeout"] = task.execution_timeout
+    if task.description:
+        out["doc_md"] = task.description
+    return out
+
+
+def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
+    ctx = LowerContext(spec=spec, profile=profile)
+    dependencies = expanded_dependencies(spec)
+    ancestors = _ancestors(spec, dependencies)
+    tasks: dict[str, OperatorTask] = {}
+    upstream: dict[str, list[str]] = defaultdict(list)
+    entry: dict[str, str] = {}
+    exit_: dict[str, str] = {}
+
+    for task in spec.tasks:
+        lowered = TASK_TYPES[task.type].lower(task, ctx)
+        common = _common_kwargs(task)
+        for index, op in enumerate(lowered):
+            kwargs = {**op.kwargs, **common}
+            if task.outlets and index == len(lowered) - 1:
+                kwargs["outlets"] = list(task.outlets)  # the data is there when the last task of the work ends
+            tasks[op.task_id] = OperatorTask(task_id=op.task_id, operator=op.operator, kwargs=kwargs, group=task.group)
+            if index:
+                upstream[op.task_id].append(lowered[index - 1].task_id)
+        entry[task.task_id], exit_[task.task_id] = lowered[0].task_id, lowered[-1].task_id
+
+    on_cluster: dict[str, list[TaskSpec]] = defaultdict(list)
+    for task in spec.tasks:
+        if task.cluster is not None:
+            on_cluster[task.cluster].append(task)
+
+    # Plain dependencies: the entry of a task waits for the exit of each task it depends on.
+    direct: dict[str, list[str]] = {task_id: list(deps) for task_id, deps in dependencies.items()}
+
+    teardowns = []
+    for cluster in spec.clusters:
+        if "existing_cluster_id" in cluster.settings:
+            continue  # a running cluster: the pipeline neither creates nor terminates it
+        members = on_cluster[cluster.name]
+        member_ids = {task.task_id for task in members}
+        firsts = [task for task in members if not set(dependencies[task.task_id]) & member_ids]
+        shared_external = set.intersection(*(set(dependencies[task.task_id]) - member_ids for task in firsts))
+        create_id = create_cluster_task_id(cluster.name)
+        terminate_id = terminate_cluster_task_id(cluster.name)
+
+        steps = [task.task_id for task in members if task.type == "emr_step"]
+        request = run_job_flow_request(
+            cluster=cluster.settings,
+            default_name=f"{spec.dag_id}-{cluster.name}",
+            step_concurrency=widest_parallel_set(steps, ancestors) if steps else 1,
+            tags={"dagen:dag-id": spec.dag_id, "dagen:cluster": cluster.name, "dagen:run-id": "{{ run_id }}"},
+            seconds=seconds,
+        )
+        poll = min(task.poll_interval for task in members)
+        tasks[create_id] = OperatorTask(
+            task_id=create_id,
+            operator=CREATE_OPERATOR,
+            kwargs={
+                **ctx.aws(),
+                "emr_conn_id": None,  # never merge an `emr_default` connection's extra into the request
+                "job_flow_overrides": request,
+                "wait_for_completion": True,
+                "deferrable": True,
+                "waiter_delay": poll,
+                "waiter_max_attempts": max(1, CLUSTER_START_TIMEOUT // poll),
+                "doc_md": f"Create EMR cluster `{cluster.name}` and wait until it is ready.",
+            },
+        )
+        tasks[terminate_id] = OperatorTask(
+            task_id=terminate_id,
+            operator=TERMINATE_OPERATOR,
+            kwargs={
+                **ctx.aws(),
+                "job_flow_id": xcom_pull(create_id),
+                "deferrable": True,
+                "waiter_delay": poll,
+                "waiter_max_attempts": max(1, CLUSTER_START_TIMEOUT // poll),
+                "retries": TERMINATE_RETRIES,
+                "doc_md": f"Terminate EMR cluster `{cluster.name}`; runs even when its tasks failed.",
+            },
+        )
+        upstream[create_id].extend(exit_[dep] for dep in sorted(shared_external))
+        for task in firsts:
+            direct[task.task_id] = [dep for dep in direct[task.task_id] if dep not in shared_external]
+            upstream[entry[task.task_id]].append(create_id)
+        lasts = [task for task in members if not any(task.task_id in dependencies[other.task_id] for other in members)]
+        upstream[terminate_id].extend(exit_[task.task_id] for task in lasts)
+        teardowns.append(Teardown(task_id=terminate_id, setups=(create_id,)))
+
+    for task_id, deps in direct.items():
+        upstream[entry[task_id]].extend(exit_[dep] for dep in deps)
+
+    wired = {
+        task_id: OperatorTask(
+            task_id=task_id,
+            operator=op.operator,
+            kwargs=op.kwargs,
+            upstream=tuple(dict.fromkeys(upstream[task_id])),
+            group=op.group,
+        )
+        for task_id, op in tasks.items()
+    }
+    return LoweredPipeline(spec=spec, tasks=_topological(wired), teardowns=tuple(teardowns))
+
+
+def _topological(tasks: dict[str, OperatorTask]) -> tuple[OperatorTask, ...]:
+    """Tasks in dependency order, ties kept in definition order (stable output for reading and diffs)."""
+    done: dict[str, OperatorTask] = {}
+    while len(done) < len(tasks):
+        for task_id, task in tasks.items():
+            if task_id not in done and all(parent in done for parent in task.upstream):
+                done[task_id] = task
+                break
+    return tuple(done.values())

@@ -1,0 +1,285 @@
+"""Runs the phases over a set of spec files: load -> validate -> normalise -> lower -> configure.
+
+Used alike by ``dagen validate``/``compile``, and by the DAG loader, which then
+builds each configuration (:mod:`generator.compile.build`).  Every file is processed;
+problems are collected as diagnostics, never raised.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from generator.compile.cache import CompileCache
+from generator.compile.dagfactory_config import to_dagfactory_config
+from generator.compile.lower import lower
+from generator.compile.shipped_build import ShippedBuild
+from generator.core.diagnostics import Diagnostic
+from generator.core.model import PipelineSpec
+from generator.core.provider_profile import ProviderProfile
+from generator.spec.files import read_spec_files, unchanged
+from generator.spec.load import SourceDocument, load_bytes, read_file
+from generator.spec.locate import Locator
+from generator.spec.merge import merge_defaults
+from generator.spec.normalise import normalise
+from generator.spec.semantic import semantic_diagnostics
+
+DEFAULTS_NAMES = ("defaults.yaml", "defaults.yml")
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class SpecResult:
+    """What became of one spec file."""
+
+    path: Path
+    file: str
+    dag_id: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    spec: PipelineSpec | None = None
+    config: dict[str, Any] | None = None
+    key: str | None = None  # the compile cache key of its inputs (None when its folder's defaults are broken)
+    files: dict[str, str] = field(default_factory=dict)  # the files it reads beside it -> SHA-256
+    source: str = "compiled"  # or "cache", "shipped": where the configuration came from
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None and not self.diagnostics
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Spec files under the given files/folders (sorted), excluding defaults files."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in SPEC_SUFFIXES
+                    and p.is_file()
+                    and p.name not in DEFAULTS_NAMES
+                    and not p.name.startswith(".")
+                )
+            )
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def display_name(path: Path, root: Path | None) -> str:
+    """How a file is named in diagnostics and cache keys: relative to ``root`` when it is inside it."""
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+@dataclass
+class _Defaults:
+    """A folder's defaults.yaml: its bytes (part of every cache key), checked only when a spec is compiled.
+
+    A cache or shipped entry exists only for defaults that were valid when it was compiled, and their bytes
+    are in its key: a spec served from one never needs the check (nor jsonschema, 0.1 s to import).
+    """
+
+    raw: bytes = b""
+    display: str = ""
+    unreadable: list[Diagnostic] = field(default_factory=list)
+    _checked: tuple[SourceDocument | None, list[Diagnostic]] | None = None
+
+    def checked(self) -> tuple[SourceDocument | None, list[Diagnostic]]:
+        """The validated document (None when there is none), or the diagnostics that stop its specs."""
+        if self._checked is None:
+            doc, diagnostics = None, list(self.unreadable)
+            if self.display and not diagnostics:
+                from generator.spec.validate_schema import schema_diagnostics
+
+                doc, diagnostics = load_bytes(self.raw, self.display)
+                if doc is not None:
+                    diagnostics = schema_diagnostics(doc, "defaults")
+            self._checked = (doc if not diagnostics else None, diagnostics)
+        return self._checked
+
+
+class _DefaultsCache:
+    """Each folder's defaults.yaml, read (and, when needed, validated) once per run."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self.cache: dict[Path, _Defaults] = {}
+
+    def for_spec(self, spec_path: Path) -> _Defaults:
+        folder = spec_path.parent
+        if folder not in self.cache:
+            entry = _Defaults()
+            for name in DEFAULTS_NAMES:
+                candidate = folder / name
+                if candidate.is_file():
+                    display = display_name(candidate, self.root)
+                    raw, diagnostics = read_file(candidate, display)
+                    entry = _Defaults(raw=raw or b"", display=display, unreadable=diagnostics)
+                    break
+            self.cache[folder] = entry
+        return self.cache[folder]
+
+
+def _precompiled(result: SpecResult, cache: CompileCache | None, shipped: ShippedBuild | None) -> bool:
+    """Take the configuration from the cache, else from the shipped build, when one was compiled from these inputs."""
+    candidates = (
+        ("cache", lambda: cache.get(result.key) if cache is not None and result.key else None),
+        ("shipped", lambda: shipped.get(result.file) if shipped is not None else None),
+    )
+    for source, lookup in candidates:
+        hit = lookup()
+        # the files the spec reads beside it (query_file) follow from its bytes; their content must match too
+        if hit is not None and hit.key == result.key and unchanged(result.path.parent, hit.files):
+            result.dag_id, result.config, result.files, result.source = hit.dag_id, hit.config, hit.files, source
+            return True
+    return False
+
+
+def process_file(
+    path: Path,
+    *,
+    profile: ProviderProfile,
+    airflow_major: int,
+    defaults: _DefaultsCache,
+    cache: CompileCache | None = None,
+    shipped: ShippedBuild | None = None,
+    compile_specs: bool = True,
+) -> SpecResult:
+    file = display_name(path, defaults.root)
+    result = SpecResult(path=path, file=file, dag_id=path.stem)
+    raw, diagnostics = read_file(path, file)
+    if raw is None:
+        result.diagnostics = diagnostics
+        return result
+    folder_defaults = defaults.for_spec(path)
+    if not folder_defaults.unreadable:
+        result.key = CompileCache.key(
+            spec=raw, defaults=folder_defaults.raw, file=file, profile=profile.name, airflow_major=airflow_major
+        )
+        if _precompiled(result, cache, shipped):
+            return result
+    doc, diagnostics = load_bytes(raw, file)
+    if doc is None:
+        result.diagnostics = diagnostics
+        return result
+    if isinstance(doc.data.get("dag_id"), str):
+        result.dag_id = doc.data["dag_id"]
+    defaults_doc, defaults_problems = folder_defaults.checked()
+    if defaults_problems:
+        result.diagnostics = list(defaults_problems)
+        return result
+    from generator.spec.validate_schema import schema_diagnostics  # not imported by a parse the cache serves
+
+    result.diagnostics = schema_diagnostics(doc, "pipeline")
+    if result.diagnostics:
+        return result
+    merged = merge_defaults(doc.data, defaults_doc.data if defaults_doc else None)
+    locator = Locator(doc, defaults_doc)
+    result.diagnostics = semantic_diagnostics(merged, locator.at)
+    files = read_spec_files(merged, folder=path.parent, file=file, at=locator.at)
+    result.diagnostics += files.diagnostics
+    if result.diagnostics:
+        return result
+    result.spec = normalise(files.spec, dag_id=result.dag_id, file=file)
+    if not compile_specs:
+        return result
+    result.config = to_dagfactory_config(lower(result.spec, profile), airflow_major=airflow_major)
+    result.files = files.digests
+    if cache is not None and result.key is not None:
+        cache.put(result.key, result.dag_id, result.config, files=files.digests)
+    return result
+
+
+def _guarded(path: Path, root: Path | None, options: dict[str, Any], defaults: _DefaultsCache) -> SpecResult:
+    """One spec's result, whatever it holds: an exception in any phase is that spec's diagnostic."""
+    try:
+        return process_file(path, defaults=defaults, **options)
+    except Exception as error:  # noqa: BLE001 - a spec must never take the other specs down with it
+        file = display_name(path, root)
+        return SpecResult(
+            path=path,
+            file=file,
+            dag_id=path.stem,
+            diagnostics=[
+                Diagnostic(
+                    code="DG601",
+                    file=file,
+                    message=f"internal error while checking the spec: {type(error).__name__}: {error}"[:500],
+                    hint="please report this with the spec: every spec should get a located diagnostic",
+                )
+            ],
+        )
+
+
+PARALLEL_FROM = 200  # below this, starting processes costs more than it saves
+
+
+def _process_chunk(files: list[Path], *, root: Path | None, options: dict[str, Any]) -> list[SpecResult]:
+    defaults = _DefaultsCache(root)
+    return [_guarded(path, root, options, defaults) for path in files]
+
+
+def process(
+    paths: Iterable[Path],
+    *,
+    profile: ProviderProfile,
+    airflow_major: int,
+    root: Path | None = None,
+    cache: CompileCache | None = None,
+    shipped: ShippedBuild | None = None,
+    compile_specs: bool = True,
+    workers: int = 1,
+    established: dict[str, str] | None = None,
+) -> list[SpecResult]:
+    """Every spec under ``paths``, each with its diagnostics or its configuration.
+
+    With a ``cache`` (or a ``shipped`` build), a spec compiled before from identical inputs
+    skips straight to its configuration (its ``spec`` is then not set).  ``compile_specs=False`` stops after
+    validation and normalising (what ``dagen validate`` needs).  ``workers > 1`` spreads
+    many files over forked processes (the command line; never inside Airflow).  When two
+    specs give one DAG id, the second gets DG406; ``established`` (DAG id -> file) names
+    the file that keeps an id it already holds, whatever the path order.
+    """
+    files = discover(paths)
+    options = {
+        "profile": profile,
+        "airflow_major": airflow_major,
+        "cache": cache,
+        "shipped": shipped,
+        "compile_specs": compile_specs,
+    }
+    if workers > 1 and len(files) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
+        chunks = [files[index::workers] for index in range(workers)]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = list(pool.map(partial(_process_chunk, root=root, options=options), chunks))
+        by_path = {result.path: result for part in parts for result in part}
+        results = [by_path[path] for path in files]
+    else:
+        results = _process_chunk(files, root=root, options=options)
+    first_file: dict[str, SpecResult] = {}
+    # the file that holds a DAG id already (the loader's last registration) keeps it; else the first in path order
+    established = established or {}
+    for result in sorted(results, key=lambda result: established.get(result.dag_id) != result.file):
+        earlier = first_file.setdefault(result.dag_id, result)
+        if earlier is not result:
+            result.diagnostics.append(
+                Diagnostic(
+                    code="DG406",
+                    file=result.file,
+                    message=f"DAG id '{result.dag_id}' is already used by {earlier.file}",
+                    hint="set a different dag_id or rename one of the files",
+                )
+            )
+            result.config = None
+    return results

@@ -1,0 +1,148 @@
+"""Checks for values that have a form: S3 URIs, ARNs, schedules.
+
+Each check returns a sentence describing the problem, or ``None`` when the
+value is fine.  Templated values (``{{ ... }}``) are resolved by Airflow at run
+time, so only their literal prefix is checked here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # jsonschema costs 0.1 s to import: only validation needs it, never a parse the cache serves
+    from jsonschema import FormatChecker
+
+TEMPLATE_START = re.compile(r"\{\{|\{%")
+
+SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+
+_BUCKET = re.compile(r"^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def is_templated(value: str) -> bool:
+    return TEMPLATE_START.search(value) is not None
+
+
+def _literal_prefix(value: str) -> str:
+    match = TEMPLATE_START.search(value)
+    return value if match is None else value[: match.start()]
+
+
+def s3_uri_problem(value: str) -> str | None:
+    prefix = _literal_prefix(value)
+    if prefix != value:  # templated: only the literal head can be checked
+        if "s3://".startswith(prefix) or prefix.startswith("s3://"):
+            return None
+        return f"'{value}' must start with 's3://'"
+    if not value.startswith("s3://"):
+        hint = " (use s3://, not s3a:// or s3n://, for EMR and Airflow)" if re.match(r"^s3[an]://", value) else ""
+        return f"'{value}' must start with 's3://'{hint}"
+    bucket = value[5:].split("/", 1)[0]
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        return f"'{bucket}' in '{value}' is not a valid bucket name (3-63 lowercase letters, digits, '.', '-')"
+    return None
+
+
+_ARN_FIELDS = (
+    ("arn", re.compile(r"^arn$")),
+    ("partition", re.compile(r"^aws(-[a-z]+)*$")),
+    ("service", re.compile(r"^states$")),
+    ("region", re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")),
+    ("account", re.compile(r"^[0-9]{12}$")),
+    ("resource type", re.compile(r"^stateMachine$")),
+    ("state machine name", re.compile(r"^[A-Za-z0-9_-]{1,80}$")),
+)
+
+
+def state_machine_arn_problem(value: str) -> str | None:
+    prefix = _literal_prefix(value)
+    templated = prefix != value
+    fields = prefix.split(":")
+    if templated:
+        fields = fields[:-1]  # the last field is cut by the template
+    elif len(fields) != len(_ARN_FIELDS):
+        return f"'{value}' is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
+    for (name, pattern), field in zip(_ARN_FIELDS, fields, strict=False):
+        if not pattern.match(field):
+            return (
+                f"'{value}' is not a state machine ARN: bad {name} '{field}' "
+                "(expected arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
+            )
+    return None
+
+
+# (name, lowest, highest) for the five cron fields; names and ranges as cron(5)
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 7))
+_CRON_NAMES = {
+    "month": ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+    "day-of-week": ("sun", "mon", "tue", "wed", "thu", "fri", "sat"),
+}
+_CRON_ATOM = re.compile(r"^(\*|[0-9]+|[a-z]{3})(-([0-9]+|[a-z]{3}))?(/([0-9]+))?$")
+
+
+def _cron_value(token: str, name: str) -> int | None:
+    if token.isdigit():
+        return int(token)
+    names = _CRON_NAMES.get(name, ())
+    return names.index(token) + (1 if name == "month" else 0) if token in names else None
+
+
+def _cron_field_problem(text: str, name: str, low: int, high: int) -> str | None:
+    for part in text.lower().split(","):
+        match = _CRON_ATOM.match(part)
+        if not match:
+            return f"{name} field '{text}' is not valid cron syntax"
+        start, end, step = match.group(1), match.group(3), match.group(5)
+        for bound in (start, end):
+            if bound is None or bound == "*":
+                continue
+            number = _cron_value(bound, name)
+            if number is None:
+                return f"{name} field '{text}': unknown name '{bound}'"
+            if not low <= number <= high:
+                return f"{name} must be {low}-{high}, got {number}"
+        if step is not None and int(step) == 0:
+            return f"{name} field '{text}': step must be at least 1"
+    return None
+
+
+def schedule_problem(value: str) -> str | None:
+    text = value.strip()
+    if text.startswith("@"):
+        if text in SCHEDULE_PRESETS:
+            return None
+        return f"unknown schedule preset '{text}' (one of {', '.join(SCHEDULE_PRESETS)})"
+    fields = text.split()
+    if len(fields) != 5:
+        return (
+            f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), '{text}' has {len(fields)}"
+        )
+    for field_text, (name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        problem = _cron_field_problem(field_text, name, low, high)
+        if problem:
+            return f"invalid cron expression '{text}': {problem}"
+    from croniter import croniter  # the last word: what Airflow's own timetable will accept
+
+    if not croniter.is_valid(text):
+        return f"invalid cron expression '{text}'"
+    return None
+
+
+FORMAT_PROBLEMS: dict[str, tuple[str, Callable[[str], str | None]]] = {
+    # format name -> (diagnostic code, check)
+    "s3-uri": ("DG402", s3_uri_problem),
+    "state-machine-arn": ("DG403", state_machine_arn_problem),
+    "schedule": ("DG401", schedule_problem),
+}
+
+
+def format_checker() -> FormatChecker:
+    """A jsonschema format checker that knows only the formats above."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    for name, (_, problem) in FORMAT_PROBLEMS.items():
+        checker.checks(name)(lambda value, _problem=problem: not isinstance(value, str) or _problem(value) is None)
+    return checker

@@ -1,0 +1,1 @@
+"""``dagen deploy``: validate, bundle, measure the parse, upload only what changed, in a safe order."""

@@ -1,0 +1,315 @@
+"""``dagen deploy``: validate every spec, then push the MWAA bundle to the DAGs bucket, only what changed.
+
+Steps, each stopping the deploy with one line and a hint (exit 1) before anything
+is uploaded: validate pipelines/ (the report ``dagen validate`` prints), check the
+bucket name, build the bundle (:mod:`generator.deploy.bundle`) with the shipped
+build, measure its parse (:mod:`generator.deploy.parse_budget`), check the bucket's
+versioning and read what is there (:mod:`generator.deploy.s3`), print the plan
+(:mod:`generator.deploy.plan`); then, unless ``--dry-run``, run it in order with a
+progress bar.  A failure part-way stops at that file; a rerun finishes the job.
+
+The package deployed is the one running this command -- the one that just
+validated the specs -- so what MWAA loads is what was checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from generator.compile.pipelines import process
+from generator.core.diagnostics import REPORTERS, sorted_unique
+from generator.core.provider_profile import LEGACY, MODERN
+from generator.deploy.bundle import (
+    AIRFLOW_PYTHON,
+    DAGS,
+    DEFAULT_AIRFLOW_VERSION,
+    LOADER,
+    SCRIPTS,
+    BundleError,
+    BundleFile,
+    build_bundle,
+    shipped_entries,
+    supported_versions,
+)
+from generator.deploy.parse_budget import DEFAULT_IMPORT_TIMEOUT, airflow_importable, measure, verdict
+from generator.deploy.parse_budget import HINT as PARSE_BUDGET_HINT
+from generator.deploy.plan import (
+    Location,
+    Plan,
+    RemoteObject,
+    Step,
+    make_plan,
+    parse_bucket,
+    parse_folder_uri,
+    parse_prefix,
+)
+from generator.deploy.progress import progress
+from generator.deploy.s3 import (
+    DeployError,
+    bucket_name_problem,
+    check_dags_bucket,
+    list_remote,
+    read_hashes,
+    run_plan,
+    s3_client,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the generator package
+OnStep = Callable[[int, Step], None]
+
+
+def _airflow_version(text: str) -> str:
+    if text not in AIRFLOW_PYTHON:
+        raise argparse.ArgumentTypeError(f"unsupported Airflow version '{text}'; supported: {supported_versions()}")
+    return text
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds (for example 30 or 12.5)")
+    return value
+
+
+def _bucket(text: str) -> str:
+    name = parse_bucket(text)
+    if name is None:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a bucket name")
+    return name
+
+
+def _prefix(text: str) -> str:
+    prefix = parse_prefix(text)
+    if prefix is None:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a folder like 'dags' (letters, digits, '-', '_', separated by '/')"
+        )
+    return prefix
+
+
+def _scripts_uri(text: str) -> Location:
+    location = parse_folder_uri(text)
+    if location is None:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a folder URI like s3://BUCKET/spark_jobs/ (a bucket root is refused: "
+            "--prune would empty it)"
+        )
+    return location
+
+
+def register(subparsers: Any) -> None:
+    """Add ``deploy`` to the ``dagen`` sub-commands."""
+    deploy = subparsers.add_parser(
+        "deploy",
+        help="validate the specs, then upload the MWAA bundle (only what changed) to the DAGs bucket",
+        description="Validate every spec in pipelines/, then upload the MWAA bundle (loader, generator package, "
+        "schemas, specs, .airflowignore, requirements.txt) under --prefix and the Spark scripts under --scripts-uri, "
+        "only the files that changed, in an order that never shows the loader a half-updated set.",
+    )
+    deploy.add_argument("--bucket", required=True, type=_bucket, help="the MWAA DAGs bucket (airflow-...)")
+    deploy.add_argument(
+        "--prefix", default="dags/", type=_prefix, help="the environment's DagS3Path in the bucket (default: dags)"
+    )
+    deploy.add_argument(
+        "--scripts-uri",
+        type=_scripts_uri,
+        help="folder for spark_jobs/*.py and *.ipynb, e.g. s3://DATA_BUCKET/spark_jobs/; "
+        "without it the scripts are neither uploaded nor pruned",
+    )
+    deploy.add_argument(
+        "--airflow-version",
+        default=DEFAULT_AIRFLOW_VERSION,
+        type=_airflow_version,
+        help=f"the environment's Airflow version, for requirements.txt (default: {DEFAULT_AIRFLOW_VERSION}; "
+        f"supported: {supported_versions()})",
+    )
+    deploy.add_argument("--dry-run", action="store_true", help="print the plan, upload nothing")
+    deploy.add_argument(
+        "--prune", action="store_true", help="delete files under the prefixes that are no longer in the bundle"
+    )
+    deploy.add_argument(
+        "--import-timeout",
+        default=DEFAULT_IMPORT_TIMEOUT,
+        type=_seconds,
+        metavar="SECONDS",
+        help="the environment's core.dagbag_import_timeout: the bundle's measured parse must fit in it "
+        f"(a warning above half of it; default: MWAA's {DEFAULT_IMPORT_TIMEOUT:g})",
+    )
+    deploy.add_argument("--force", action="store_true", help="deploy even when the parse exceeds --import-timeout")
+    deploy.add_argument(
+        "--no-parse-budget",
+        dest="parse_budget",
+        action="store_false",
+        help="do not measure the parse (a machine without Airflow cannot, and says so)",
+    )
+    deploy.add_argument("--endpoint-url", help="S3 endpoint (an S3-compatible server); default: AWS")
+    deploy.add_argument("--region", help="AWS Region of the client (default: the AWS configuration's)")
+    deploy.add_argument(
+        "--project",
+        default=Path("."),
+        type=Path,
+        help="folder holding dags/, pipelines/, schemas/ and spark_jobs/ (default: the current folder)",
+    )
+    deploy.set_defaults(run=run)
+
+
+def _fail(err: TextIO, message: str, hint: str) -> None:
+    err.write(f"dagen deploy: {message}\n" + (f"    hint: {hint}\n" if hint else ""))
+
+
+def _validate(project: Path, airflow_version: str, out: TextIO) -> dict[str, bytes]:
+    """The specs as ``dagen validate pipelines/`` reports them; any diagnostic stops the deploy.
+
+    Returns the shipped build: each spec's compiled entry, keyed as the loader's compile cache keys it.
+    """
+    folder = project / "pipelines"
+    if not folder.is_dir():
+        raise BundleError(
+            f"{folder.as_posix()} not found: no specs to deploy",
+            "run dagen deploy in the repository (or pass --project) holding dags/, pipelines/ and schemas/",
+        )
+    profile, major = (MODERN, 3) if airflow_version.startswith("3.") else (LEGACY, 2)
+    results = process([folder], profile=profile, airflow_major=major, root=project)
+    if not results:
+        raise DeployError(f"DG701 no pipeline specs (*.yaml, *.yml) under {folder.as_posix()}", "")
+    diagnostics = sorted_unique(d for result in results for d in result.diagnostics)
+    out.write(REPORTERS["text"](diagnostics, len(results)) + "\n")
+    if diagnostics:
+        raise DeployError(
+            "the specs have errors (above); nothing was uploaded",
+            "fix them (dagen validate pipelines/) and deploy again",
+        )
+    return shipped_entries(results)
+
+
+def _check_parse_budget(
+    args: argparse.Namespace, files: list[BundleFile], specs: int, out: TextIO, err: TextIO
+) -> None:
+    """Measure the loader's parse of the bundle; refuse (before any upload) when it exceeds the timeout."""
+    if not args.parse_budget:
+        out.write("parse budget: not measured (--no-parse-budget)\n")
+        return
+    if not airflow_importable():
+        out.write("parse budget: not measured (Airflow is not installed in this environment)\n")
+        return
+    try:
+        measured = measure(files)
+    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
+        raise DeployError(
+            f"{LOADER}: the bundle's loader could not be parsed here: {error}; nothing was uploaded",
+            "run `dagen validate pipelines/` and check that Airflow imports in this environment",
+        ) from None
+    result = verdict(measured, args.import_timeout, specs)
+    if result.level == "refused" and not args.force:
+        raise DeployError(f"{result.line}; nothing was uploaded", PARSE_BUDGET_HINT)
+    if result.level == "ok":
+        out.write(result.line + "\n")
+    else:
+        out.flush()
+        forced = " (deploying anyway: --force)" if result.level == "refused" else ""
+        _fail(err, f"warning: {result.line}{forced}", PARSE_BUDGET_HINT)
+
+
+def _remote(client: Any, files: list[BundleFile], locations: dict[str, Location]) -> dict[str, dict[str, RemoteObject]]:
+    """What each prefix holds: one listing each, and a HEAD only where the listing cannot tell."""
+    remote = {}
+    for area, location in locations.items():
+        local = {file.path: file for file in files if file.area == area}
+        remote[area] = read_hashes(client, location, list_remote(client, location), local)
+    return remote
+
+
+def _execute(client: Any, plan: Plan, out: TextIO, err: TextIO, on_step: OnStep | None) -> None:
+    requirements_version: list[str] = []
+    with progress(err, len(plan.operations)) as report:
+
+        def after(done: int, step: Step, version: str | None) -> None:
+            report(done, f"{step.action} {plan.uri(step)}")
+            if step.area == DAGS and step.path == "requirements.txt" and version:
+                requirements_version.append(version)
+            if on_step is not None:
+                on_step(done, step)
+
+        run_plan(client, plan, after)
+    out.write(plan.summary(dry_run=False) + "\n")
+    for version in requirements_version:
+        out.write(
+            f"note: requirements.txt is now version {version}; MWAA installs it only when the environment is "
+            f"updated with RequirementsS3ObjectVersion={version} (docs/deploying-stacks.md, step 4)\n"
+        )
+
+
+def deploy(args: argparse.Namespace, out: TextIO, err: TextIO, on_step: OnStep | None = None) -> int:
+    """Validate, check, plan and (unless --dry-run) upload; raises BundleError/DeployError to refuse."""
+    dags = Location(args.bucket, args.prefix)
+    scripts: Location | None = args.scripts_uri
+    if scripts is not None and scripts.overlaps(dags):
+        _fail(
+            err,
+            f"--scripts-uri {scripts.uri()} overlaps the DAGs folder {dags.uri()}",
+            "use a folder outside the DAGs prefix: MWAA would parse the scripts as DAG files",
+        )
+        return 2
+    project: Path = args.project
+    compiled = _validate(project, args.airflow_version, out)
+    problem = bucket_name_problem(args.bucket)
+    if problem is not None:
+        raise problem
+    files = build_bundle(
+        project, args.airflow_version, package_dir=PACKAGE_DIR, with_scripts=scripts is not None, compiled=compiled
+    )
+
+    client = s3_client(region=args.region, endpoint_url=args.endpoint_url)
+    check_dags_bucket(client, args.bucket)
+    _check_parse_budget(args, files, len(compiled), out, err)
+    locations = {DAGS: dags} if scripts is None else {DAGS: dags, SCRIPTS: scripts}
+    plan = make_plan(files, _remote(client, files, locations), locations, prune=args.prune)
+
+    python = AIRFLOW_PYTHON[args.airflow_version]
+    out.write(f"deploy to {dags.uri()} for MWAA Airflow {args.airflow_version} (Python {python})\n")
+    if scripts is None:
+        out.write("scripts: not deployed (no --scripts-uri): spark_jobs/ is neither uploaded nor pruned\n")
+    else:
+        out.write(f"scripts: spark_jobs/*.py and *.ipynb to {scripts.uri()}\n")
+    out.write("plan, in the order it runs:\n")
+    out.writelines(line + "\n" for line in plan.lines())
+    out.flush()
+    if args.dry_run:
+        out.write(plan.summary(dry_run=True) + "\n")
+        return 0
+    _execute(client, plan, out, err, on_step)
+    return 0
+
+
+def run(args: argparse.Namespace, *, on_step: OnStep | None = None) -> int:
+    """The ``run`` of the ``deploy`` sub-command: 0 deployed, 1 refused or failed, 2 bad arguments."""
+    try:
+        return deploy(args, sys.stdout, sys.stderr, on_step)
+    except (BundleError, DeployError) as error:
+        sys.stdout.flush()
+        _fail(sys.stderr, error.message, error.hint)
+        return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(prog="dagen")
+    register(main_parser.add_subparsers(dest="command", required=True))
+    return main_parser
+
+
+def main(argv: Sequence[str] | None = None, *, on_step: OnStep | None = None) -> int:
+    """``dagen deploy ARGS``: ``argv`` are the arguments after ``deploy``."""
+    args = parser().parse_args(["deploy", *(sys.argv[1:] if argv is None else argv)])
+    return run(args, on_step=on_step)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

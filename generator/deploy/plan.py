@@ -1,0 +1,166 @@
+"""What ``dagen deploy`` will do: the bundle compared with the bucket, as an ordered plan.
+
+Pure: the remote side arrives as :class:`RemoteObject` values (from one listing
+per prefix, plus a HEAD only where the listing cannot decide), and the plan is
+the list of operations in the order they must run, followed by the files left
+as they are.  Printing the plan is also here, so ``--dry-run`` and a real deploy
+show the same lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from generator.deploy.bundle import DAGS, SCRIPTS, BundleFile, phase_of
+
+ADD, CHANGE, DELETE, KEEP, UNCHANGED = "add", "change", "delete", "keep", "unchanged"
+UPLOADS = (ADD, CHANGE)
+
+_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+# The folder forms MWAA accepts for DagS3Path (see cloudformation/mwaa-environment.yaml).
+_FOLDER = r"[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*"
+
+
+@dataclass(frozen=True)
+class Location:
+    """A folder in a bucket; ``prefix`` always ends with "/" and is never empty."""
+
+    bucket: str
+    prefix: str
+
+    def key(self, path: str) -> str:
+        return self.prefix + path
+
+    def uri(self, path: str = "") -> str:
+        return f"s3://{self.bucket}/{self.prefix}{path}"
+
+    def overlaps(self, other: Location) -> bool:
+        return self.bucket == other.bucket and (
+            self.prefix.startswith(other.prefix) or other.prefix.startswith(self.prefix)
+        )
+
+
+def parse_prefix(text: str) -> str | None:
+    """``dags``, ``dags/`` or ``/dags/`` -> ``dags/``; None if not a folder MWAA accepts."""
+    folder = text.strip("/")
+    return f"{folder}/" if re.fullmatch(_FOLDER, folder) else None
+
+
+def parse_bucket(text: str) -> str | None:
+    """``airflow-x`` or ``s3://airflow-x/`` -> ``airflow-x``; None if not a bucket name."""
+    name = text.removeprefix("s3://").rstrip("/")
+    return name if re.fullmatch(_BUCKET, name) else None
+
+
+def parse_folder_uri(text: str) -> Location | None:
+    """``s3://bucket/folder/`` -> Location; None without a folder (a bucket root is never a deploy target)."""
+    match = re.fullmatch(rf"s3://({_BUCKET})/(.+)", text)
+    if not match:
+        return None
+    prefix = parse_prefix(match.group(2))
+    return Location(match.group(1), prefix) if prefix else None
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """An object as the listing shows it; ``sha256`` is filled in from its metadata when read."""
+
+    path: str  # relative to the area's prefix
+    size: int
+    etag: str  # without quotes
+    sha256: str | None = None
+
+
+def listing_proves_same(local: BundleFile, remote: RemoteObject) -> bool:
+    """True when the listing alone shows the content is unchanged.
+
+    A plain upload's ETag is the MD5 of its content.  A mismatch proves nothing
+    (multipart uploads and SSE-KMS have other ETags), so then the SHA-256 that
+    every upload stores in its metadata decides (:func:`same_content`).
+    """
+    return remote.size == len(local.content) and remote.etag == local.md5
+
+
+def same_content(local: BundleFile, remote: RemoteObject) -> bool:
+    return listing_proves_same(local, remote) or remote.sha256 == local.sha256
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str
+    area: str
+    path: str
+    file: BundleFile | None = None  # what to upload; None for delete and keep
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every file of the bundle and of the bucket's prefixes, with what happens to it."""
+
+    steps: tuple[Step, ...]
+    locations: dict[str, Location]
+    prune: bool
+
+    @property
+    def operations(self) -> list[Step]:
+        """What changes the bucket, in the order it must run."""
+        return [step for step in self.steps if step.action in (ADD, CHANGE, DELETE)]
+
+    def counts(self) -> Counter[str]:
+        return Counter(step.action for step in self.steps)
+
+    def uri(self, step: Step) -> str:
+        return self.locations[step.area].uri(step.path)
+
+    def lines(self) -> list[str]:
+        out = []
+        for step in self.steps:
+            note = "  (not in the bundle; --prune deletes it)" if step.action == KEEP else ""
+            out.append(f"  {step.action:<10}{self.uri(step)}{note}")
+        return out
+
+    def summary(self, *, dry_run: bool) -> str:
+        n = self.counts()
+        kept = f"; {n[KEEP]} remote-only file(s) kept" if n[KEEP] else ""
+        if dry_run:
+            return (
+                f"dry run: {n[ADD]} to add, {n[CHANGE]} to change, {n[DELETE]} to delete, "
+                f"{n[UNCHANGED]} unchanged{kept}; nothing uploaded"
+            )
+        return f"summary: {n[ADD]} added, {n[CHANGE]} changed, {n[DELETE]} deleted, {n[UNCHANGED]} unchanged{kept}"
+
+
+def make_plan(
+    files: list[BundleFile],
+    remote: dict[str, dict[str, RemoteObject]],
+    locations: dict[str, Location],
+    *,
+    prune: bool,
+) -> Plan:
+    """``files`` in upload order and the remote objects of each area -> the plan.
+
+    Uploads keep the bundle's order.  Deletions come after every upload, in the
+    reverse phase order: specs go before the package modules they used, scripts
+    last (a task already running may still need one).
+    """
+    uploads: list[Step] = []
+    unchanged: list[Step] = []
+    for file in files:
+        there = remote.get(file.area, {}).get(file.path)
+        if there is None:
+            uploads.append(Step(ADD, file.area, file.path, file))
+        elif same_content(file, there):
+            unchanged.append(Step(UNCHANGED, file.area, file.path, file))
+        else:
+            uploads.append(Step(CHANGE, file.area, file.path, file))
+    local = {(file.area, file.path) for file in files}
+    extra = sorted(
+        ((area, path) for area in (DAGS, SCRIPTS) for path in remote.get(area, {}) if (area, path) not in local),
+        key=lambda item: (-phase_of(*item), item[1]),
+    )
+    gone = [Step(DELETE if prune else KEEP, area, path) for area, path in extra]
+    deletes = [step for step in gone if step.action == DELETE]
+    kept = [step for step in gone if step.action == KEEP]
+    return Plan(steps=tuple(uploads + deletes + kept + unchanged), locations=locations, prune=prune)

@@ -1,0 +1,210 @@
+"""The S3 side of ``dagen deploy``: check the bucket, read the remote state, upload and delete.
+
+boto3 is imported only here and only when a deploy runs, so validating specs
+never needs it.  Every AWS or network failure becomes a :class:`DeployError`
+(one line naming the file or bucket and the cause, and a hint), never a
+traceback.  Objects are only ever written or deleted under the two prefixes of
+the plan; :func:`_inside` re-checks that before each call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from generator.deploy.bundle import BundleFile
+from generator.deploy.plan import DELETE, Location, Plan, RemoteObject, Step, listing_proves_same
+
+SHA256_METADATA = "dagen-sha256"  # sent as x-amz-meta-dagen-sha256
+MWAA_BUCKET_PREFIX = "airflow-"
+
+_CONTENT_TYPES = {
+    ".py": "text/x-python",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".json": "application/json",
+    ".ipynb": "application/x-ipynb+json",
+}
+
+
+class DeployError(Exception):
+    """A deploy that cannot go on: a one-line message and a hint."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def bucket_name_problem(bucket: str) -> DeployError | None:
+    """MWAA refuses a source bucket whose name does not start with ``airflow-``."""
+    if bucket.startswith(MWAA_BUCKET_PREFIX):
+        return None
+    return DeployError(
+        f"bucket '{bucket}' cannot hold MWAA DAGs: its name must start with '{MWAA_BUCKET_PREFIX}'",
+        "pass the environment's DAGs bucket (DagsBucketName of cloudformation/mwaa-environment.yaml)",
+    )
+
+
+def s3_client(*, region: str | None, endpoint_url: str | None) -> Any:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise DeployError(
+            "boto3 is not installed (deploy needs it to talk to S3)", "pip install boto3 into dagen's environment"
+        ) from None
+    # S3-compatible servers behind a custom endpoint rarely resolve bucket subdomains.
+    config = Config(user_agent_extra="dagen-deploy", s3={"addressing_style": "path"} if endpoint_url else {})
+    session = boto3.session.Session(region_name=region)
+    return session.client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def _errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
+
+
+def _code(error: Exception) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _cause(error: Exception) -> str:
+    """The part of a botocore error a person needs: the AWS error code and message, or the network problem."""
+    response = getattr(error, "response", None)
+    if response:
+        detail = response.get("Error", {})
+        code = detail.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        return f"{code}: {detail.get('Message') or 'no message'}"
+    return str(error)
+
+
+def _bucket_error(bucket: str, error: Exception) -> DeployError:
+    code = _code(error)
+    if code in ("NoSuchBucket", "404"):
+        return DeployError(
+            f"bucket '{bucket}' does not exist",
+            "create it with cloudformation/mwaa-environment.yaml (docs/deploying-stacks.md) or check --bucket",
+        )
+    if code in ("AccessDenied", "403"):
+        return DeployError(
+            f"access to bucket '{bucket}' denied ({_cause(error)})",
+            "the deploy role needs s3:GetBucketVersioning, s3:ListBucket, s3:GetObject, s3:PutObject and "
+            "s3:DeleteObject on the prefixes (docs/deploying-dags.md)",
+        )
+    from botocore.exceptions import NoCredentialsError
+
+    if isinstance(error, NoCredentialsError):
+        return DeployError(
+            "no AWS credentials found",
+            "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run in CI with OIDC",
+        )
+    return DeployError(
+        f"cannot read bucket '{bucket}': {_cause(error)}", "check --endpoint-url, --region and the network"
+    )
+
+
+def check_dags_bucket(client: Any, bucket: str) -> None:
+    """MWAA needs versioning on its source bucket (requirements.txt and plugins are pinned by version id)."""
+    try:
+        status = client.get_bucket_versioning(Bucket=bucket).get("Status")
+    except _errors() as error:
+        raise _bucket_error(bucket, error) from None
+    if status != "Enabled":
+        state = "suspended" if status == "Suspended" else "never enabled"
+        raise DeployError(
+            f"bucket '{bucket}' does not have versioning enabled ({state}); MWAA requires a versioned DAGs bucket",
+            f"aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled",
+        )
+
+
+def _inside(location: Location, key: str) -> str:
+    # The last guard of "never anything outside the prefixes": refuse, do not trust the caller.
+    if not key.startswith(location.prefix) or key == location.prefix:
+        raise AssertionError(f"refusing to touch s3://{location.bucket}/{key}: outside {location.uri()}")
+    return key
+
+
+def list_remote(client: Any, location: Location) -> dict[str, RemoteObject]:
+    """Every object under the prefix (one paginated listing, no download), by path below the prefix.
+
+    Folder markers (keys ending in "/", made by the console's "Create folder")
+    are not files: they are neither compared nor deleted.
+    """
+    found: dict[str, RemoteObject] = {}
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.startswith(location.prefix) and not key.endswith("/"):
+                    path = key[len(location.prefix) :]
+                    found[path] = RemoteObject(path=path, size=item["Size"], etag=item["ETag"].strip('"').lower())
+    except _errors() as error:
+        raise _bucket_error(location.bucket, error) from None
+    return found
+
+
+def read_hashes(
+    client: Any, location: Location, remote: dict[str, RemoteObject], local: dict[str, BundleFile]
+) -> dict[str, RemoteObject]:
+    """Fill in ``sha256`` from the metadata (a HEAD, never a download), only where the listing cannot decide."""
+    out = dict(remote)
+    for path, there in remote.items():
+        file = local.get(path)
+        if file is None or listing_proves_same(file, there):
+            continue
+        key = _inside(location, location.key(path))
+        try:
+            metadata = client.head_object(Bucket=location.bucket, Key=key).get("Metadata", {})
+        except _errors() as error:
+            raise DeployError(
+                f"cannot read {location.uri(path)}: {_cause(error)}", "check the permissions and rerun"
+            ) from None
+        out[path] = RemoteObject(path=path, size=there.size, etag=there.etag, sha256=metadata.get(SHA256_METADATA))
+    return out
+
+
+def _content_type(path: str) -> str:
+    suffix = path[path.rfind(".") :] if "." in path else ""
+    return _CONTENT_TYPES.get(suffix, "text/plain")
+
+
+def run_step(client: Any, plan: Plan, step: Step) -> str | None:
+    """One upload or deletion; returns the new object's version id (None for a deletion)."""
+    location = plan.locations[step.area]
+    key = _inside(location, location.key(step.path))
+    try:
+        if step.action == DELETE:
+            # In a versioned bucket this adds a delete marker: the old versions stay recoverable.
+            client.delete_object(Bucket=location.bucket, Key=key)
+            return None
+        assert step.file is not None
+        response = client.put_object(
+            Bucket=location.bucket,
+            Key=key,
+            Body=step.file.content,
+            ContentType=_content_type(step.path),
+            Metadata={SHA256_METADATA: step.file.sha256},
+        )
+        return response.get("VersionId")
+    except _errors() as error:
+        if step.action == DELETE:
+            what = f"deleting {plan.uri(step)}"
+        else:
+            what = f"uploading {step.file.source if step.file else step.path} to {plan.uri(step)}"
+        raise DeployError(f"{what} failed: {_cause(error)}", "") from None
+
+
+def run_plan(client: Any, plan: Plan, on_step: Callable[[int, Step, str | None], None]) -> None:
+    """Every operation in order; the first failure stops the deploy (the rest would break the order)."""
+    operations = plan.operations
+    for done, step in enumerate(operations, start=1):
+        try:
+            version = run_step(client, plan, step)
+        except DeployError as error:
+            raise DeployError(
+                error.message,
+                f"{done - 1} of {len(operations)} operation(s) done, in order; "
+                "rerun dagen deploy to finish (it uploads only what still differs)",
+            ) from None
+        on_step(done, step, version)

@@ -1,0 +1,1 @@
+"""``dagen iam``: the least-privilege policy of the pipelines."""

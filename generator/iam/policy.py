@@ -1,0 +1,139 @@
+"""Least-privilege IAM for the MWAA execution role, derived from the compiled pipelines.
+
+Each operator a pipeline compiles to needs a known set of API calls (what the
+provider's operator, hook, waiter and trigger call); resources are as narrow as
+the specs allow:
+
+* EMR clusters are the pipeline's own: RunJobFlow is allowed only with the
+  ``dagen:dag-id`` tag the compiler puts on every cluster, and every later call
+  (steps, describe, terminate, notebooks) only on clusters carrying that tag;
+* state machines, Glue jobs and crawlers, EMR Studio editors by name;
+* ``iam:PassRole`` only on the roles the specs name, only to the service that
+  uses them.
+
+A value that is a Jinja template is only known at run time, so it is widened:
+each template becomes ``*`` inside its ARN segment (a whole templated state
+machine ARN becomes every state machine of the account and region).  Region
+and account are ``*`` unless given (``--region``, ``--account-id``); the
+CloudFormation form uses the stack's own region, account and partition.
+
+Here the policy is assembled: each task goes to its service's statements
+(``statements_*.py``, through :class:`generator.iam.builder.PolicyBuilder`),
+notifications and declared permissions are added, and the CloudFormation form
+wraps the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from generator.core.model import LoweredPipeline
+from generator.iam.builder import Arns, PolicyBuilder, widen
+from generator.iam.statements_athena import athena_tasks
+from generator.iam.statements_emr import emr_cluster_tasks, emr_eks_tasks, emr_serverless_tasks, notebook_tasks
+from generator.iam.statements_glue import glue_tasks
+from generator.iam.statements_lambda import lambda_tasks
+from generator.iam.statements_s3 import s3_wait_tasks
+from generator.iam.statements_step_functions import step_function_tasks
+
+
+def _declared_permissions(builder: PolicyBuilder, settings: dict[str, Any]) -> None:
+    """What a spec says its own code (an `operator` or `python` task) calls; dagen cannot know it."""
+    for permission in settings.get("iam", []):
+        builder.allow(
+            "DeclaredByTasks", permission["actions"], [widen(resource) for resource in permission["resources"]]
+        )
+
+
+# Operators of the task types whose permissions follow from their arguments alone, by class name.
+_BY_CLASS = {
+    "AthenaOperator": athena_tasks,
+    "S3KeySensor": s3_wait_tasks,
+    "EmrServerlessStartJobOperator": emr_serverless_tasks,
+    "EmrContainerOperator": emr_eks_tasks,
+    "IdempotentEmrContainerOperator": emr_eks_tasks,
+    "LambdaInvokeFunctionOperator": lambda_tasks,
+}
+# Task types that run code dagen does not see: they get what their `iam` entries declare.
+_DECLARING_TYPES = ("operator", "python")
+# Operators that call no AWS API (the http_wait sensor).
+_NO_AWS = ("HttpSensor",)
+
+
+def pipeline_policy(pipelines: Iterable[LoweredPipeline], arns: Arns) -> dict[str, Any]:
+    """One policy document covering every pipeline."""
+    builder = PolicyBuilder(arns)
+    for pipeline in pipelines:
+        for targets in pipeline.spec.notifications.values():
+            topics = [widen(target["sns"]) for target in targets if "sns" in target]
+            if topics:  # the notifier publishes through the pipeline's connection, i.e. this role
+                topics = [t if t.startswith("arn:") else arns.make("sns", "*") for t in topics]
+                builder.allow("SnsPublishNotifications", ["sns:Publish"], topics)
+        state_machines: dict[str, str] = {}
+        declaring = {t.task_id: t for t in pipeline.spec.tasks if t.type in _DECLARING_TYPES}
+        for task in pipeline.tasks:
+            module = task.operator.rsplit(".", 2)[-2]
+            class_name = task.operator.rsplit(".", 1)[-1]
+            if task.task_id in declaring:
+                _declared_permissions(builder, declaring[task.task_id].settings)
+            elif class_name in _BY_CLASS:
+                _BY_CLASS[class_name](builder, task)
+            elif class_name in _NO_AWS:
+                continue
+            elif module == "emr" and "Notebook" in task.operator:
+                notebook_tasks(builder, task, pipeline.spec.dag_id)
+            elif module == "emr":
+                emr_cluster_tasks(builder, task, pipeline.spec.dag_id)
+            elif module == "step_function":
+                step_function_tasks(builder, task, state_machines)
+            elif module in ("glue", "glue_crawler"):
+                glue_tasks(builder, task)
+            else:  # a new task type must say what it needs before its pipelines get a policy
+                raise ValueError(f"no IAM mapping for {task.operator}")
+    return builder.document()
+
+
+def cloudformation_template(document: dict[str, Any]) -> dict[str, Any]:
+    """A stack that attaches the policy to an existing role (the MWAA execution role)."""
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "Least-privilege permissions of the dagen pipelines (generated by `dagen iam`).",
+        "Parameters": {
+            "ExecutionRoleName": {
+                "Type": "String",
+                "AllowedPattern": r"^[\w+=,.@-]{1,64}$",
+                "ConstraintDescription": "an IAM role name (the ExecutionRoleName output of mwaa-execution-role.yaml)",
+                "Description": "Name of the MWAA execution role to attach the pipelines' permissions to.",
+            }
+        },
+        "Resources": {
+            "PipelinesPolicy": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "Description": "What the dagen pipelines call: EMR, Step Functions, Glue and PassRole.",
+                    "Roles": [{"Ref": "ExecutionRoleName"}],
+                    "PolicyDocument": _sub_pseudo_parameters(document),
+                },
+            }
+        },
+        "Outputs": {
+            "PipelinesPolicyArn": {
+                "Description": "ARN of the managed policy attached to the execution role.",
+                "Value": {"Ref": "PipelinesPolicy"},
+            }
+        },
+    }
+
+
+def _sub_pseudo_parameters(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sub_pseudo_parameters(sub) for key, sub in value.items()}
+    if isinstance(value, list):
+        return [_sub_pseudo_parameters(sub) for sub in value]
+    if isinstance(value, str) and "${AWS::" in value:
+        return {"Fn::Sub": value}
+    return value
+
+
+CLOUDFORMATION_ARNS = Arns(partition="${AWS::Partition}", region="${AWS::Region}", account="${AWS::AccountId}")

@@ -1,0 +1,1 @@
+"""What the single DAG file calls: every spec (or, in a task process, one) into a DAG."""

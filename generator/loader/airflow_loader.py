@@ -1,0 +1,250 @@
+"""What the single MWAA DAG file calls: the specs of a folder -> DAGs in its globals.
+
+Each spec becomes exactly one DAG, and no spec can hide another:
+
+- a valid spec is built from its configuration, compiled or taken from the
+  compile cache or from the build ``dagen deploy`` shipped (:mod:`generator.compile.shipped_build`);
+- a spec that built before and is invalid now keeps building its **last good**
+  DAG (the cache's entry of its last good build, else the shipped one), tagged
+  ``dagen:stale-spec``, with the diagnostics at the top of its docs and in its
+  description, and logged at ERROR: a running run keeps its tasks;
+- a spec that never built is a **placeholder**: unscheduled, paused when its DAG
+  id is new, its docs list the diagnostics and its only task fails with them.
+
+In a task process (Airflow's parsing context names one DAG id) only that DAG's
+spec is read and built, found through the spec index (:mod:`generator.loader.spec_index`)
+without opening the others; when the index cannot name exactly one spec, every
+spec is loaded as in the DAG processor.  Nothing here touches the network, AWS,
+Variables or the metadata DB.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from generator.compile import build
+from generator.compile.build import airflow_major
+from generator.compile.cache import CacheEntry, CompileCache
+from generator.compile.pipelines import SpecResult, discover, display_name, process
+from generator.compile.shipped_build import ShippedBuild
+from generator.core.diagnostics import Diagnostic
+from generator.core.provider_profile import installed_profile
+from generator.loader.spec_index import IndexEntry, SpecIndex, signature
+
+log = logging.getLogger(__name__)
+
+BROKEN_TAG = "dagen:invalid-spec"
+STALE_TAG = "dagen:stale-spec"
+_DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
+
+
+def parsing_dag_id() -> str | None:
+    """The DAG id Airflow's parsing context asks for (a task process), or None (the DAG processor, tests)."""
+    try:
+        from airflow.sdk import get_parsing_context
+    except ImportError:
+        try:
+            from airflow.utils.dag_parsing_context import get_parsing_context  # type: ignore[no-redef]
+        except ImportError:
+            return None
+    return get_parsing_context().dag_id or None
+
+
+def report_invalid_spec(diagnostics: str) -> None:
+    """The placeholder task: fail with the spec's diagnostics."""
+    raise ValueError(f"this pipeline's spec is invalid, fix it and redeploy:\n{diagnostics}")
+
+
+def _python_operator() -> Any:
+    try:
+        from airflow.providers.standard.operators.python import PythonOperator
+    except ImportError:  # Airflow 2 without the standard provider
+        from airflow.operators.python import PythonOperator  # type: ignore[no-redef]
+    return PythonOperator
+
+
+def _dag_class() -> Any:
+    try:
+        from airflow.sdk import DAG
+    except ImportError:
+        from airflow.models.dag import DAG  # type: ignore[no-redef]
+    return DAG
+
+
+def _listing(diagnostics: list[Diagnostic]) -> str:
+    return "\n".join(d.text() for d in diagnostics)
+
+
+def placeholder_dag(dag_id: str, file: str, diagnostics: list[Diagnostic]) -> Any:
+    """A paused, unscheduled DAG that shows why its spec could not be built."""
+    text = _listing(diagnostics)
+    doc = (
+        f"# This pipeline did not build\n\n`{file}` has {len(diagnostics)} problem(s); the DAG below is a "
+        f"placeholder until the spec is fixed.\n\n```\n{text}\n```\n\nRun `dagen validate` locally to check a fix."
+    )
+    from datetime import datetime, timezone
+
+    dag = _dag_class()(
+        dag_id=dag_id,
+        schedule=None,
+        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        catchup=False,
+        is_paused_upon_creation=True,
+        tags=[BROKEN_TAG],
+        doc_md=doc,
+        description=f"INVALID SPEC: {diagnostics[0].code} {diagnostics[0].message}"[:200],
+    )
+    _python_operator()(
+        task_id="invalid_spec", python_callable=report_invalid_spec, op_args=[text], retries=0, dag=dag, doc_md=doc
+    )
+    return dag
+
+
+def build_or_diagnose(result: SpecResult) -> Any:
+    """The DAG of a compiled spec, or None with a DG601 diagnostic added to the result."""
+    assert result.config is not None
+    try:
+        return build.build_dag(result.dag_id, result.config)
+    except Exception as error:  # noqa: BLE001 - Airflow/dag-factory raise many types; each becomes a diagnostic
+        result.diagnostics.append(
+            Diagnostic(
+                code="DG601",
+                file=result.file,
+                message=f"{type(error).__name__}: {error}",
+                hint="please report this: a valid spec should always build",
+            )
+        )
+        return None
+
+
+def stale_config(config: dict[str, Any], file: str, diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    """A last good configuration marked so nobody misses that its spec is invalid now."""
+    banner = (
+        f"# Stale: this DAG runs the last good version of `{file}`\n\nThe spec is invalid now "
+        f"({len(diagnostics)} problem(s)); until it is fixed, this DAG keeps the tasks of its last version that "
+        f"built.\n\n```\n{_listing(diagnostics)}\n```\n\nRun `dagen validate` locally to check a fix."
+    )
+    first = diagnostics[0]
+    return {
+        **config,
+        "tags": [*config.get("tags", []), STALE_TAG],
+        "doc_md": f"{banner}\n\n---\n\n{config.get('doc_md') or ''}",
+        "description": f"STALE SPEC: {first.code} {first.message}"[:200],
+    }
+
+
+def _last_good(
+    result: SpecResult, known: IndexEntry | None, cache: CompileCache | None, shipped: ShippedBuild | None
+) -> CacheEntry | None:
+    entry = cache.get(known.good_key) if cache is not None and known is not None and known.good_key else None
+    if entry is None and shipped is not None:
+        entry = shipped.get(result.file)  # dagen deploy ships only specs that validate
+    return entry
+
+
+def _fallback_id(file: str) -> str:
+    """A DAG id no spec's stem gives, for a placeholder whose own id cannot be used."""
+    return ("dagen_invalid__" + re.sub(r"[^A-Za-z0-9_.-]", "_", file))[:250]
+
+
+def _placeholder(result: SpecResult, taken: dict[str, Any]) -> tuple[str, Any] | None:
+    for dag_id in (result.dag_id, _fallback_id(result.file)):
+        if dag_id in taken or not _DAG_ID.fullmatch(dag_id):
+            continue
+        try:
+            return dag_id, placeholder_dag(dag_id, result.file, result.diagnostics)
+        except Exception as error:  # noqa: BLE001 - never let one spec's placeholder take the loader down
+            log.error("%s: cannot register a placeholder as %s: %s", result.file, dag_id, error)
+    return None
+
+
+class _Loader:
+    """One parse of a pipelines folder: what it registers, and the index it leaves behind."""
+
+    def __init__(self, folder: Path, root: Path | None) -> None:
+        self.folder, self.root = folder, root
+        self.cache = CompileCache.default()
+        self.shipped = ShippedBuild.beside(root) if root is not None else None
+        self.index = SpecIndex.load(self.cache, folder)
+        self.signatures: dict[Path, Any] = {}
+        self.known: dict[str, IndexEntry] = {}  # the index as this parse found it
+        self.options: dict[str, Any] = {
+            "profile": installed_profile(),
+            "airflow_major": airflow_major(),
+            "root": root,
+            "cache": self.cache,
+            "shipped": self.shipped,
+        }
+
+    def specs_of(self, dag_id: str) -> list[Path] | None:
+        """The one spec that gives ``dag_id``, read from the index; None when it cannot tell."""
+        found = []
+        # the folder's display name once, not a path resolution per spec (0.2 s at 1000 specs); a spec that
+        # is a link resolves elsewhere, misses the index and is only read, which is still correct
+        folder = display_name(self.folder, self.root)
+        for path in discover([self.folder]):
+            entry = self.index.lookup(f"{folder}/{path.relative_to(self.folder).as_posix()}", path)
+            if entry is None or dag_id in (entry.declared, entry.registered):
+                found.append(path)
+        return found if len(found) == 1 else None
+
+    def results(self, wanted: str | None) -> list[SpecResult]:
+        """The specs to build: the parsing context's one when the index names it, else all of them."""
+        paths = self.specs_of(wanted) if wanted else None
+        self.known = dict(self.index.entries)
+        if paths is None:
+            paths = [self.folder]
+            self.index.entries = {}  # rebuilt from this parse: a deleted spec leaves the index
+        established = {entry.registered: file for file, entry in self.known.items() if entry.registered is not None}
+        self.signatures = {path: signature(path) for path in discover(paths)}  # before the reads: a race re-reads
+        results = process(paths, established=established, **self.options)
+        return sorted(results, key=lambda result: not result.ok)  # valid specs claim their DAG ids first
+
+    def _stale(self, result: SpecResult, last: CacheEntry, quiet: bool) -> Any:
+        try:
+            dag = build.build_dag(last.dag_id, stale_config(last.config, result.file, result.diagnostics))
+        except Exception as error:  # noqa: BLE001 - then the spec gets its placeholder
+            log.error("%s: its last good build no longer builds: %s", result.file, error)
+            return None
+        if not quiet:
+            log.error("%s is invalid: DAG %s runs its last good build (%s)", result.file, last.dag_id, STALE_TAG)
+        return dag
+
+    def register(self, result: SpecResult, taken: dict[str, Any], *, quiet: bool) -> None:
+        """Build one result into ``taken`` (DAG id -> DAG) and record it in the index."""
+        known = self.known.get(result.file)
+        good_key = known.good_key if known is not None else None
+        dag_id: str | None = result.dag_id
+        dag = build_or_diagnose(result) if result.ok else None
+        if dag is not None:
+            good_key = result.key
+        else:
+            if not quiet:
+                for diagnostic in result.diagnostics:
+                    log.error("%s", diagnostic.text())
+            last = _last_good(result, known, self.cache, self.shipped)
+            if last is not None and last.dag_id not in taken:
+                dag_id, dag = last.dag_id, self._stale(result, last, quiet)
+            if dag is None:
+                dag_id, dag = _placeholder(result, taken) or (None, None)
+        if dag_id is not None and dag is not None:
+            taken[dag_id] = dag
+        sig = self.signatures.get(result.path)
+        if sig is not None:
+            self.index.entries[result.file] = IndexEntry(sig, result.dag_id, dag_id, good_key)
+
+
+def load_pipelines(folder: Path, globals_dict: dict[str, Any], *, root: Path | None = None) -> list[SpecResult]:
+    """Build the specs under ``folder`` into ``globals_dict`` (only the parsing context's, in a task process)."""
+    loader = _Loader(folder, root)
+    wanted = parsing_dag_id()
+    taken: dict[str, Any] = {}
+    results = loader.results(wanted)
+    for result in results:
+        loader.register(result, taken, quiet=wanted is not None and result.dag_id != wanted)
+    loader.index.save()
+    globals_dict.update(taken)
+    return results

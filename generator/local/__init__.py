@@ -1,0 +1,1 @@
+"""``dagen run --local``: the pipeline in real Airflow against the local AWS emulator."""

@@ -1,0 +1,314 @@
+"""``dagen run PIPELINE --local``: run one pipeline end to end in real Airflow on a local AWS emulator.
+
+This is the thin, light half: it checks the command line and the spec (located
+diagnostics, one-line errors, never a traceback), prepares an isolated Airflow
+home whose SQLite metadata DB is copied from a per-lane cache (migrated once;
+:mod:`generator.local.airflow_home`), starts :mod:`generator.local.run` in a
+child process whose environment reaches only the emulator (no AWS or Airflow
+settings of the user are passed on, AWS config files are ``/dev/null``,
+instance metadata is off), and prints the child's report
+(:mod:`generator.local.run_report`).  Nothing here imports Airflow, so the
+user's Airflow configuration is never read or written.
+
+Exit codes: 0 the DAG run succeeded, 1 it failed (or the spec has errors),
+2 bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from generator.compile.pipelines import SpecResult, process
+from generator.core.diagnostics import REPORTERS, sorted_unique
+from generator.core.provider_profile import profile_for
+from generator.local.airflow_home import cached_airflow_db, isolated_environment
+from generator.local.emulator import DEFAULT_REGION
+from generator.local.run import REQUEST_ENV, RunRequest, bundle_file_text
+from generator.local.run_report import render_report, succeeded
+
+# Task types whose work the emulator can make fail (--fail) or whose start response it can lose (--flaky).
+FAILABLE = (
+    "emr_step",
+    "emr_notebook",
+    "step_function",
+    "glue_job",
+    "athena_query",
+    "emr_serverless_job",
+    "emr_eks_job",
+    "lambda_invoke",
+)
+FLAKY = (*FAILABLE, "glue_crawler")
+
+
+class UsageError(Exception):
+    """A bad command line (exit 2)."""
+
+
+@dataclass
+class LocalRunOutcome:
+    """What ``dagen run --local`` did: the exit code and the child's report (None when it never ran)."""
+
+    exit_code: int
+    report: dict[str, Any] | None
+    output: str
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def register(subparsers: Any) -> None:
+    """Add ``dagen run`` to the ``dagen`` command's subparsers."""
+    run = subparsers.add_parser(
+        "run",
+        help="run one pipeline end to end in real Airflow on a local AWS emulator (--local)",
+        description="Run one pipeline end to end in real Airflow (dag.test) against a local AWS emulator "
+        "(moto on 127.0.0.1). No AWS account, no credentials, no Docker.",
+    )
+    run.add_argument("pipeline", help="the pipeline spec file")
+    run.add_argument("--local", action="store_true", help="run on the local emulator (the only mode)")
+    run.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param (JSON for non-strings)"
+    )
+    run.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="TASK_ID",
+        help="make the work this task starts (EMR step, notebook, execution, Glue job run, Athena query, "
+        "EMR Serverless or EMR on EKS job run, Lambda invocation) fail",
+    )
+    run.add_argument(
+        "--flaky",
+        action="append",
+        default=[],
+        metavar="TASK_ID",
+        help="this task's first start call takes effect but its response is lost (tests retries)",
+    )
+    run.add_argument("--keep", action="store_true", help="keep the run's folder (Airflow home and log) after success")
+    run.set_defaults(run=cmd_run)
+
+
+def _parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(prog="dagen")
+    register(main_parser.add_subparsers(dest="command", required=True))
+    return main_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``dagen run ...`` on its own (what ``python -m generator run`` does once wired into the CLI)."""
+    args = _parser().parse_args(argv)
+    return int(args.run(args))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    outcome = run_local(
+        args.pipeline, local=args.local, params=args.param, fail=args.fail, flaky=args.flaky, keep=args.keep, echo=True
+    )
+    return outcome.exit_code
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _installed_target() -> tuple[Any, int]:
+    """The lane's provider profile and Airflow major, from package metadata (no Airflow import)."""
+    try:
+        provider = metadata.version("apache-airflow-providers-amazon")
+        airflow = metadata.version("apache-airflow")
+    except metadata.PackageNotFoundError:
+        raise UsageError(
+            "dagen run --local needs Airflow and the Amazon provider (pip install 'dagen[airflow]')"
+        ) from None
+    return profile_for(provider), int(airflow.split(".")[0])
+
+
+def _hint(word: str, options: Sequence[str]) -> str:
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean '{match[0]}'? " if match else ""
+
+
+def parse_params(pairs: Sequence[str], result: SpecResult) -> dict[str, Any]:
+    """``--param NAME=VALUE`` pairs -> overrides, each checked against the param's declaration."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    assert result.spec is not None
+    declared = {param.name: param for param in result.spec.params}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"malformed --param '{pair}': expected NAME=VALUE")
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise UsageError(f"unknown param '{name}' in --param; {_hint(name, sorted(declared))}declared: {known}")
+        schema = declared[name].schema
+        value: Any = text
+        if schema.get("type") != "string":
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = text
+        errors = list(Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(value))
+        if errors:
+            raise UsageError(f"invalid --param {name}={text}: {errors[0].message}")
+        out[name] = value
+    return out
+
+
+def check_tasks(option: str, task_ids: Sequence[str], result: SpecResult, allowed: Sequence[str]) -> list[str]:
+    assert result.spec is not None
+    types = {task.task_id: task.type for task in result.spec.tasks}
+    for task_id in task_ids:
+        if task_id not in types:
+            raise UsageError(
+                f"unknown task '{task_id}' in {option}; {_hint(task_id, sorted(types))}"
+                f"tasks of {result.dag_id}: {', '.join(sorted(types))}"
+            )
+        if types[task_id] not in allowed:
+            raise UsageError(
+                f"{option} {task_id}: a {types[task_id]} task cannot be made to fail locally "
+                f"(supported: {', '.join(allowed)})"
+            )
+    return list(dict.fromkeys(task_ids))
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM to ``dagen run``: stop the run like Ctrl-C does (the child stops its emulator)."""
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def run_local(
+    pipeline: str,
+    *,
+    local: bool = True,
+    params: Sequence[str] = (),
+    fail: Sequence[str] = (),
+    flaky: Sequence[str] = (),
+    keep: bool = False,
+    echo: bool = False,
+) -> LocalRunOutcome:
+    """Everything ``dagen run --local`` does; returns the exit code, the report and the printed text."""
+    printed: list[str] = []
+
+    def say(text: str, *, error: bool = False) -> None:
+        printed.append(text)
+        if echo:
+            print(text, file=sys.stderr if error else sys.stdout, flush=True)
+
+    try:
+        if not local:
+            raise UsageError("dagen run needs --local (the only mode: a local AWS emulator)")
+        path = Path(pipeline)
+        if not path.exists():
+            raise UsageError(f"no such file or folder: {pipeline}")
+        if not path.is_file():
+            raise UsageError(f"dagen run takes one pipeline spec file, not a folder: {pipeline}")
+        profile, major = _installed_target()
+        result = process([path], profile=profile, airflow_major=major, root=Path.cwd())[0]
+        if not result.ok:
+            say(REPORTERS["text"](sorted_unique(result.diagnostics), 1))
+            return LocalRunOutcome(1, None, "\n".join(printed))
+        assert result.spec is not None
+        overrides = parse_params(params, result)
+        fail_ids = check_tasks("--fail", fail, result, FAILABLE)
+        flaky_ids = check_tasks("--flaky", flaky, result, FLAKY)
+    except UsageError as error:
+        say(f"dagen: {error}", error=True)
+        return LocalRunOutcome(2, None, "\n".join(printed))
+
+    started = time.monotonic()
+    try:
+        template_db = cached_airflow_db()
+    except RuntimeError as error:
+        say(f"dagen: {error}", error=True)
+        return LocalRunOutcome(1, None, "\n".join(printed))
+    run_dir = Path(tempfile.mkdtemp(prefix=f"dagen-run-{result.dag_id}-"))
+    home, dags = run_dir / "airflow-home", run_dir / "dags"
+    home.mkdir()
+    dags.mkdir()
+    shutil.copyfile(template_db, home / "airflow.db")
+    (dags / "dagen_local_run_dag.py").write_text(bundle_file_text(), encoding="utf-8")
+    request = RunRequest(
+        spec_path=str(path.resolve()),
+        root=str(Path.cwd()),
+        dag_id=result.dag_id,
+        region=result.spec.region or DEFAULT_REGION,
+        conn_id=result.spec.aws_conn_id,
+        report_path=str(run_dir / "report.json"),
+        params=overrides,
+        fail=fail_ids,
+        flaky=flaky_ids,
+    )
+    request.save(run_dir / "request.json")
+    env = isolated_environment(home, dags)
+    env[REQUEST_ENV] = str(run_dir / "request.json")
+    # Some deferrable triggers drop region_name (apache/airflow#72144): the default region must match.
+    env["AWS_DEFAULT_REGION"] = request.region
+    log_path = run_dir / "airflow.log"
+    say(f"dagen run --local {result.file}: starting the emulator and Airflow (log: {log_path})")
+    with log_path.open("w", encoding="utf-8") as log:
+        child = subprocess.Popen(  # noqa: S603 - this Python, fixed arguments
+            [sys.executable, "-m", "generator.local.run", str(run_dir / "request.json")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path.cwd(),
+        )
+        previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+        try:
+            code = child.wait()
+        except KeyboardInterrupt:
+            # The child got the same Ctrl-C; give it time to stop its emulator, then make sure it is gone.
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            say(f"dagen: interrupted; the emulator was stopped (log: {log_path})", error=True)
+            return LocalRunOutcome(130, None, "\n".join(printed))
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+    report_path = Path(request.report_path)
+    if code != 0 or not report_path.is_file():
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
+        say(f"dagen: the local run stopped before the DAG run ended: {tail[0]} (log: {log_path})", error=True)
+        return LocalRunOutcome(1, None, "\n".join(printed))
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report["timings"]["wall"] = round(time.monotonic() - started, 2)
+    for line in render_report(report, fail=fail_ids, flaky=flaky_ids):
+        say(line)
+    ok = succeeded(report)
+    if ok and not keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        say(f"Airflow log: {log_path}")
+    return LocalRunOutcome(0 if ok else 1, report, "\n".join(printed))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""One pipeline run in real Airflow against the local AWS emulator (the worker of ``dagen run --local``).
+
+``dagen run`` (:mod:`generator.local.command`) validates the input, prepares an
+isolated Airflow home and starts ``python -m generator.local.run REQUEST`` with
+an environment that can only reach the emulator.  This process then:
+
+1. starts the emulator (:mod:`generator.local.emulator`) on 127.0.0.1;
+2. creates what the pipeline refers to (:mod:`generator.local.resources`), starts
+   the loopback HTTP and SMTP endpoints it talks to (:mod:`generator.local.endpoints`)
+   and exports the Airflow Variables and connections that point at them
+   (``AIRFLOW_VAR_*``, ``AIRFLOW_CONN_*``: environment only, never a metadata DB),
+   and ``DAGEN_PIPELINES_DIR`` for ``python`` tasks and callbacks;
+3. builds the DAG exactly as the loader does (``pipelines.process`` +
+   ``build.build_dag``), then only retunes the built tasks: every poll, waiter
+   and retry delay becomes about a second, and callbacks tell the emulator
+   which task is calling (and put the objects an ``s3_wait`` task waits for,
+   :mod:`generator.local.sensor_objects`) and record each failure; the DAG's
+   shape is untouched;
+4. runs it with ``dag.test()`` (deferrable triggers run inline) and writes a
+   JSON report: each task's final state, duration and try, and what happened in
+   the emulator.  The emulator is stopped whatever happens.
+
+Under Airflow 3, ``dag.test()`` needs the DAG in a bundle; the run's DAGs folder
+holds one file that calls :func:`bundle_dag`, the same build.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from generator.compile.dagfactory_config import airflow_task_id
+from generator.local.emulator import DUMMY_KEY, LocalAws
+from generator.local.endpoints import LocalEndpoints
+from generator.spec.normalise import format_duration
+
+REQUEST_ENV = "DAGEN_LOCAL_RUN_REQUEST"
+FAST_SECONDS = 1
+# Every attribute through which the lane's operators, sensors and triggers poll.
+POLL_ATTRIBUTES = ("poke_interval", "waiter_delay", "job_poll_interval", "poll_interval", "sleep_time")
+INJECTED_CAUSE = "injected by dagen run --fail {task}"
+
+
+@dataclass
+class RunRequest:
+    """What the parent asks for (written as JSON into the run folder)."""
+
+    spec_path: str
+    root: str
+    dag_id: str
+    region: str
+    conn_id: str
+    report_path: str
+    params: dict[str, Any] = field(default_factory=dict)  # overrides only (--param)
+    fail: list[str] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunRequest:
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+_EMULATOR: LocalAws | None = None
+_ERRORS: dict[str, list[str]] = {}
+_SPANS: dict[str, list[float]] = {}  # task id -> [first start, last end] (Airflow 2's dag.test keeps no dates)
+
+
+def _attribute_calls(context: Any) -> None:
+    """on_execute_callback: the emulator's calls from now on are this task's (dag.test runs tasks one at a time).
+
+    It runs after the task's templates are rendered: an ``s3_wait`` task's object is put at the key it
+    rendered for this run.
+    """
+    task_id = context["ti"].task_id
+    _SPANS.setdefault(task_id, [time.monotonic(), time.monotonic()])
+    if _EMULATOR is not None:
+        from generator.local.sensor_objects import provide_sensor_objects
+
+        _EMULATOR.attribute_to(task_id)
+        provide_sensor_objects(_EMULATOR, context["task"], task_id)
+
+
+def _record_end(context: Any) -> None:
+    span = _SPANS.get(context["ti"].task_id)
+    if span is not None:
+        span[1] = time.monotonic()
+    if _EMULATOR is not None:  # what follows (the next task, the DAG's own callbacks) is not this task's
+        _EMULATOR.attribute_to(None)
+
+
+def _record_error(context: Any) -> None:
+    """on_failure/on_retry callback: keep the error of each failed try for the report."""
+    _record_end(context)
+    error = context.get("exception")
+    if error is not None:
+        _ERRORS.setdefault(context["ti"].task_id, []).append(f"{type(error).__name__}: {error}")
+
+
+def _fresh(callback: Any) -> Any:
+    """The callback, copied for each call.
+
+    A notifier renders its templates in place; in a deployment every try runs with a freshly parsed DAG,
+    but dag.test() shares one DAG, so a notifier shared by all tasks (``default_args``) would keep the
+    first task's rendered subject.
+    """
+
+    def call(context: Any) -> Any:
+        return copy.deepcopy(callback)(context)
+
+    call.__name__ = getattr(callback, "__name__", type(callback).__name__)
+    return call
+
+
+def _callbacks(existing: Any, extra: Any) -> list[Any]:
+    if existing is None:
+        return [extra]
+    return [*(_fresh(callback) for callback in (existing if isinstance(existing, list) else [existing])), extra]
+
+
+def speed_up(dag: Any) -> None:
+    """Poll, wait and retry about every second; attribute emulator calls to tasks.  No task or edge changes."""
+    for task in dag.tasks:
+        for attribute in POLL_ATTRIBUTES:
+            if hasattr(task, attribute):
+                setattr(task, attribute, FAST_SECONDS)
+        task.retry_delay = timedelta(seconds=FAST_SECONDS)
+        task.max_retry_delay = timedelta(seconds=2 * FAST_SECONDS)
+        task.on_execute_callback = _callbacks(task.on_execute_callback, _attribute_calls)
+        task.on_failure_callback = _callbacks(task.on_failure_callback, _record_error)
+        task.on_retry_callback = _callbacks(task.on_retry_callback, _record_error)
+        task.on_success_callback = _callbacks(task.on_success_callback, _record_end)
+
+
+def _called_with_the_dag(dag: Any, callback: Any) -> Any:
+    def call(context: Any) -> Any:
+        return callback({**context, "dag": dag})
+
+    call.__name__ = getattr(callback, "__name__", type(callback).__name__)
+    return call
+
+
+def give_dag_callbacks_the_dag(dag: Any) -> None:
+    """Airflow 3's dag.test() hands the DAG's own callbacks a SerializedDAG, which cannot render a notifier's
+    templates (apache/airflow#64649: they fail with ``'SerializedDAG' object has no attribute
+    'get_template_env'``).  In a deployment the DAG processor runs them with the DAG it parsed: give them the
+    DAG this run built.  Airflow 2 already does."""
+    for attribute in ("on_success_callback", "on_failure_callback"):
+        callbacks = getattr(dag, attribute, None)
+        if callbacks:
+            listed = callbacks if isinstance(callbacks, list) else [callbacks]
+            setattr(dag, attribute, [_called_with_the_dag(dag, callback) for callback in listed])
+
+
+def _process(request: RunRequest) -> Any:
+    from generator.compile.build import airflow_major
+    from generator.compile.pipelines import process
+    from generator.core.provider_profile import installed_profile
+
+    result = process(
+        [Path(request.spec_path)], profile=installed_profile(), airflow_major=airflow_major(), root=Path(request.root)
+    )[0]
+    if not result.ok:  # the parent validated the spec; only a file changed since can get here
+        raise RuntimeError("\n".join(d.text() for d in result.diagnostics))
+    return result
+
+
+def build_local_dag(request: RunRequest) -> Any:
+    """The pipeline's DAG, built by the loader's code path, then sped up."""
+    from generator.compile.build import airflow_major, build_dag
+
+    result = _process(request)
+    dag = build_dag(result.dag_id, result.config)
+    speed_up(dag)
+    if airflow_major() >= 3:
+        give_dag_callbacks_the_dag(dag)
+        # An SLA is the scheduler's business (no scheduler runs here), and Airflow 3's dag.test() cannot even
+        # finish a run of a DAG with a Deadline Alert: it looks the alerts up by the ids only the DAG
+        # processor gives them.  The run report says the SLA was not evaluated.
+        dag.deadline = None
+    return dag
+
+
+def bundle_dag() -> Any:
+    """What the run's DAG file calls (Airflow 3's dag.test() reads the DAG from a bundle)."""
+    return build_local_dag(RunRequest.load(os.environ[REQUEST_ENV]))
+
+
+def bundle_file_text() -> str:
+    package_parent = Path(__file__).resolve().parents[2]
+    return (
+        "# Airflow DAG file of a `dagen run --local` run: builds the one pipeline DAG of this run.\n"
+        "import sys\n\n"
+        f"sys.path.insert(0, {str(package_parent)!r})\n"
+        "from generator.local.run import bundle_dag  # noqa: E402\n\n"
+        "dag = bundle_dag()\n"
+    )
+
+
+def pipelines_folder_of(spec_path: str | Path) -> Path:
+    """Where ``python`` tasks and callbacks find their modules: the ``pipelines/`` folder holding the spec
+    (the loader's convention, subfolders included), else the spec's own folder."""
+    spec = Path(spec_path).resolve()
+    return next((folder for folder in spec.parents if folder.name == "pipelines"), spec.parent)
+
+
+def _export_environment(aws: LocalAws, request: RunRequest, variables: dict[str, str]) -> None:
+    from generator.task_types.python import PIPELINES_ENV
+
+    for name, value in variables.items():
+        os.environ[f"AIRFLOW_VAR_{name.upper()}"] = value
+    os.environ.setdefault(PIPELINES_ENV, str(pipelines_folder_of(request.spec_path)))
+    connection = {
+        "conn_type": "aws",
+        "login": DUMMY_KEY,
+        "password": DUMMY_KEY,
+        "extra": {"endpoint_url": aws.endpoint_url, "region_name": aws.region},
+    }
+    os.environ[f"AIRFLOW_CONN_{request.conn_id.upper()}"] = json.dumps(connection)
+
+
+def fail_tasks_whose_trigger_fails() -> None:
+    """Airflow 2.10's dag.test() loops forever when an inline trigger raises (the task is never marked failed).
+
+    Do what the triggerer does instead: resume the task with ``next_method="__fail__"``, so
+    it fails through its normal path (retries, callbacks).  Airflow 3 already does this.
+    """
+    import airflow.models.dag as dag_module
+    from airflow.exceptions import TaskDeferred
+
+    def run_task(*, ti: Any, inline_trigger: bool = False, mark_success: bool = False, session: Any) -> None:
+        while True:
+            try:
+                ti._run_raw_task(session=session, raise_on_defer=inline_trigger, mark_success=mark_success)
+                break
+            except TaskDeferred as deferred:
+                try:
+                    event = dag_module._run_inline_trigger(deferred.trigger)
+                except Exception as error:  # noqa: BLE001 - any trigger error fails the task, as in the triggerer
+                    ti.next_method = "__fail__"
+                    ti.next_kwargs = {
+                        "error": f"Trigger failure: {error}",
+                        "traceback": [f"{type(error).__name__}: {error}"],
+                    }
+                else:
+                    ti.next_method = deferred.method_name
+                    ti.next_kwargs = {"event": event.payload} if event else deferred.kwargs
+            session.merge(ti)
+            session.commit()
+
+    dag_module._run_task = run_task
+
+
+def _state(value: Any) -> str:
+    return str(getattr(value, "value", value) or "none")
+
+
+def airflow_task_ids(config: dict[str, Any]) -> dict[str, str]:
+    """Spec task id -> Airflow task id (a task in a group is ``GROUP.TASK`` in Airflow)."""
+    return {task_id: airflow_task_id(task_id, task) for task_id, task in (config.get("tasks") or {}).items()}
+
+
+def _asset_events(dag_run: Any) -> list[dict[str, Any]]:
+    """The asset (dataset) events the run's tasks emitted: their outlets, as the scheduler sees them."""
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        from airflow.models.asset import AssetEvent as Event
+        from airflow.models.asset import AssetModel as Model
+
+        asset_id = Event.asset_id
+    except ImportError:  # Airflow 2: datasets
+        from airflow.models.dataset import DatasetEvent as Event  # type: ignore[no-redef]
+        from airflow.models.dataset import DatasetModel as Model  # type: ignore[no-redef]
+
+        asset_id = Event.dataset_id
+    query = (
+        select(Model.uri, Event.source_task_id)
+        .join(Model, Model.id == asset_id)
+        .where(Event.source_dag_id == dag_run.dag_id, Event.source_run_id == dag_run.run_id)
+        .order_by(Event.id)
+    )
+    with create_session() as session:
+        return [{"uri": uri, "task_id": task_id} for uri, task_id in session.execute(query)]
+
+
+def _task_rows(dag_run: Any, order: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    by_id = {ti.task_id: ti for ti in dag_run.get_task_instances()}
+    for task_id in order:
+        ti = by_id.get(task_id)
+        if ti is None:
+            continue
+        span = _SPANS.get(task_id)
+        duration = span[1] - span[0] if span else 0.0
+        rows.append(
+            {
+                "task_id": task_id,
+                "state": _state(ti.state),
+                "duration": round(float(duration or 0.0), 2),
+                "try_number": int(ti.try_number or 0),
+                "errors": list(_ERRORS.get(task_id, [])),
+            }
+        )
+    return rows
+
+
+def run(request: RunRequest) -> dict[str, Any]:
+    """Run the pipeline once on a fresh emulator; return the report (plain data)."""
+    global _EMULATOR
+    started = time.monotonic()
+    aws = LocalAws(region=request.region)
+    report: dict[str, Any] = {"dag_id": request.dag_id, "file": request.spec_path}
+    endpoints: LocalEndpoints | None = None
+    try:
+        aws.start()
+        _EMULATOR = aws
+        report["endpoint_url"] = aws.endpoint_url
+        result = _process(request)
+        from generator.local.resources import create_local_resources
+
+        params = {param.name: param.default for param in result.spec.params}
+        params.update(request.params)
+        resources = create_local_resources(aws, result.config, params)
+        _export_environment(aws, request, resources.variables)
+        endpoints = LocalEndpoints(result.config, lambda: aws.origin).start()
+        os.environ.update(endpoints.environment())
+        airflow_ids = airflow_task_ids(result.config)
+        for task_id in request.fail:
+            aws.fail(airflow_ids.get(task_id, task_id), INJECTED_CAUSE.format(task=task_id))
+        for task_id in request.flaky:
+            aws.lose_first_response(airflow_ids.get(task_id, task_id))
+        report["variables"] = {name: [value, resources.notes[name]] for name, value in resources.variables.items()}
+        report["buckets"] = resources.buckets
+        report["named_resources"] = resources.named
+        report["endpoints"] = list(endpoints.notes())
+        report["skipped_resources"] = resources.skipped
+        report["params"] = params
+        if result.spec.sla is not None:
+            report["sla_not_evaluated"] = format_duration(result.spec.sla.total_seconds())
+        dag = build_local_dag(request)
+        from generator.compile.build import airflow_major
+
+        if airflow_major() < 3:
+            fail_tasks_whose_trigger_fails()
+            # Airflow 2's dag.test() does not write the DAG to the metadata DB, so the datasets of its outlets
+            # are unknown and their events dropped ("DatasetModel ... not found"); the DAG processor of a
+            # deployment writes it when it parses the file.  Airflow 3's dag.test() does this itself.
+            dag.sync_to_db()
+        ready = time.monotonic()
+        dag_run = dag.test(run_conf=dict(request.params) or None)
+        finished = time.monotonic()
+        report["state"] = _state(dag_run.state)
+        report["tasks"] = _task_rows(dag_run, list(airflow_ids.values()))
+        report["emulator"] = {**aws.snapshot(), **endpoints.snapshot()}
+        report["asset_events"] = _asset_events(dag_run)
+        report["lost_responses"] = [list(item) for item in aws.lost_responses]
+        report["timings"] = {"setup": round(ready - started, 2), "dag_test": round(finished - ready, 2)}
+    finally:
+        _EMULATOR = None
+        if endpoints is not None:
+            endpoints.stop()
+        aws.stop()
+    report["timings"]["total"] = round(time.monotonic() - started, 2)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    request = RunRequest.load(args[0])
+    report = run(request)
+    Path(request.report_path).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the imported module, not this __main__ copy: the DAG file of the run imports
+    # generator.local.run, and both must share one emulator reference.
+    from generator.local.run import main as module_main
+
+    sys.exit(module_main())

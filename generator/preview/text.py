@@ -1,0 +1,244 @@
+"""``dagen preview`` as text: the DAG's header, schedule, task graph, tasks, clusters and params.
+
+Rendered from :class:`generator.preview.model.DagPreview` only, so the text is
+the same under every Airflow lane.  The task graph is drawn as a tree: each
+task hangs under the upstream task that comes last in dependency order (where
+it becomes runnable); under its other upstream tasks it appears as a
+``↪`` reference, so a task with several upstream tasks is drawn once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from generator.preview.clusters import ClusterPreview
+from generator.preview.model import DagPreview
+from generator.preview.tasks import TaskPreview
+from generator.spec.normalise import format_duration
+
+INDENT = "  "
+REFERENCE = "↪"
+# Strings shown in quotes because bare they would read as another type or hide whitespace.
+_AMBIGUOUS = re.compile(r"^$|^\s|\s$|^(true|false|null|-?[0-9][0-9_.eE+-]*)$|[\n\r\t]")
+
+
+def scalar_text(value: Any) -> str:
+    """A scalar as a reader needs it: strings bare (templates stay readable) unless ambiguous."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False) if _AMBIGUOUS.search(value) else value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def value_lines(value: Any, indent: str = "") -> list[str]:
+    """A nested value as indented YAML-like lines (for reading, not for parsing back)."""
+    lines: list[str] = []
+    if isinstance(value, dict):
+        if not value:
+            return [f"{indent}{{}}"]
+        for key, sub in value.items():
+            if isinstance(sub, (dict, list)) and sub:
+                lines.append(f"{indent}{key}:")
+                lines.extend(value_lines(sub, indent + INDENT))
+            else:
+                lines.append(f"{indent}{key}: {_inline(sub)}")
+        return lines
+    if isinstance(value, list):
+        if not value:
+            return [f"{indent}[]"]
+        for item in value:
+            nested = value_lines(item, indent + INDENT)
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{indent}- {nested[0].lstrip()}")
+                lines.extend(nested[1:])
+            else:
+                lines.append(f"{indent}- {_inline(item)}")
+        return lines
+    return [f"{indent}{scalar_text(value)}"]
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return scalar_text(value)
+
+
+def arguments_text(preview: DagPreview, task: TaskPreview) -> str:
+    """``--show-args TASK``: the operator's keyword arguments as it received them."""
+    head = f"{preview.dag_id}.{task.task_id}  ({kind_text(task)}, {task.operator})"
+    return "\n".join([head, *value_lines(task.arguments, INDENT)])
+
+
+def kind_text(task: TaskPreview) -> str:
+    return f"{task.kind} {task.cluster}" if task.cluster and task.kind.startswith("cluster ") else task.kind
+
+
+def marks_text(task: TaskPreview) -> str:
+    if task.role == "setup":
+        return "setup"
+    if task.role == "teardown":
+        fails = ", fails the run if it fails" if task.fails_run else ""
+        return f"teardown of {', '.join(task.setups)}{fails}"
+    return ""
+
+
+def _table(rows: list[list[str]], indent: str) -> list[str]:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return [
+        (indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))).rstrip()
+        for row in rows
+    ]
+
+
+def tree_lines(preview: DagPreview) -> list[str]:
+    """The task graph as a tree (see the module docstring)."""
+    position = {task.task_id: index for index, task in enumerate(preview.tasks)}
+    by_id = {task.task_id: task for task in preview.tasks}
+    home = {task.task_id: max(task.upstream, key=position.__getitem__, default=None) for task in preview.tasks}
+    lines: list[str] = []
+
+    def label(task: TaskPreview) -> str:
+        mark = f"  [{task.role}]" if task.role != "task" else ""
+        return f"{task.task_id}{mark}"
+
+    def walk(task: TaskPreview, prefix: str, last: bool, root: bool) -> None:
+        branch = "" if root else ("└── " if last else "├── ")
+        lines.append(f"{INDENT}{prefix}{branch}{label(task)}")
+        below = prefix if root else prefix + ("    " if last else "│   ")
+        for index, child_id in enumerate(task.downstream):
+            child_last = index == len(task.downstream) - 1
+            if home[child_id] == task.task_id:
+                walk(by_id[child_id], below, child_last, root=False)
+            else:
+                lines.append(f"{INDENT}{below}{'└── ' if child_last else '├── '}{REFERENCE} {child_id}")
+
+    for task in preview.tasks:
+        if not task.upstream:
+            walk(task, "", True, root=True)
+    return lines
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # not %a: that follows the locale
+
+
+def run_time_text(text: str) -> str:
+    moment = datetime.fromisoformat(text)
+    return f"{moment:%Y-%m-%d %H:%M} {_WEEKDAYS[moment.weekday()]}"
+
+
+def schedule_facts(preview: DagPreview) -> list[str]:
+    """The schedule's limits in two lines: dates and catchup, then concurrency."""
+    schedule = preview.schedule
+    limits = [
+        f"start {schedule.start_date}" if schedule.start_date else "no start date",
+        f"end {schedule.end_date}" if schedule.end_date else "no end date",
+        "catchup on (missed runs since the start date run first)" if schedule.catchup else "catchup off",
+    ]
+    runs = [f"at most {preview.max_active_runs} run(s) and {preview.max_active_tasks} task(s) at a time"]
+    if preview.dagrun_timeout:
+        runs.append(f"a run times out after {preview.dagrun_timeout}")
+    if preview.sla:
+        runs.append(f"SLA: done {preview.sla} after its logical date")
+    return [", ".join(limits), ", ".join(runs)]
+
+
+def schedule_lines(preview: DagPreview, now: datetime) -> list[str]:
+    schedule = preview.schedule
+    if schedule.expression is None:
+        lines = ["Schedule", f"{INDENT}{schedule.description}"]
+    else:
+        lines = ["Schedule", f"{INDENT}{schedule.expression}: {schedule.description} ({schedule.timezone})"]
+    lines.extend(f"{INDENT}{fact}" for fact in schedule_facts(preview))
+    if schedule.next_runs:
+        lines.append(f"{INDENT}next runs after {now.isoformat()} ({schedule.timezone}):")
+        lines.extend(f"{INDENT * 2}{run_time_text(run)}" for run in schedule.next_runs)
+    elif schedule.expression is None:
+        lines.append(f"{INDENT}no scheduled runs")
+    return lines
+
+
+def instance_lines(cluster: ClusterPreview) -> list[str]:
+    """Each instance group or fleet in a few words: "core 2 x m5.xlarge SPOT"."""
+    parts = []
+    for item in cluster.instances:
+        if "instance_type" in item:
+            parts.append(f"{item['role']} {item['count']} x {item['instance_type']} {item['market']}")
+        else:
+            capacity = f"{item['on_demand_capacity']} on-demand + {item['spot_capacity']} spot units"
+            parts.append(f"{item['role']} fleet {capacity} of {', '.join(item['instance_types'])}")
+    return parts
+
+
+def _cluster_lines(cluster: ClusterPreview) -> list[str]:
+    if cluster.existing_cluster_id is not None:
+        return [
+            f"{INDENT}{cluster.name}: existing cluster {cluster.existing_cluster_id} "
+            "(this pipeline neither creates nor terminates it)"
+        ]
+    idle = (
+        f"{format_duration(cluster.idle_timeout)} (EMR terminates it when idle that long, "
+        f"should {cluster.terminate_task} not run)"
+        if cluster.idle_timeout
+        else "none (only the pipeline terminates it)"
+    )
+    rows = [
+        ["EMR name", cluster.emr_name or "-"],
+        ["release", cluster.release or "-"],
+        ["applications", ", ".join(cluster.applications) or "-"],
+        ["instances", "; ".join(instance_lines(cluster)) or "-"],
+        ["idle timeout", idle],
+        ["steps at once", str(cluster.step_concurrency or 1)],
+        ["logs", cluster.log_uri or "-"],
+    ]
+    head = f"{INDENT}{cluster.name}: created by {cluster.create_task}, terminated by {cluster.terminate_task}"
+    return [head, *_table(rows, INDENT * 2)]
+
+
+def _task_lines(preview: DagPreview) -> list[str]:
+    rows = [["task", "type", "operator", "trigger rule", "marks"]]
+    rows += [[t.task_id, kind_text(t), t.operator, t.trigger_rule, marks_text(t)] for t in preview.tasks]
+    table = _table(rows, INDENT)
+    lines = [table[0]]
+    for task, row in zip(preview.tasks, table[1:], strict=True):
+        lines.append(row)
+        upstream = ", ".join(task.upstream) or "-"
+        downstream = ", ".join(task.downstream) or "-"
+        lines.append(f"{INDENT * 3}upstream: {upstream}  downstream: {downstream}")
+    return lines
+
+
+def _param_lines(preview: DagPreview) -> list[str]:
+    if not preview.params:
+        return ["Params", f"{INDENT}none"]
+    rows = [["param", "type", "default", "description"]]
+    for param in preview.params:
+        kind = str(param.schema.get("type", "any"))
+        rows.append([param.name, kind, json.dumps(param.default, ensure_ascii=False), param.description or ""])
+    return ["Params", *_table(rows, INDENT)]
+
+
+def dag_text(preview: DagPreview, now: datetime) -> str:
+    lines = [f"{preview.dag_id}  ({preview.file})"]
+    if preview.description:
+        lines.append(f"{INDENT}{preview.description}")
+    paused = ", paused when first deployed" if preview.paused_on_creation else ""
+    lines.append(f"{INDENT}owner {preview.owner}, tags: {', '.join(preview.tags) or '-'}{paused}")
+    lines += ["", *schedule_lines(preview, now)]
+    lines += ["", "Task graph", *tree_lines(preview)]
+    if any(REFERENCE in line for line in lines):
+        lines.append(f"{INDENT}({REFERENCE} task: also runs after this one; drawn under its last upstream task)")
+    lines += ["", f"Tasks ({len(preview.tasks)}, upstream first)", *_task_lines(preview)]
+    if preview.clusters:
+        lines += ["", "Clusters"]
+        for cluster in preview.clusters:
+            lines += _cluster_lines(cluster)
+    lines += ["", *_param_lines(preview)]
+    return "\n".join(lines) + "\n"
+
+
+def render_text(previews: list[DagPreview], now: datetime) -> str:
+    return "\n".join(dag_text(preview, now) for preview in previews)

@@ -1,0 +1,1 @@
+"""Load -> validate -> normalise: YAML text to a frozen PipelineSpec, every problem a located diagnostic."""

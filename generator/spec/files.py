@@ -1,0 +1,179 @@
+"""Phase 2c, validate: the files a spec names beside it (``query_file``), read into the spec.
+
+A task type lists in ``FILE_KEYS`` each key whose value is the path of a file
+relative to the spec's folder, and the key that receives the file's text::
+
+    FILE_KEYS = {"query_file": "query"}
+
+The text replaces the path, so normalising and lowering see it as if it had
+been written inline and stay pure.  Files are read when the spec is compiled:
+in MWAA they are in the DAGs folder beside the spec (``dagen deploy`` uploads
+them before the specs), so parsing needs no network.  Which files a spec reads
+follows from its bytes; their SHA-256 digests go into the compile cache entry
+(:mod:`generator.compile.cache`), so editing a file recompiles the spec.
+
+A file must stay inside the spec's folder (the schema refuses absolute paths,
+``..`` and hidden parts; a symbolic link leading out is refused here), exist,
+and be non-empty UTF-8.  Templates in it are checked like the spec's own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from generator.core.diagnostics import Diagnostic
+from generator.spec.semantic import check_templates
+from generator.task_types import TASK_TYPES
+
+SUFFIXES = (".sql",)  # what a spec may read beside it; dagen deploy uploads these with the specs
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """Why a file beside a spec cannot be used: the end of a sentence naming it, and a hint."""
+
+    reason: str
+    hint: str
+
+
+_OUTSIDE_HINT = "only the spec's folder is deployed with it: put the file there instead of linking to it"
+_READ_HINT = "the file is read when the spec is compiled: make it a readable UTF-8 text file"
+
+
+def _may_leave(folder: Path, relative: PurePosixPath) -> bool:
+    """Whether ``relative`` could lead out of ``folder``: it is absolute, or a part is '..' or a symbolic link.
+
+    A few ``lstat`` calls on the parts below the folder, instead of resolving the
+    whole path every time: the loader checks the files of every cache hit.
+    """
+    if relative.is_absolute() or ".." in relative.parts:
+        return True
+    path = os.fspath(folder)
+    for part in relative.parts:
+        path = os.path.join(path, part)
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return True
+        except OSError:
+            return False  # missing or unreadable: reading it says which
+    return False
+
+
+def read_beside(folder: Path, relative: str) -> bytes | FileProblem:
+    """The bytes of ``relative`` inside ``folder``, or why they cannot be used.
+
+    The schema already refuses absolute paths and ``..``; this also refuses a
+    symbolic link that leads out of the folder, so a spec can only use files
+    that are deployed with it.
+    """
+    path = folder / PurePosixPath(relative)
+    if _may_leave(folder, PurePosixPath(relative)):
+        try:
+            root = folder.resolve()
+            path = path.resolve()
+        except (OSError, RuntimeError) as error:  # a symbolic link loop (RuntimeError before Python 3.13)
+            return FileProblem(f"cannot be resolved ({getattr(error, 'strerror', None) or error})", _READ_HINT)
+        if not path.is_relative_to(root):
+            return FileProblem("leads outside the spec's folder", _OUTSIDE_HINT)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return FileProblem("does not exist beside the spec", "")
+    except OSError as error:
+        return FileProblem(f"cannot be read ({error.strerror or error})", _READ_HINT)
+
+
+def digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def unchanged(folder: Path, digests: Mapping[str, str]) -> bool:
+    """True when every file still has the content whose digest was recorded."""
+    for relative, expected in digests.items():
+        content = read_beside(folder, relative)
+        if isinstance(content, FileProblem) or digest(content) != expected:
+            return False
+    return True
+
+
+@dataclass
+class SpecFiles:
+    """The spec with each file's text in place of its path, the problems, and the digests of what was read."""
+
+    spec: dict[str, Any]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+def _decode(content: bytes) -> str | FileProblem:
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return FileProblem(f"is not UTF-8 text (byte {content[error.start]:#04x} at offset {error.start})", _READ_HINT)
+    if not text.strip():
+        return FileProblem("is empty", "write the statement in the file")
+    return text
+
+
+def _missing_hint(folder: Path, file: str, relative: str) -> str:
+    suffix = PurePosixPath(relative).suffix
+    present = sorted(path.relative_to(folder).as_posix() for path in folder.rglob(f"*{suffix}") if path.is_file())
+    match = difflib.get_close_matches(relative, present, n=1, cutoff=0.8)
+    if match:
+        return f"did you mean '{match[0]}'? (the path is relative to the spec's folder)"
+    named = (PurePosixPath(file).parent / PurePosixPath(relative)).as_posix()
+    return f"the path is relative to the spec's folder: it names {named}"
+
+
+def read_spec_files(spec: dict[str, Any], *, folder: Path, file: str, at: Callable[..., dict[str, Any]]) -> SpecFiles:
+    """Read every file the tasks of a merged, schema-valid ``spec`` name; ``file`` is the spec's display path."""
+    tasks = dict(spec.get("tasks", {}))
+    out = SpecFiles(spec=spec)
+    texts: dict[tuple[str, ...], str] = {}
+    for task_id, task in spec.get("tasks", {}).items():
+        file_keys: dict[str, str] = getattr(TASK_TYPES[task["type"]], "FILE_KEYS", {})
+        for key, text_key in file_keys.items():
+            if key not in task:
+                continue
+            relative = task[key]
+            pointer = ("tasks", task_id, key)
+            raw = read_beside(folder, relative)
+            text = raw if isinstance(raw, FileProblem) else _decode(raw)
+            if isinstance(raw, bytes):
+                out.digests[relative] = digest(raw)
+            if isinstance(text, FileProblem):
+                out.diagnostics.append(
+                    Diagnostic(
+                        code="DG107",
+                        **at(pointer),
+                        message=f"{key} '{relative}' {text.reason}",
+                        hint=text.hint or _missing_hint(folder, file, relative),
+                    )
+                )
+                continue
+            texts[pointer] = text
+            tasks[task_id] = {**{k: v for k, v in tasks[task_id].items() if k != key}, text_key: text}
+    out.diagnostics.extend(_template_diagnostics(spec, texts, at))
+    if texts:
+        out.spec = {**spec, "tasks": tasks}
+    return out
+
+
+def _template_diagnostics(
+    spec: dict[str, Any], texts: dict[tuple[str, ...], str], at: Callable[..., dict[str, Any]]
+) -> list[Diagnostic]:
+    """The spec's template rules applied to each file's text, located at the key naming the file."""
+    declared: dict[str, Any] = {name: {} for name in spec.get("params", {})}  # names only: checked with the spec
+    found = []
+    for (*_, task_id, key), text in texts.items():
+        relative = spec["tasks"][task_id][key]
+        for problem in check_templates({"params": declared, "tasks": {task_id: {key: text}}}, at):
+            found.append(replace(problem, message=f"{key} '{relative}': {problem.message}"))
+    return found

@@ -1,0 +1,242 @@
+"""Phase 1, load: YAML text -> plain data, with positions on demand.
+
+The fast path is PyYAML's C parser with a safe constructor that also rejects
+duplicate keys and dag-factory's object-constructing ``__type__`` keys as it
+builds each mapping (their positions come straight from the node).  The
+line/column of any other value is only computed when a diagnostic needs it,
+by composing the node tree once and indexing it by path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.core.diagnostics import Diagnostic
+
+try:  # the C parser is ~6x faster; fall back to pure Python where libyaml is absent
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+Pointer = tuple[str, ...]
+
+# Keys dag-factory gives a meaning (``__type__``/``__args__`` construct objects; ``__and__``, ``__or__`` and
+# ``__join__`` combine values): any ``__name__`` key is refused, wherever YAML puts it (merge keys included).
+OBJECT_KEYS = ("__type__", "__args__")
+
+
+def is_reserved_key(key: object) -> bool:
+    return isinstance(key, str) and len(key) > 4 and key.startswith("__") and key.endswith("__")
+
+
+class _SpecProblem(Exception):
+    """Raised inside the constructor to stop at the first structural problem."""
+
+    def __init__(self, code: str, message: str, mark: Any, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.mark, self.hint = code, message, mark, hint
+
+
+def _reserved_key(key: str, mark: Any) -> _SpecProblem:
+    effect = (
+        "it would make dag-factory import and instantiate a class"
+        if key in OBJECT_KEYS
+        else "dag-factory gives keys of the form __name__ a meaning"
+    )
+    hint = "specs are plain data; use the task types the schema defines"
+    return _SpecProblem("DG105", f"key '{key}' is not allowed: {effect}", mark, hint)
+
+
+def _plain_key(key_node: yaml.Node) -> None:
+    if not isinstance(key_node, yaml.ScalarNode):
+        raise _SpecProblem(
+            "DG101",
+            "YAML syntax error: a mapping key must be a plain value, not a list or a mapping",
+            key_node.start_mark,
+            "write the key as text ('?' starts a complex key in YAML)",
+        )
+
+
+class _SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader that refuses duplicate keys, complex keys and the keys dag-factory gives a meaning."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[tuple[str, str], Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden by explicit keys
+                continue
+            _plain_key(key_node)
+            identity = (key_node.tag, key_node.value)
+            if identity in seen:
+                raise _SpecProblem(
+                    "DG102",
+                    f"duplicate key '{key_node.value}' (first defined on line {seen[identity].line + 1})",
+                    key_node.start_mark,
+                    "YAML keeps only the last value of a repeated key; remove or rename one of them",
+                )
+            seen[identity] = key_node.start_mark
+        # Merge keys resolved first: a key that `<<:` brings in is checked like one written here.
+        self.flatten_mapping(node)
+        for key_node, _ in node.value:
+            _plain_key(key_node)
+            if is_reserved_key(key_node.value):
+                raise _reserved_key(key_node.value, key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> str:  # type: ignore[override]  # text, not date
+        """Dates stay the text the user wrote (specs are JSON data), once known to be real dates."""
+        try:
+            super().construct_yaml_timestamp(node)
+        except ValueError as error:
+            raise _SpecProblem(
+                "DG407", f"'{node.value}' is not a real date ({error})", node.start_mark, "check the day and month"
+            ) from None
+        return str(node.value)
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
+
+
+@dataclass
+class SourceDocument:
+    """A loaded YAML file: its data plus a lazily built index of positions."""
+
+    file: str
+    text: str
+    data: Any
+    _values: dict[Pointer, tuple[int, int]] | None = field(default=None, repr=False)
+    _keys: dict[Pointer, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    def _index(self) -> dict[Pointer, tuple[int, int]]:
+        if self._values is None:
+            self._values = {}
+            root = yaml.compose(self.text, Loader=_BaseLoader)
+            if root is not None:
+                self._walk(root, ())
+        return self._values
+
+    def _walk(self, node: yaml.Node, pointer: Pointer) -> None:
+        assert self._values is not None
+        self._values[pointer] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                child = (*pointer, str(key_node.value))
+                self._keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                self._walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._walk(item, (*pointer, str(index)))
+
+    def has(self, pointer: tuple[Any, ...]) -> bool:
+        return tuple(str(p) for p in pointer) in self._index()
+
+    def locate(self, pointer: tuple[Any, ...], *, key: bool = False) -> tuple[int, int]:
+        """Line and column of the value (or of its key) at ``pointer``.
+
+        Falls back to the nearest enclosing value that exists in the file.
+        """
+        values = self._index()
+        pointer = tuple(str(p) for p in pointer)
+        if key and pointer in self._keys:
+            return self._keys[pointer]
+        while pointer not in values and pointer:
+            pointer = pointer[:-1]
+        return values.get(pointer, (1, 1))
+
+
+def _marked(code: str, file: str, message: str, mark: Any, hint: str | None = None) -> Diagnostic:
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    return Diagnostic(code=code, message=message, file=file, line=line, column=column, hint=hint)
+
+
+def load_text(text: str, file: str) -> tuple[SourceDocument | None, list[Diagnostic]]:
+    """Parse one YAML document; return it, or the diagnostics explaining why not."""
+    try:
+        data = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - _SpecLoader is a safe loader
+    except _SpecProblem as problem:
+        return None, [_marked(problem.code, file, problem.message, problem.mark, problem.hint)]
+    except yaml.constructor.ConstructorError as error:
+        if "could not determine a constructor" not in (error.problem or ""):  # e.g. `<<:` of a non-mapping
+            return None, [_marked("DG101", file, f"YAML error: {error.problem}", error.problem_mark)]
+        tag = error.problem.split("'")[1] if error.problem and "'" in error.problem else "?"
+        tag = tag.replace("tag:yaml.org,2002:", "!!")
+        return None, [
+            _marked(
+                "DG103",
+                file,
+                f"YAML tag '{tag}' is not allowed",
+                error.problem_mark,
+                "specs are plain data: remove the tag (quote the value if it is a string)",
+            )
+        ]
+    except yaml.composer.ComposerError as error:
+        if "single document" in f"{error.context} {error.problem}":
+            return None, [
+                _marked(
+                    "DG104",
+                    file,
+                    "the file holds more than one YAML document",
+                    error.problem_mark,
+                    "put one pipeline per file and remove the extra '---'",
+                )
+            ]
+        return None, [_marked("DG101", file, f"YAML syntax error: {error.problem}", error.problem_mark)]
+    except yaml.MarkedYAMLError as error:
+        reason = error.problem or str(error)
+        if error.context and error.context_mark is not None:
+            reason += f" ({error.context} that started on line {error.context_mark.line + 1})"
+        return None, [_marked("DG101", file, f"YAML syntax error: {reason}", error.problem_mark or error.context_mark)]
+    except yaml.YAMLError as error:  # reader errors (control characters...) carry no mark
+        return None, [Diagnostic(code="DG101", message=f"YAML error: {error}", file=file)]
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
+        return None, [
+            Diagnostic(
+                code="DG104",
+                message=f"the document is {kind}",
+                file=file,
+                hint="a pipeline spec is a mapping with at least a 'tasks' key",
+            )
+        ]
+    return SourceDocument(file=file, text=text, data=data), []
+
+
+def read_file(path: Path, display: str | None = None) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes of a spec file, or why they cannot be read."""
+    try:
+        return path.read_bytes(), []
+    except OSError as error:
+        file = display or str(path)
+        return None, [Diagnostic(code="DG106", message=f"cannot read file: {error.strerror or error}", file=file)]
+
+
+def load_file(path: Path, display: str | None = None) -> tuple[SourceDocument | None, list[Diagnostic]]:
+    """Read and parse one spec file."""
+    raw, diagnostics = read_file(path, display)
+    if raw is None:
+        return None, diagnostics
+    return load_bytes(raw, display or str(path))
+
+
+def load_bytes(raw: bytes, file: str) -> tuple[SourceDocument | None, list[Diagnostic]]:
+    """Decode (UTF-8) and parse one spec."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = raw[: error.start]
+        line, column = before.count(b"\n") + 1, error.start - (before.rfind(b"\n") + 1) + 1
+        return None, [
+            Diagnostic(
+                code="DG106",
+                file=file,
+                line=line,
+                column=column,
+                message=f"the file is not UTF-8 (byte 0x{raw[error.start]:02x})",
+                hint="save the file as UTF-8",
+            )
+        ]
+    return load_text(text, file)
