@@ -14,6 +14,7 @@ from generator.core.provider_profile import installed_profile
 from generator.loader.airflow_loader import BROKEN_TAG, build_or_diagnose
 from tests.airflow_compat import dagbag
 
+SEEDS = ["emr_notebook_best_sellers", "movielens_emr_step_functions", "salary_batch_etl"]
 BROKEN_SPEC = """\
 start_date: 2024-01-01
 schedule: "@daily"
@@ -135,3 +136,15 @@ tasks:
     assert Detonator.built == []
     assert "DG105 key '__type__' is not allowed" in bag.dags["typed"].doc_md
     assert "DG103 YAML tag '!!python/object:tests.test_loader.Detonator' is not allowed" in bag.dags["tagged"].doc_md
+
+
+def test_a_copied_file_name_shows_its_error_and_hides_nothing(tmp_path: Path, repo: Path) -> None:
+    """`salary batch etl (copy).yaml` (a file browser's duplicate) cannot name a DAG: DG412, under a safe id."""
+    copy = (repo / "pipelines" / "salary_batch_etl.yaml").read_text()
+    bag = dagbag(bundle(tmp_path, repo, {"salary batch etl (copy).yaml": copy}))
+    assert bag.import_errors == {}
+    placeholder_id = "dagen_invalid__pipelines_salary_batch_etl__copy_.yaml"
+    assert sorted(bag.dag_ids) == sorted([*SEEDS, placeholder_id])
+    assert "DG412 the file name 'salary batch etl (copy).yaml' does not give a valid DAG id" in (
+        bag.dags[placeholder_id].doc_md
+    )

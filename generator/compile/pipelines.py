@@ -8,6 +8,7 @@ problems are collected as diagnostics, never raised.
 from __future__ import annotations
 
 import multiprocessing
+import re
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from generator.compile.shipped_build import ShippedBuild
 from generator.core.diagnostics import Diagnostic
 from generator.core.model import PipelineSpec
 from generator.core.provider_profile import ProviderProfile
+from generator.core.value_formats import DAG_ID
 from generator.spec.files import read_spec_files, unchanged
 from generator.spec.load import SourceDocument, load_bytes, read_file
 from generator.spec.locate import Locator
@@ -131,6 +133,19 @@ class _DefaultsCache:
         return self.cache[folder]
 
 
+def _file_name_problem(result: SpecResult) -> Diagnostic:
+    suggestion = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", result.dag_id)).strip("_")[:250] or "pipeline"
+    return Diagnostic(
+        code="DG412",
+        file=result.file,
+        line=1,
+        column=1,
+        message=f"the file name '{result.path.name}' does not give a valid DAG id: '{result.dag_id}' has characters "
+        "other than letters, digits, '_', '-' and '.', or more than 250",
+        hint=f"rename the file (for example to {suggestion}{result.path.suffix}) or set dag_id: in the spec",
+    )
+
+
 def _precompiled(result: SpecResult, cache: CompileCache | None, shipped: ShippedBuild | None) -> bool:
     """Take the configuration from the cache, else from the shipped build, when one was compiled from these inputs."""
     candidates = (
@@ -182,6 +197,8 @@ def process_file(
     from generator.spec.validate_schema import schema_diagnostics  # not imported by a parse the cache serves
 
     result.diagnostics = schema_diagnostics(doc, "pipeline")
+    if "dag_id" not in doc.data and not DAG_ID.match(result.dag_id):  # a declared dag_id has the schema's pattern
+        result.diagnostics.insert(0, _file_name_problem(result))
     if result.diagnostics:
         return result
     merged = merge_defaults(doc.data, defaults_doc.data if defaults_doc else None)

@@ -96,6 +96,12 @@ _CODES = (
         "`sla` is measured from a run's scheduled time; a pipeline with `schedule: null` or an asset schedule "
         "has none.",
     ),
+    Code(
+        "DG412",
+        "file name is not a DAG id",
+        "A spec without `dag_id` is named after its file, and Airflow allows only letters, digits, `_`, `-` and "
+        "`.` (at most 250) in a DAG id; a copy like `etl (copy).yaml` would be refused when the DAG is built.",
+    ),
     # DG5xx: task types and clusters
     Code(
         "DG501", "emr_step needs one kind", "An `emr_step` must set exactly one of `spark`, `hive`, `command`, `jar`."

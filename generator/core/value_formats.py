@@ -16,6 +16,10 @@ if TYPE_CHECKING:  # jsonschema costs 0.1 s to import: only validation needs it,
 
 TEMPLATE_START = re.compile(r"\{\{|\{%")
 
+# Airflow's rule for a DAG id (KEY_REGEX, ID_LEN): what a spec's dag_id, or its file name, must be.
+DAG_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+DAG_ID = re.compile(DAG_ID_PATTERN)
+
 SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 
 _BUCKET = re.compile(r"^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

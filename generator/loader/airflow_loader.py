@@ -32,13 +32,13 @@ from generator.compile.pipelines import SpecResult, discover, display_name, proc
 from generator.compile.shipped_build import ShippedBuild
 from generator.core.diagnostics import Diagnostic
 from generator.core.provider_profile import installed_profile
+from generator.core.value_formats import DAG_ID
 from generator.loader.spec_index import IndexEntry, SpecIndex, signature
 
 log = logging.getLogger(__name__)
 
 BROKEN_TAG = "dagen:invalid-spec"
 STALE_TAG = "dagen:stale-spec"
-_DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 
 
 def parsing_dag_id() -> str | None:
@@ -152,7 +152,7 @@ def _fallback_id(file: str) -> str:
 
 def _placeholder(result: SpecResult, taken: dict[str, Any]) -> tuple[str, Any] | None:
     for dag_id in (result.dag_id, _fallback_id(result.file)):
-        if dag_id in taken or not _DAG_ID.fullmatch(dag_id):
+        if dag_id in taken or not DAG_ID.match(dag_id):
             continue
         try:
             return dag_id, placeholder_dag(dag_id, result.file, result.diagnostics)

@@ -22,6 +22,7 @@ from generator.core.schema_parts import (
     obj,
     prop,
 )
+from generator.core.value_formats import DAG_ID_PATTERN
 from generator.resources.emr_cluster_schema import CLUSTER_PROPERTIES, CLUSTER_SCHEMA, CONFIGURATION_DEF
 from generator.task_types import TASK_TYPES
 
@@ -177,7 +178,9 @@ NOTIFICATIONS = obj(
 SHARED_PROPERTIES: dict[str, Schema] = {
     "owner": prop(STRING, "Owner shown in the Airflow UI.", "data-platform"),
     "tags": prop(
-        {"type": "array", "items": STRING, "uniqueItems": True}, "Tags for filtering in the UI.", ["movielens", "emr"]
+        {"type": "array", "items": {**STRING, "maxLength": 100}, "uniqueItems": True},
+        "Tags for filtering in the UI (at most 100 characters each, Airflow's limit).",
+        ["movielens", "emr"],
     ),
     "schedule": prop(
         {
@@ -234,7 +237,7 @@ SHARED_PROPERTIES: dict[str, Schema] = {
 
 PIPELINE_ONLY_PROPERTIES: dict[str, Schema] = {
     "dag_id": prop(
-        {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,250}$", "title": "DAG id"},
+        {"type": "string", "pattern": DAG_ID_PATTERN, "title": "DAG id"},
         "DAG id (default: the file name without extension).",
         "movielens_emr_step_functions",
     ),

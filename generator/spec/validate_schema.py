@@ -13,6 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from jsonschema.validators import extend
 
 from generator.core.diagnostics import Diagnostic
 from generator.core.value_formats import FORMAT_PROBLEMS, format_checker
@@ -31,10 +32,21 @@ _JSON_TYPES = {
 }
 
 
+def _whole_number(_checker: Any, instance: Any) -> bool:
+    """An integer as YAML wrote it: JSON Schema counts 2.0 as an integer, but Airflow gets a float from it."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# The published schema, with `integer` meaning what Airflow's integer fields accept (no 2.0).
+_Validator = extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _whole_number)
+)
+
+
 @cache
 def validator(kind: str) -> Draft202012Validator:
-    """The published schema's validator (what editors and other tools see)."""
-    return Draft202012Validator(SCHEMAS[kind](), format_checker=format_checker())
+    """The published schema's validator (what editors and other tools see), integers strict."""
+    return _Validator(SCHEMAS[kind](), format_checker=format_checker())
 
 
 @cache
@@ -50,14 +62,14 @@ def _pipeline_without_task_dispatch() -> Draft202012Validator:
     defs = dict(schema["$defs"])
     defs["task"] = {key: value for key, value in defs["task"].items() if key != "allOf"}
     schema["$defs"] = defs
-    return Draft202012Validator(schema, format_checker=format_checker())
+    return _Validator(schema, format_checker=format_checker())
 
 
 @cache
 def _task_validator(task_type: str) -> Draft202012Validator:
     root = SCHEMAS["pipeline"]()
     schema = {**root["$defs"][f"{task_type}_task"], "$defs": root["$defs"]}
-    return Draft202012Validator(schema, format_checker=format_checker())
+    return _Validator(schema, format_checker=format_checker())
 
 
 def _errors(doc: SourceDocument, kind: str) -> Iterator[ValidationError]:
@@ -188,6 +200,8 @@ def _translate(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnost
             hint = "write true or false without quotes or trailing characters"
         elif isinstance(value, str) and "integer" in str(expected):
             hint = "numbers are written without quotes"
+        elif isinstance(value, float) and value.is_integer() and "integer" in str(expected):
+            hint = f"write {int(value)}, without the decimal point: Airflow would get a float"
     elif keyword in ("enum", "const"):
         code = "DG204"
         options = expected if keyword == "enum" else [expected]
