@@ -41,5 +41,6 @@ def test_every_code_has_a_case() -> None:
     for case in CASE_DIRS:
         text = (case / "expected.txt").read_text(encoding="utf-8")
         covered |= {code for code in CODES if f": {code} " in text}
-    # DG601 (build failure) needs Airflow and is covered by test_loader; DG701 by test_cli.
-    assert set(CODES) - covered == {"DG601", "DG701"}
+    # DG601 (build failure) needs Airflow and is covered by test_loader; DG701 by test_cli; DG108 (a file
+    # over 1 MiB) by test_input_limits, which makes the file instead of committing it.
+    assert set(CODES) - covered == {"DG108", "DG601", "DG701"}

@@ -54,6 +54,11 @@ _CODES = (
         "from the DAGs folder, where `dagen deploy` puts it beside the spec).",
     ),
     # DG2xx: JSON Schema
+    Code(
+        "DG108",
+        "file too large",
+        "A spec, defaults.yaml or query_file is over 1 MiB; such input is refused before it is parsed.",
+    ),
     Code("DG201", "unknown key", "A key the schema does not define (often a typo)."),
     Code("DG202", "missing required key", "A key the schema requires is absent."),
     Code("DG203", "wrong type", "The value has the wrong type (for example a string where a number is expected)."),

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from generator.core.diagnostics import Diagnostic
+from generator.spec.load import MAX_FILE_BYTES, TooLarge, read_regular
 from generator.spec.semantic import check_templates
 from generator.task_types import TASK_TYPES
 
@@ -83,9 +84,11 @@ def read_beside(folder: Path, relative: str) -> bytes | FileProblem:
         if not path.is_relative_to(root):
             return FileProblem("leads outside the spec's folder", _OUTSIDE_HINT)
     try:
-        return path.read_bytes()
+        return read_regular(path)
     except FileNotFoundError:
         return FileProblem("does not exist beside the spec", "")
+    except TooLarge as error:
+        return FileProblem(f"is {error.args[0]:,} bytes, over the limit of {MAX_FILE_BYTES:,}", _READ_HINT)
     except OSError as error:
         return FileProblem(f"cannot be read ({error.strerror or error})", _READ_HINT)
 

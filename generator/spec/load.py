@@ -9,6 +9,9 @@ by composing the node tree once and indexing it by path.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,12 +208,51 @@ def load_text(text: str, file: str) -> tuple[SourceDocument | None, list[Diagnos
     return SourceDocument(file=file, text=text, data=data), []
 
 
+MAX_FILE_BYTES = 1024 * 1024  # a spec, a defaults.yaml or a query_file: 10x the largest real spec seen
+
+
+class TooLarge(Exception):
+    """A file over :data:`MAX_FILE_BYTES`."""
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_FILE_BYTES; OSError or TooLarge otherwise.
+
+    Opened without blocking and checked on the open descriptor: a FIFO, a device or a file swapped for one
+    between a check and the read is never read, so no input can hang or exhaust a parse.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise TooLarge(info.st_size)
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
+            content = handle.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(descriptor)
+    if len(content) > MAX_FILE_BYTES:  # grew after the fstat
+        raise TooLarge(len(content))
+    return content
+
+
 def read_file(path: Path, display: str | None = None) -> tuple[bytes | None, list[Diagnostic]]:
     """The bytes of a spec file, or why they cannot be read."""
+    file = display or str(path)
     try:
-        return path.read_bytes(), []
+        return read_regular(path), []
+    except TooLarge as error:
+        size = error.args[0]
+        return None, [
+            Diagnostic(
+                code="DG108",
+                message=f"the file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,}",
+                file=file,
+                hint="a spec this large is not hand-written: split the pipeline, or move data to S3 and pass its URI",
+            )
+        ]
     except OSError as error:
-        file = display or str(path)
         return None, [Diagnostic(code="DG106", message=f"cannot read file: {error.strerror or error}", file=file)]
 
 

@@ -1,0 +1,90 @@
+"""Bounded input: only regular files of at most 1 MiB are read (specs, defaults.yaml, query_file), never a hang.
+
+The inputs are made here (a FIFO, a device, a 1 MiB file) rather than committed; each gets one located
+diagnostic from ``dagen validate``, in a few seconds at most, and the loader keeps every other DAG.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.airflow_compat import dagbag
+from tests.test_cli import run
+
+SPEC = """\
+start_date: 2024-01-01
+schedule: "@daily"
+tasks:
+  counts:
+    type: athena_query
+    query_file: sql/counts.sql
+    database: analytics
+    output_location: s3://results/athena/
+"""
+BIG = 1024 * 1024 + 1
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _big(path: Path) -> None:
+    path.write_text("# padding\n" + "#" * (BIG - 10), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_fifo, "spec.yaml:1:1: DG106 cannot read file: not a regular file"),
+        (
+            _big,
+            "spec.yaml:1:1: DG108 the file is 1,048,577 bytes, over the limit of 1,048,576\n"
+            "    hint: a spec this large is not hand-written: split the pipeline, or move data to S3 and pass its URI",
+        ),
+    ],
+    ids=["fifo", "over_1_MiB"],
+)
+def test_a_spec_that_is_no_regular_file_or_too_large(tmp_path: Path, make, expected: str) -> None:
+    make(tmp_path / "spec.yaml")
+    done = run("validate", "spec.yaml", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (1, f"{expected}\n1 error(s) in 1 of 1 file(s)\n")
+
+
+def test_a_device_given_as_a_spec() -> None:
+    done = run("validate", "/dev/zero")
+    assert done.stdout == "/dev/zero:1:1: DG106 cannot read file: not a regular file\n1 error(s) in 1 of 1 file(s)\n"
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [(_fifo, "cannot be read (not a regular file)"), (_big, "is 1,048,577 bytes, over the limit of 1,048,576")],
+    ids=["fifo", "over_1_MiB"],
+)
+def test_a_query_file_that_is_no_regular_file_or_too_large(tmp_path: Path, make, reason: str) -> None:
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "spec.yaml").write_text(SPEC, encoding="utf-8")
+    make(tmp_path / "sql" / "counts.sql")
+    done = run("validate", "spec.yaml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[0] == f"spec.yaml:6:17: DG107 query_file 'sql/counts.sql' {reason}"
+
+
+def test_the_loader_keeps_every_other_dag(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DAGEN_CACHE_DIR", str(tmp_path / "cache"))
+    dags = tmp_path / "dags"
+    shutil.copytree(repo / "pipelines", dags / "pipelines")
+    shutil.copy(repo / "dags" / "pipelines_loader.py", dags)
+    _big(dags / "pipelines" / "huge.yaml")
+    bag = dagbag(dags / "pipelines_loader.py")
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == [
+        "emr_notebook_best_sellers",
+        "huge",
+        "movielens_emr_step_functions",
+        "salary_batch_etl",
+    ]
+    assert "DG108 the file is 1,048,577 bytes" in bag.dags["huge"].doc_md
