@@ -82,7 +82,9 @@ def source_state() -> str:
 
 
 def lane_env(home: Path, cache: Path, source: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "DAGEN"))}
+    # MWAA's processes keep bytecode caches: a shell's PYTHONDONTWRITEBYTECODE would recompile every module
+    own = ("AIRFLOW", "DAGEN", "PYTHONDONTWRITEBYTECODE")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(own)}
     env.update(
         {
             "PYTHONPATH": os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")])),
