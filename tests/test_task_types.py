@@ -275,7 +275,7 @@ def test_read_beside(tmp_path: Path) -> None:
     )
     assert isinstance(read_beside(folder, "loop.sql"), FileProblem)
     assert read_beside(folder, "sql") == FileProblem(
-        "cannot be read (Is a directory)",
+        "cannot be read (not a regular file)",  # a directory, a FIFO or a device is never opened for reading
         "the file is read when the spec is compiled: make it a readable UTF-8 text file",
     )
 
