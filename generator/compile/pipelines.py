@@ -148,17 +148,14 @@ def _file_name_problem(result: SpecResult) -> Diagnostic:
 
 def _precompiled(result: SpecResult, cache: CompileCache | None, shipped: ShippedBuild | None) -> bool:
     """Take the configuration from the cache, else from the shipped build, when one was compiled from these inputs."""
-    candidates = (
-        ("cache", lambda: cache.get(result.key) if cache is not None and result.key else None),
-        ("shipped", lambda: shipped.get(result.file) if shipped is not None else None),
-    )
-    for source, lookup in candidates:
-        hit = lookup()
-        # the files the spec reads beside it (query_file) follow from its bytes; their content must match too
-        if hit is not None and hit.key == result.key and unchanged(result.path.parent, hit.files):
-            result.dag_id, result.config, result.files, result.source = hit.dag_id, hit.config, hit.files, source
-            return True
-    return False
+    hit, source = (cache.get(result.key) if cache is not None and result.key else None), "cache"
+    if hit is None and shipped is not None:
+        hit, source = shipped.get(result.file), "shipped"
+    # the files the spec reads beside it (query_file) follow from its bytes; their content must match too
+    if hit is None or hit.key != result.key or not unchanged(result.path.parent, hit.files):
+        return False
+    result.dag_id, result.config, result.files, result.source = hit.dag_id, hit.config, hit.files, source
+    return True
 
 
 def process_file(

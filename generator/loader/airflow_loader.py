@@ -204,8 +204,9 @@ class _Loader:
             paths = [self.folder]
             self.index.entries = {}  # rebuilt from this parse: a deleted spec leaves the index
         established = {entry.registered: file for file, entry in self.known.items() if entry.registered is not None}
-        self.signatures = {path: signature(path) for path in discover(paths)}  # before the reads: a race re-reads
-        results = process(paths, established=established, **self.options)
+        files = discover(paths)  # once: process() is handed the files, not the folder to walk again
+        self.signatures = {path: signature(path) for path in files}  # before the reads: a race re-reads
+        results = process(files, established=established, **self.options)
         return sorted(results, key=lambda result: not result.ok)  # valid specs claim their DAG ids first
 
     def _stale(self, result: SpecResult, last: CacheEntry, quiet: bool) -> Any:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from generator.compile.cache import CompileCache, write_atomically
-from generator.spec.load import load_bytes
+from generator.spec.load import TooLarge, load_bytes, read_regular
 
 FORMAT = 1
 Signature = tuple[int, int, int, int]
@@ -111,8 +111,8 @@ class SpecIndex:
         if sig is None:
             return None
         try:
-            raw = path.read_bytes() if path.is_file() else b""
-        except OSError:
+            raw = read_regular(path)
+        except (OSError, TooLarge):  # the parse that builds it reports the problem
             raw = b""
         old = self.entries.get(file)
         entry = IndexEntry(sig, declared_dag_id(raw, path.stem), None, old.good_key if old else None)
