@@ -132,8 +132,8 @@ def _entries(cache: CompileCache) -> list[Path]:
     return sorted(path for path in cache.folder.glob("*.json") if not path.name.startswith("index-"))
 
 
-def test_a_marker_shaped_user_value_in_the_cache_stays_user_data(canary: Path, tmp_path: Path, repo: Path) -> None:
-    """User data travels inside the envelope: a `__type__` key there is a plain key of a plain mapping."""
+def _served_with_description(tmp_path: Path, repo: Path, description: object) -> tuple[Path, list]:
+    """The seed salary spec compiled into the cache, its entry's description replaced, then processed again."""
     dags = bundle(tmp_path, repo)
     for name in ("smuggled", "anchored", "nested"):
         (dags / "pipelines" / f"{name}.yaml").unlink()
@@ -143,12 +143,19 @@ def test_a_marker_shaped_user_value_in_the_cache_stays_user_data(canary: Path, t
     [entry] = _entries(cache)
     stored = json.loads(entry.read_text())
     pairs = dict(stored["config"]["d"])
-    pairs["description"] = {"d": [["__type__", "dagen_canary.Boom"], ["__args__", {"l": []}]]}
+    pairs["description"] = description
     stored["config"]["d"] = [[key, value] for key, value in pairs.items()]
     entry.write_text(json.dumps(stored))
     results = process(
         [dags / "pipelines"], profile=installed_profile(), airflow_major=airflow_major(), root=dags, cache=cache
     )
+    return dags, results
+
+
+def test_a_marker_shaped_user_value_in_the_cache_stays_user_data(canary: Path, tmp_path: Path, repo: Path) -> None:
+    """User data travels inside the envelope: a `__type__` key there is a plain key of a plain mapping."""
+    description = {"d": [["__type__", "dagen_canary.Boom"], ["__args__", {"l": []}]]}
+    dags, results = _served_with_description(tmp_path, repo, description)
     assert results[0].spec is None  # served from the cache
     assert results[0].config["description"] == {"__type__": "dagen_canary.Boom", "__args__": []}
     bag = dagbag(dags)
@@ -168,21 +175,7 @@ def test_a_marker_shaped_user_value_in_the_cache_stays_user_data(canary: Path, t
 def test_forged_cache_entries_are_ignored_and_recompiled(
     canary: Path, tmp_path: Path, repo: Path, forged: dict
 ) -> None:
-    dags = bundle(tmp_path, repo)
-    for name in ("smuggled", "anchored", "nested"):
-        (dags / "pipelines" / f"{name}.yaml").unlink()
-    dagbag(dags)
-    cache = CompileCache.default()
-    assert cache is not None
-    [entry] = _entries(cache)
-    stored = json.loads(entry.read_text())
-    pairs = dict(stored["config"]["d"])
-    pairs["description"] = forged
-    stored["config"]["d"] = [[key, value] for key, value in pairs.items()]
-    entry.write_text(json.dumps(stored))
-    results = process(
-        [dags / "pipelines"], profile=installed_profile(), airflow_major=airflow_major(), root=dags, cache=cache
-    )
+    _, results = _served_with_description(tmp_path, repo, forged)
     assert results[0].spec is not None  # compiled again, the entry refused
     assert isinstance(results[0].config["description"], str)
     assert not canary.exists() and "dagen_canary" not in sys.modules
