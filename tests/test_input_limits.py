@@ -73,6 +73,54 @@ def test_a_query_file_that_is_no_regular_file_or_too_large(tmp_path: Path, make,
     assert done.stdout.splitlines()[0] == f"spec.yaml:6:17: DG107 query_file 'sql/counts.sql' {reason}"
 
 
+HEAD = 'start_date: 2024-01-01\nschedule: "@daily"\n'
+ONE_TASK = "tasks:\n  run:\n    type: lambda_invoke\n    function_name: nightly\n"
+
+
+def _tasks(count: int) -> str:
+    return "tasks:\n" + "".join(f"  t{n}:\n    type: lambda_invoke\n    function_name: f{n}\n" for n in range(count))
+
+
+# Specs over each documented limit, made here (too large to commit); each gets one located diagnostic.
+OVER_A_LIMIT = {
+    "string_over_100k_characters": (
+        HEAD + "description: " + "x" * 100_001 + "\n" + ONE_TASK,
+        "spec.yaml:3:14: DG109 this value has 100,001 characters, over the limit of 100,000\n"
+        "    hint: put long SQL in a query_file beside the spec, and data in S3",
+    ),
+    "a_megabyte_of_nesting": (
+        HEAD + "description: " + "[" * (BIG - 100),
+        "spec.yaml:3:63: DG109 mappings and lists are nested more than 50 deep here\n"
+        "    hint: flatten the structure; a pipeline spec needs fewer than 10 levels",
+    ),
+    "a_megabyte_of_nested_block_lists": (
+        HEAD + "description:\n" + "- " * ((BIG - 100) // 2),
+        "spec.yaml:4:99: DG109 mappings and lists are nested more than 50 deep here\n"
+        "    hint: flatten the structure; a pipeline spec needs fewer than 10 levels",
+    ),
+    "over_100k_values": (
+        HEAD + "description: [" + "1," * 100_001 + "]\n" + ONE_TASK,
+        "spec.yaml:3:14: DG109 this value stands for more than 100,000 keys, values and items (an alias repeats "
+        "all it names)\n    hint: a spec this large is not hand-written: check the aliases (*name) it uses",
+    ),
+    "over_1000_tasks": (HEAD + _tasks(1001), "spec.yaml:4:3: DG207 tasks must have at most 1000 entry(ies)"),
+}
+
+
+@pytest.mark.parametrize("name", OVER_A_LIMIT)
+def test_a_spec_over_a_limit(tmp_path: Path, name: str) -> None:
+    text, expected = OVER_A_LIMIT[name]
+    (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
+    done = run("validate", "spec.yaml", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (1, f"{expected}\n1 error(s) in 1 of 1 file(s)\n", "")
+
+
+def test_1000_tasks_are_within_the_limits(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(HEAD + _tasks(1000), encoding="utf-8")
+    done = run("validate", "spec.yaml", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "1 file(s) checked, no errors\n")
+
+
 def test_the_loader_keeps_every_other_dag(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DAGEN_CACHE_DIR", str(tmp_path / "cache"))
     dags = tmp_path / "dags"

@@ -23,8 +23,8 @@ from generator.core.lowering_context import LowerContext, create_cluster_task_id
 from generator.core.model import LoweredPipeline, OperatorTask, PipelineSpec, TaskSpec, Teardown
 from generator.core.provider_profile import ProviderProfile
 from generator.core.templating import xcom_pull
+from generator.core.value_formats import seconds
 from generator.resources.emr_cluster import run_job_flow_request
-from generator.spec.normalise import seconds
 from generator.task_types import TASK_TYPES
 
 CREATE_OPERATOR = "airflow.providers.amazon.aws.operators.emr.EmrCreateJobFlowOperator"

@@ -53,12 +53,27 @@ _CODES = (
         "symbolic link, is empty, or is not readable UTF-8 text. It is read when the spec is compiled (in MWAA, "
         "from the DAGs folder, where `dagen deploy` puts it beside the spec).",
     ),
-    # DG2xx: JSON Schema
     Code(
         "DG108",
         "file too large",
         "A spec, defaults.yaml or query_file is over 1 MiB; such input is refused before it is parsed.",
     ),
+    Code(
+        "DG109",
+        "input over a limit",
+        "A spec nests mappings and lists more than 50 deep, stands for more than 100,000 keys, values and items "
+        "once its aliases are expanded, holds a key or value over 100,000 characters, or has an alias inside the "
+        "value it names; such input is refused before any value is built from it.",
+    ),
+    Code(
+        "DG110",
+        "YAML reads it as something else",
+        "YAML 1.1 (what PyYAML and Airflow read) turns some plain values into what they do not look like: "
+        "`yes`/`no`/`on`/`off` into booleans, `1:30` into 90, `017` into 15, `1_000` into 1000, while `0o17` "
+        "stays text; and a key such as `123`, `1.5` or `yes` becomes a number or a boolean. Write `true`/`false` "
+        "and decimal numbers, or quote what is meant as text.",
+    ),
+    # DG2xx: JSON Schema
     Code("DG201", "unknown key", "A key the schema does not define (often a typo)."),
     Code("DG202", "missing required key", "A key the schema requires is absent."),
     Code("DG203", "wrong type", "The value has the wrong type (for example a string where a number is expected)."),
@@ -79,6 +94,12 @@ _CODES = (
     Code("DG306", "task depends on itself", "A task lists itself in `depends_on`."),
     Code("DG307", "unknown task group", "A task's `group` names a group that `groups` does not define."),
     Code("DG308", "empty task group", "A group under `groups` has no task."),
+    Code(
+        "DG309",
+        "task id too long",
+        "Airflow allows 250 characters in a task id, counted with its group prefix (`group.task`) and the "
+        "`_wait` suffix of the sensor that follows `step_function` and `emr_notebook` tasks.",
+    ),
     # DG4xx: values
     Code("DG401", "invalid schedule", "The cron expression or preset is not valid."),
     Code("DG402", "malformed S3 URI", "The value must look like `s3://bucket/key` (checked when not templated)."),
@@ -106,6 +127,12 @@ _CODES = (
         "file name is not a DAG id",
         "A spec without `dag_id` is named after its file, and Airflow allows only letters, digits, `_`, `-` and "
         "`.` (at most 250) in a DAG id; a copy like `etl (copy).yaml` would be refused when the DAG is built.",
+    ),
+    Code(
+        "DG413",
+        "continuous schedule with parallel runs",
+        '`schedule: "@continuous"` starts the next run when the last one ends; Airflow refuses it with '
+        "`max_active_runs` above 1 (dagen sets 1 when it is not given).",
     ),
     # DG5xx: task types and clusters
     Code(

@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.core.value_formats import (
+    MAX_DURATION_SECONDS,
+    S3_URI_PATTERN,
+    SCHEDULE_PATTERN,
+    STATE_MACHINE_ARN_PATTERN,
+)
+
 Schema = dict[str, Any]
 
 DURATION_PATTERN = r"^(?=[0-9])([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
@@ -40,13 +47,30 @@ STRING: Schema = {"type": "string", "minLength": 1}
 TEMPLATED_STRING: Schema = {"type": "string", "minLength": 1, "title": "string (Jinja allowed)"}
 BOOLEAN: Schema = {"type": "boolean"}
 POSITIVE_INT: Schema = {"type": "integer", "minimum": 1}
+# Each value with a form has a pattern (what editors and generic schema tools check) and a format (what
+# `dagen validate` checks, with a sentence saying what is wrong); the pattern never refuses what the format allows.
 DURATION: Schema = {
-    "title": "duration such as 45s, 10m, 2h, 1d or 1h30m (or a number of seconds)",
+    "title": "duration such as 45s, 10m, 2h, 1d or 1h30m (or a number of seconds), at most 366d",
     "type": ["integer", "string"],
     "minimum": 0,
+    "maximum": MAX_DURATION_SECONDS,
     "pattern": DURATION_PATTERN,
+    "format": "duration",
 }
-S3_URI: Schema = {"type": "string", "format": "s3-uri", "title": "S3 URI"}
+POSITIVE_DURATION: Schema = {**DURATION, "minimum": 1, "format": "positive-duration"}
+S3_URI: Schema = {"type": "string", "format": "s3-uri", "pattern": S3_URI_PATTERN, "title": "S3 URI"}
+STATE_MACHINE_ARN: Schema = {
+    "type": "string",
+    "format": "state-machine-arn",
+    "pattern": STATE_MACHINE_ARN_PATTERN,
+    "title": "state machine ARN",
+}
+SCHEDULE: Schema = {
+    "type": ["string", "null"],
+    "format": "schedule",
+    "pattern": SCHEDULE_PATTERN,
+    "title": "cron expression or preset",
+}
 STRING_LIST: Schema = {"type": "array", "items": TEMPLATED_STRING}
 ROLE: Schema = {
     "type": "string",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # jsonschema costs 0.1 s to import: only validation needs it, never a parse the cache serves
     from jsonschema import FormatChecker
@@ -21,6 +21,22 @@ DAG_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
 DAG_ID = re.compile(DAG_ID_PATTERN)
 
 SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+
+# The published schema's patterns: what a generic schema tool can check of each form (the checks below say
+# more, and know what a template leaves open).  A template (`{{`, `{%`) may follow any literal prefix the form allows.
+_TEMPLATE_REST = r"[^\n]*(\{\{|\{%)[^\n]*"
+S3_URI_PATTERN = (
+    rf"^(s3://[a-z0-9][a-z0-9.-]{{1,61}}[a-z0-9](/.*)?|s3://{_TEMPLATE_REST}|(s(3(:/?)?)?)?(\{{\{{|\{{%).*)$"
+)
+STATE_MACHINE_ARN_PATTERN = (
+    r"^(arn:aws(-[a-z]+)*:states:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:stateMachine:[A-Za-z0-9_-]{1,80}"
+    r"|[^{]*(\{\{|\{%).*)$"
+)
+SCHEDULE_PATTERN = (
+    r"^\s*(@(once|continuous|hourly|daily|weekly|monthly|quarterly|yearly)"
+    r"|[0-9A-Za-z*,/-]+(\s+[0-9A-Za-z*,/-]+){4})\s*$"
+)
+MAX_DURATION_SECONDS = 366 * 86400  # a year: Airflow adds durations to dates; a larger one overflows them
 
 _BUCKET = re.compile(r"^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -134,12 +150,47 @@ def schedule_problem(value: str) -> str | None:
     return None
 
 
-FORMAT_PROBLEMS: dict[str, tuple[str, Callable[[str], str | None]]] = {
+_DURATION_PART = re.compile(r"([0-9]+)([dhms])")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def seconds(value: int | str) -> int:
+    """Seconds in a duration: 300, '45s', '10m', '2h', '1d', '1h30m'."""
+    if isinstance(value, int):
+        return value
+    return sum(int(amount) * _UNIT_SECONDS[unit] for amount, unit in _DURATION_PART.findall(value))
+
+
+def _duration_problem(value: int | str, lowest: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None  # the type is the schema's to report
+    if isinstance(value, str) and not _DURATION_PART.search(value):
+        return None  # not a duration at all: the pattern reports it
+    total = seconds(value)
+    if total > MAX_DURATION_SECONDS:
+        return f"the duration {value!r} is over the limit of 366d"
+    if total < lowest:
+        return f"the duration {value!r} must be at least {lowest}s"
+    return None
+
+
+def duration_problem(value: int | str) -> str | None:
+    return _duration_problem(value, 0)
+
+
+def positive_duration_problem(value: int | str) -> str | None:
+    return _duration_problem(value, 1)
+
+
+FORMAT_PROBLEMS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     # format name -> (diagnostic code, check)
     "s3-uri": ("DG402", s3_uri_problem),
     "state-machine-arn": ("DG403", state_machine_arn_problem),
     "schedule": ("DG401", schedule_problem),
+    "duration": ("DG206", duration_problem),
+    "positive-duration": ("DG206", positive_duration_problem),
 }
+_ANY_TYPE_FORMATS = ("duration", "positive-duration")  # also checked on numbers of seconds
 
 
 def format_checker() -> FormatChecker:
@@ -148,5 +199,8 @@ def format_checker() -> FormatChecker:
 
     checker = FormatChecker(formats=())
     for name, (_, problem) in FORMAT_PROBLEMS.items():
-        checker.checks(name)(lambda value, _problem=problem: not isinstance(value, str) or _problem(value) is None)
+        if name in _ANY_TYPE_FORMATS:
+            checker.checks(name)(lambda value, _problem=problem: _problem(value) is None)
+        else:
+            checker.checks(name)(lambda value, _problem=problem: not isinstance(value, str) or _problem(value) is None)
     return checker

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from generator.core.diagnostics import Diagnostic
+from generator.spec.yaml_checks import yaml_problem
 
 try:  # the C parser is ~6x faster; fall back to pure Python where libyaml is absent
     from yaml import CSafeLoader as _BaseLoader
@@ -104,6 +105,23 @@ class _SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
 _SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
 
 
+def _escape(character: str) -> str:
+    code = ord(character)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _construct(text: str) -> Any:
+    """The document's data, once its events are within the limits (:mod:`generator.spec.yaml_checks`)."""
+    scanner = _SpecLoader(text)
+    try:
+        problem = yaml_problem(scanner)
+    finally:
+        scanner.dispose()
+    if problem is not None:
+        raise _SpecProblem(problem.code, problem.message, problem.mark, problem.hint)
+    return yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - _SpecLoader is a safe loader
+
+
 @dataclass
 class SourceDocument:
     """A loaded YAML file: its data plus a lazily built index of positions."""
@@ -159,7 +177,7 @@ def _marked(code: str, file: str, message: str, mark: Any, hint: str | None = No
 def load_text(text: str, file: str) -> tuple[SourceDocument | None, list[Diagnostic]]:
     """Parse one YAML document; return it, or the diagnostics explaining why not."""
     try:
-        data = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - _SpecLoader is a safe loader
+        data = _construct(text)
     except _SpecProblem as problem:
         return None, [_marked(problem.code, file, problem.message, problem.mark, problem.hint)]
     except yaml.constructor.ConstructorError as error:
@@ -193,7 +211,21 @@ def load_text(text: str, file: str) -> tuple[SourceDocument | None, list[Diagnos
         if error.context and error.context_mark is not None:
             reason += f" ({error.context} that started on line {error.context_mark.line + 1})"
         return None, [_marked("DG101", file, f"YAML syntax error: {reason}", error.problem_mark or error.context_mark)]
-    except yaml.YAMLError as error:  # reader errors (control characters...) carry no mark
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow: located by its offset
+        before = text[: error.position]
+        line, column = before.count("\n") + 1, error.position - (before.rfind("\n") + 1) + 1
+        character = error.character if isinstance(error.character, str) else chr(error.character)
+        return None, [
+            Diagnostic(
+                code="DG101",
+                file=file,
+                line=line,
+                column=column,
+                message=f"YAML syntax error: character U+{ord(character):04X} is not allowed ({error.reason})",
+                hint=f'remove the character, or write it as an escape inside double quotes ("{_escape(character)}")',
+            )
+        ]
+    except yaml.YAMLError as error:  # any other error of the reader carries no mark
         return None, [Diagnostic(code="DG101", message=f"YAML error: {error}", file=file)]
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}, not a mapping"

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from generator.core.model import ClusterSpec, GroupSpec, ParamSpec, PipelineSpec, TaskSpec
+from generator.core.value_formats import seconds
 from generator.spec.schema import COMMON_TASK_PROPERTIES
 
-_DURATION_PART = re.compile(r"([0-9]+)([dhms])")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 DEFAULT_POLL_INTERVAL = 30
 DEFAULT_TIMEOUT = 6 * 3600
-
-
-def seconds(value: int | str) -> int:
-    """Seconds in a duration: 300, '45s', '10m', '2h', '1d', '1h30m'."""
-    if isinstance(value, int):
-        return value
-    return sum(int(amount) * _UNIT_SECONDS[unit] for amount, unit in _DURATION_PART.findall(value))
 
 
 def format_duration(total: float) -> str:
@@ -113,7 +104,8 @@ def normalise(spec: dict[str, Any], *, dag_id: str, file: str) -> PipelineSpec:
         start_date=_datetime(spec.get("start_date"), tz_name),
         end_date=_datetime(spec.get("end_date"), tz_name),
         catchup=spec.get("catchup", False),
-        max_active_runs=spec.get("max_active_runs"),
+        # Airflow refuses @continuous with more than one active run, and its default is 16
+        max_active_runs=spec.get("max_active_runs", 1 if schedule == "@continuous" else None),
         max_active_tasks=spec.get("max_active_tasks"),
         dagrun_timeout=_timedelta(spec.get("dagrun_timeout")),
         sla=_timedelta(spec.get("sla")),

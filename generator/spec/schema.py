@@ -16,7 +16,9 @@ from generator.core.schema_parts import (
     BOOLEAN,
     DURATION,
     IDENTIFIER_PATTERN,
+    POSITIVE_DURATION,
     POSITIVE_INT,
+    SCHEDULE,
     STRING,
     Schema,
     obj,
@@ -26,12 +28,16 @@ from generator.core.value_formats import DAG_ID_PATTERN
 from generator.resources.emr_cluster_schema import CLUSTER_PROPERTIES, CLUSTER_SCHEMA, CONFIGURATION_DEF
 from generator.task_types import TASK_TYPES
 
+MAX_TASKS = 1000  # tasks in one spec (docs/spec-reference.md, "Input limits")
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 TASK_ID_NAMES: Schema = {
     "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$",
-    "title": "task ids are letters, digits, '_' and '-' (a '.' is reserved for task groups)",
+    "title": "task ids are letters, digits, '_' and '-', at most 200 (a '.' is reserved for task groups)",
 }
-NAMES: Schema = {"pattern": IDENTIFIER_PATTERN, "title": "names start with a letter, then letters, digits or '_'"}
+NAMES: Schema = {
+    "pattern": IDENTIFIER_PATTERN,
+    "title": "names start with a letter, then letters, digits or '_' (at most 100)",
+}
 NAME_STRING: Schema = {"type": "string", **NAMES}
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 
@@ -52,7 +58,7 @@ TASK_DEFAULTS = obj(
         "email_on_failure": prop(BOOLEAN, "Email when a task fails.", True),
         "email_on_retry": prop(BOOLEAN, "Email when a task is retried.", False),
         "poll_interval": prop(
-            DURATION, "How often waits check progress (steps, notebooks, executions).", "30s", default="30s"
+            POSITIVE_DURATION, "How often waits check progress (steps, notebooks, executions).", "30s", default="30s"
         ),
         "timeout": prop(DURATION, "How long waits last before the task fails.", "6h", default="6h"),
     },
@@ -185,7 +191,7 @@ SHARED_PROPERTIES: dict[str, Schema] = {
     "schedule": prop(
         {
             "anyOf": [
-                {"type": ["string", "null"], "format": "schedule", "title": "cron expression or preset"},
+                SCHEDULE,
                 obj(
                     {
                         "assets": prop(
@@ -281,6 +287,7 @@ PIPELINE_ONLY_PROPERTIES: dict[str, Schema] = {
         {
             "type": "object",
             "minProperties": 1,
+            "maxProperties": MAX_TASKS,
             "propertyNames": TASK_ID_NAMES,
             "additionalProperties": {"$ref": "#/$defs/task"},
         },

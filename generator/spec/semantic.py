@@ -8,10 +8,8 @@ params and variables templates read, and each task type's own ``check``.
 from __future__ import annotations
 
 import difflib
-import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +20,7 @@ from generator.core.diagnostics import Diagnostic
 from generator.core.lowering_context import create_cluster_task_id, terminate_cluster_task_id, wait_task_id
 from generator.core.value_formats import is_templated
 from generator.resources.emr_cluster_schema import check_cluster
+from generator.spec.airflow_rules import AIRFLOW_RULES, WAITED_TYPES
 from generator.task_types import TASK_TYPES
 
 At = Callable[..., dict[str, Any]]
@@ -40,7 +39,6 @@ TEMPLATE_CONTEXT = frozenset(
 _NOT_TEMPLATED_KEYS = frozenset({"description", "doc_md"})
 
 # Task types whose work is started by one task and awaited by a second, `<id>_wait`.
-WAITED_TYPES = frozenset({"emr_notebook", "step_function"})
 
 
 def _did_you_mean(word: str, options: Any) -> str | None:
@@ -141,52 +139,6 @@ def check_params(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                 **at(("params", name, "default")),
                 message=f"the default of param '{name}' is invalid: {error.message}",
                 hint="fix the default or the param's type/enum/minimum/maximum/format",
-            )
-
-
-def _parse_date(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
-    except ValueError:
-        return None
-
-
-def check_dates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
-    if "start_date" not in spec:
-        yield Diagnostic(
-            code="DG202",
-            **at(()),
-            message="missing required key 'start_date' (in the spec or in defaults.yaml)",
-            hint="add e.g. start_date: 2024-01-01",
-        )
-    parsed = {}
-    for key in ("start_date", "end_date"):
-        if key in spec:
-            parsed[key] = _parse_date(spec[key])
-            if parsed[key] is None:
-                yield Diagnostic(
-                    code="DG407",
-                    **at((key,)),
-                    message=f"{key} '{spec[key]}' is not a real date",
-                    hint="check the day and month",
-                )
-    start, end = parsed.get("start_date"), parsed.get("end_date")
-    if start and end and start.replace(tzinfo=None) > end.replace(tzinfo=None):
-        yield Diagnostic(
-            code="DG407",
-            **at(("end_date",)),
-            message=f"end_date {spec['end_date']} is before start_date {spec['start_date']}",
-            hint="swap them or remove end_date",
-        )
-    if "timezone" in spec:
-        try:
-            zoneinfo.ZoneInfo(spec["timezone"])
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            yield Diagnostic(
-                code="DG204",
-                **at(("timezone",)),
-                message=f"unknown time zone '{spec['timezone']}'",
-                hint="use an IANA name such as UTC or Europe/Paris",
             )
 
 
@@ -381,7 +333,8 @@ def semantic_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
     out.extend(check_graph(spec, at))
     out.extend(check_notifications(spec, at))
     out.extend(check_sla(spec, at))
-    out.extend(check_dates(spec, at))
+    for rule in AIRFLOW_RULES:
+        out.extend(rule(spec, at))
     out.extend(check_params(spec, at))
     out.extend(check_templates(spec, at))
     return out

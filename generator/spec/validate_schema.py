@@ -217,6 +217,10 @@ def _translate(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnost
         message = f"{where}: {problem(value)}"
         if code == "DG401":
             hint = "cron fields are: minute hour day-of-month month day-of-week; '@daily' is '0 0 * * *'"
+        elif expected == "duration":
+            hint = "a duration is at most 366d (Airflow adds it to dates)"
+        elif expected == "positive-duration":
+            hint = "a poll interval is at least 1s (0 would poll without pause) and at most 366d"
     elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         code = "DG206"
         relation = "at least" if "inimum" in keyword else "at most"
@@ -232,9 +236,21 @@ def _translate(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnost
     )
 
 
+def _explained_by_format(error: ValidationError, errors: list[ValidationError]) -> bool:
+    """A pattern or range error of a value whose format check says what is wrong in a sentence of its own."""
+    if (
+        error.validator not in ("pattern", "minimum", "maximum")
+        or _schema_of(error).get("format") not in FORMAT_PROBLEMS
+    ):
+        return False
+    return any(other.validator == "format" and other.absolute_path == error.absolute_path for other in errors)
+
+
 def schema_diagnostics(doc: SourceDocument, kind: str) -> list[Diagnostic]:
     """Every schema error of one document (``kind`` is 'pipeline' or 'defaults')."""
+    errors = list(_errors(doc, kind))
     out: list[Diagnostic] = []
-    for error in _errors(doc, kind):
-        out.extend(_translate(error, doc))
+    for error in errors:
+        if not _explained_by_format(error, errors):
+            out.extend(_translate(error, doc))
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from generator.core.lowering_context import LowerContext, wait_task_id
 from generator.core.model import OperatorTask, TaskSpec
-from generator.core.schema_parts import prop
+from generator.core.schema_parts import STATE_MACHINE_ARN, prop
 from generator.core.templating import json_with_templates
 
 NAME = "step_function"
@@ -21,7 +21,7 @@ OPERATORS = (
 
 PROPERTIES = {
     "state_machine_arn": prop(
-        {"type": "string", "format": "state-machine-arn", "title": "state machine ARN"},
+        STATE_MACHINE_ARN,
         "ARN of the state machine.",
         "arn:aws:states:us-east-1:123456789012:stateMachine:movielens",
         "{{ var.value.movielens_state_machine_arn }}",
