@@ -65,6 +65,7 @@ def _process(paths: Sequence[str], args: argparse.Namespace) -> list[SpecResult]
         airflow_major=major,
         compile_specs=not validating,
         workers=(os.cpu_count() or 1) if validating else 1,
+        folder_clashes=validating,
     )
 
 

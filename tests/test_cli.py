@@ -155,3 +155,25 @@ def test_parallel_validation_reports_exactly_what_sequential_does(repo: Path, tm
     sequential = report(1)
     assert len(sequential) >= PARALLEL_FROM and any(diagnostics for _, _, diagnostics in sequential)
     assert report(2) == sequential
+
+
+def test_validate_of_one_file_reports_a_clash_with_its_folder(repo: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "salary_batch_etl.yaml").write_bytes((repo / "pipelines" / "salary_batch_etl.yaml").read_bytes())
+    (folder / "copy.yaml").write_text(
+        "dag_id: salary_batch_etl\nstart_date: 2024-01-01\nschedule: null\n"
+        "tasks:\n  run:\n    type: lambda_invoke\n    function_name: nightly\n",
+        encoding="utf-8",
+    )
+    done = run("validate", "pipelines/copy.yaml", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (
+        1,
+        "pipelines/copy.yaml:1:1: DG406 DAG id 'salary_batch_etl' is already used by pipelines/salary_batch_etl.yaml "
+        "in the same folder\n"
+        "    hint: set a different dag_id or rename one of the files: deployed together, the one deployed later "
+        "would be a placeholder\n"
+        "1 error(s) in 1 of 1 file(s)\n",
+    )
+    both = run("validate", "pipelines/copy.yaml", "pipelines/salary_batch_etl.yaml", cwd=tmp_path)
+    assert "DG406 DAG id 'salary_batch_etl' is already used by pipelines/copy.yaml\n" in both.stdout

@@ -25,7 +25,7 @@ from generator.core.model import PipelineSpec
 from generator.core.provider_profile import ProviderProfile
 from generator.core.value_formats import DAG_ID
 from generator.spec.files import read_spec_files, unchanged
-from generator.spec.load import SourceDocument, load_bytes, read_file
+from generator.spec.load import SourceDocument, TooLarge, declared_dag_id, load_bytes, read_file, read_regular
 from generator.spec.locate import Locator
 from generator.spec.merge import merge_defaults
 from generator.spec.normalise import normalise
@@ -64,7 +64,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
                     p
                     for p in path.rglob("*")
                     if p.suffix in SPEC_SUFFIXES
-                    and p.is_file()
+                    and not p.is_dir()  # a FIFO, a device or a dangling link is reported (DG106), not skipped
                     and p.name not in DEFAULTS_NAMES
                     and not p.name.startswith(".")
                 )
@@ -78,7 +78,8 @@ def display_name(path: Path, root: Path | None) -> str:
     """How a file is named in diagnostics and cache keys: relative to ``root`` when it is inside it."""
     if root is not None:
         try:
-            return path.resolve().relative_to(root.resolve()).as_posix()
+            # the folder resolved, not the file: a spec that is a symbolic link is named where it is
+            return (path.parent.resolve() / path.name).relative_to(root.resolve()).as_posix()
         except ValueError:
             pass
     return path.as_posix()
@@ -255,6 +256,7 @@ def process(
     compile_specs: bool = True,
     workers: int = 1,
     established: dict[str, str] | None = None,
+    folder_clashes: bool = False,
 ) -> list[SpecResult]:
     """Every spec under ``paths``, each with its diagnostics or its configuration.
 
@@ -263,7 +265,8 @@ def process(
     validation and normalising (what ``dagen validate`` needs).  ``workers > 1`` spreads
     many files over forked processes (the command line; never inside Airflow).  When two
     specs give one DAG id, the second gets DG406; ``established`` (DAG id -> file) names
-    the file that keeps an id it already holds, whatever the path order.
+    the file that keeps an id it already holds, whatever the path order.  With ``folder_clashes``, a
+    spec named on its own also gets DG406 when another spec beside it (not being processed) gives its id.
     """
     files = discover(paths)
     options = {
@@ -296,4 +299,40 @@ def process(
                 )
             )
             result.config = None
+    if folder_clashes:
+        _clashes_with_folders([Path(path) for path in paths], results, root)
     return results
+
+
+def _clashes_with_folders(paths: list[Path], results: list[SpecResult], root: Path | None) -> None:
+    """DG406 for a spec named on its own whose DAG id another spec of its folder gives (as the loader would)."""
+    processed = {result.path.resolve() for result in results}
+    named = {path.resolve() for path in paths if not path.is_dir()}
+    neighbours: dict[Path, list[tuple[str, str]]] = {}  # folder -> (DAG id, file) of the specs not processed
+    for result in results:
+        if result.path.resolve() not in named:
+            continue
+        folder = result.path.parent
+        if folder not in neighbours:
+            neighbours[folder] = []
+            siblings = sorted(p for p in folder.iterdir() if p.suffix in SPEC_SUFFIXES and not p.is_dir())
+            for other in siblings:
+                if other.resolve() in processed or other.name in DEFAULTS_NAMES or other.name.startswith("."):
+                    continue
+                try:
+                    raw = read_regular(other)
+                except (OSError, TooLarge):
+                    continue  # it gets its own diagnostic when it is validated
+                neighbours[folder].append((declared_dag_id(raw, other.stem), display_name(other, root)))
+        for dag_id, other_file in neighbours[folder]:
+            if dag_id == result.dag_id:
+                result.diagnostics.append(
+                    Diagnostic(
+                        code="DG406",
+                        file=result.file,
+                        message=f"DAG id '{dag_id}' is already used by {other_file} in the same folder",
+                        hint="set a different dag_id or rename one of the files: deployed together, the one "
+                        "deployed later would be a placeholder",
+                    )
+                )
+                result.config = None

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from generator.compile.cache import CompileCache, write_atomically
-from generator.spec.load import TooLarge, load_bytes, read_regular
+from generator.spec.load import TooLarge, declared_dag_id, read_regular
 
 FORMAT = 1
 Signature = tuple[int, int, int, int]
@@ -46,18 +46,6 @@ def signature(path: Path) -> Signature | None:
     except OSError:
         return None
     return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-
-
-def declared_dag_id(raw: bytes, stem: str) -> str:
-    """The DAG id a spec's bytes give, as :func:`generator.compile.pipelines.process_file` decides it."""
-    if b"dag_id" not in raw and b"\\" not in raw:  # no key can spell dag_id (a YAML escape needs a backslash)
-        return stem
-    try:
-        doc, _ = load_bytes(raw, "")
-    except Exception:  # noqa: BLE001 - whatever the bytes, the process that builds it reports the problem
-        return stem
-    value = doc.data.get("dag_id") if doc is not None else None
-    return value if isinstance(value, str) else stem
 
 
 def _entry(fields: object) -> IndexEntry | None:

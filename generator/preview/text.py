@@ -105,20 +105,29 @@ def tree_lines(preview: DagPreview) -> list[str]:
         mark = f"  [{task.role}]" if task.role != "task" else ""
         return f"{task.task_id}{mark}"
 
-    def walk(task: TaskPreview, prefix: str, last: bool, root: bool) -> None:
-        branch = "" if root else ("└── " if last else "├── ")
-        lines.append(f"{INDENT}{prefix}{branch}{label(task)}")
-        below = prefix if root else prefix + ("    " if last else "│   ")
-        for index, child_id in enumerate(task.downstream):
-            child_last = index == len(task.downstream) - 1
-            if home[child_id] == task.task_id:
-                walk(by_id[child_id], below, child_last, root=False)
-            else:
-                lines.append(f"{INDENT}{below}{'└── ' if child_last else '├── '}{REFERENCE} {child_id}")
+    def walk(start: TaskPreview) -> None:
+        """Depth-first, with a stack of its own: a chain of a thousand tasks is a thousand levels deep."""
+        stack: list[tuple[str | None, str]] = [(start.task_id, "")]  # (task to draw, its prefix) or (None, a line)
+        while stack:
+            task_id, text = stack.pop()
+            if task_id is None:
+                lines.append(text)
+                continue
+            task, root = by_id[task_id], task_id == start.task_id
+            lines.append(f"{INDENT}{text}{label(task)}")
+            below = "" if root else text[:-4] + ("    " if text.endswith("└── ") else "│   ")
+            children: list[tuple[str | None, str]] = []
+            for index, child_id in enumerate(task.downstream):
+                branch = below + ("└── " if index == len(task.downstream) - 1 else "├── ")
+                if home[child_id] == task.task_id:
+                    children.append((child_id, branch))
+                else:
+                    children.append((None, f"{INDENT}{branch}{REFERENCE} {child_id}"))
+            stack.extend(reversed(children))
 
     for task in preview.tasks:
         if not task.upstream:
-            walk(task, "", True, root=True)
+            walk(task)
     return lines
 
 

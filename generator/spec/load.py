@@ -314,3 +314,15 @@ def load_bytes(raw: bytes, file: str) -> tuple[SourceDocument | None, list[Diagn
             )
         ]
     return load_text(text, file)
+
+
+def declared_dag_id(raw: bytes, stem: str) -> str:
+    """The DAG id a spec's bytes give, as the compiler decides it: its stem unless it sets one."""
+    if b"dag_id" not in raw and b"\\" not in raw:  # no key can spell dag_id (a YAML escape needs a backslash)
+        return stem
+    try:
+        doc, _ = load_bytes(raw, "")
+    except Exception:  # noqa: BLE001 - whatever the bytes, the process that builds it reports the problem
+        return stem
+    value = doc.data.get("dag_id") if doc is not None else None
+    return value if isinstance(value, str) else stem

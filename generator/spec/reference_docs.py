@@ -7,7 +7,10 @@ from typing import Any
 
 import yaml
 
-from generator.spec.schema import COMMON_TASK_PROPERTIES, defaults_schema, pipeline_schema
+from generator.spec.airflow_rules import FIRST_YEAR, LAST_YEAR, TASK_ID_LENGTH
+from generator.spec.load import MAX_FILE_BYTES
+from generator.spec.schema import COMMON_TASK_PROPERTIES, MAX_TASKS, defaults_schema, pipeline_schema
+from generator.spec.yaml_checks import MAX_DEPTH, MAX_STRING, MAX_VALUES
 from generator.task_types import TASK_TYPES
 
 
@@ -145,4 +148,33 @@ def reference_markdown() -> str:
                 _nested(f"`{name}` › `{key}`", schema, root, out)
     defaults = defaults_schema()
     out += ["", "## `defaults.yaml`", "", defaults["description"], "", *_table(defaults["properties"], [], defaults)]
+    out += ["", *_limits()]
     return "\n".join(out) + "\n"
+
+
+def _limits() -> list[str]:
+    """The input limits, from the constants that enforce them."""
+    rows = [
+        (
+            "a spec, `defaults.yaml` or `query_file`",
+            f"{MAX_FILE_BYTES:,} bytes (1 MiB), a regular file",
+            "DG108, DG106",
+        ),
+        ("mappings and lists inside each other", f"{MAX_DEPTH} levels, counted through aliases", "DG109"),
+        ("keys, values and items, aliases expanded", f"{MAX_VALUES:,}", "DG109"),
+        ("one key or value", f"{MAX_STRING:,} characters", "DG109"),
+        ("tasks in one spec", f"{MAX_TASKS:,}", "DG207"),
+        ("a task id with its group prefix and `_wait` suffix", f"{TASK_ID_LENGTH} characters", "DG309"),
+        ("a duration", "366d", "DG206"),
+        ("`start_date`, `end_date`", f"years {FIRST_YEAR} to {LAST_YEAR}", "DG407"),
+    ]
+    return [
+        "## Input limits",
+        "",
+        "Input over a limit is refused with a located diagnostic before the expensive work, so that no spec can "
+        "stall or crash `dagen` or the DAG loader.",
+        "",
+        "| What | Limit | Code |",
+        "|---|---|---|",
+        *(f"| {what} | {limit} | {code} |" for what, limit, code in rows),
+    ]
