@@ -6,6 +6,7 @@ diagnostic from ``dagen validate``, in a few seconds at most, and the loader kee
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -115,10 +116,19 @@ def test_a_spec_over_a_limit(tmp_path: Path, name: str) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (1, f"{expected}\n1 error(s) in 1 of 1 file(s)\n", "")
 
 
-def test_1000_tasks_are_within_the_limits(tmp_path: Path) -> None:
-    (tmp_path / "spec.yaml").write_text(HEAD + _tasks(1000), encoding="utf-8")
+def test_a_chain_of_1000_tasks_is_within_the_limits(tmp_path: Path) -> None:
+    """Written last task first, so that any recursion over the graph would go 1000 deep."""
+    chain = "tasks:\n" + "".join(
+        f"  t{n}:\n    type: lambda_invoke\n    function_name: f\n" + (f"    depends_on: [t{n - 1}]\n" if n else "")
+        for n in reversed(range(1000))
+    )
+    (tmp_path / "spec.yaml").write_text(HEAD + chain, encoding="utf-8")
     done = run("validate", "spec.yaml", cwd=tmp_path)
     assert (done.returncode, done.stdout) == (0, "1 file(s) checked, no errors\n")
+    preview = run("preview", "spec.yaml", "--format", "json", cwd=tmp_path)  # builds the DAG
+    assert (preview.returncode, preview.stderr) == (0, "")
+    tasks = {task["task_id"]: task for task in json.loads(preview.stdout)["dags"][0]["tasks"]}
+    assert len(tasks) == 1000 and tasks["t999"]["upstream"] == ["t998"]
 
 
 def test_the_loader_keeps_every_other_dag(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,9 +81,27 @@ class _TemplateFacts:
     params_read: tuple[str, ...]
 
 
+MAX_TEMPLATE_NESTING = 50
+
+
+def _nesting(text: str) -> int:
+    depth = deepest = 0
+    for character in text:
+        if character in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in ")]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 @lru_cache(maxsize=4096)
 def _template_facts(text: str) -> _TemplateFacts:
     # Specs repeat the same templates ({{ ds }}, {{ params.bucket }}...): each distinct string is parsed once.
+    if _nesting(text) > MAX_TEMPLATE_NESTING:  # Jinja's parser recurses once per bracket
+        return _TemplateFacts(
+            syntax_error=f"brackets are nested more than {MAX_TEMPLATE_NESTING} deep", unknown_names=(), params_read=()
+        )
     try:
         tree = _jinja().parse(text)
     except jinja2.TemplateSyntaxError as error:
