@@ -1,7 +1,7 @@
 """The single DAG file: builds one Airflow DAG per pipeline spec (dagen).
 
-Specs live in ``pipelines/`` beside this file (the MWAA bundle) or in
-``../pipelines`` (the repository).  A spec that breaks keeps its last good DAG,
+Specs live in the release this file names (the MWAA bundle: ``releases/ID/pipelines``)
+or in ``../pipelines`` (the repository).  A spec that breaks keeps its last good DAG,
 marked stale; one that never built shows up as a placeholder DAG carrying its
 errors; the others load normally.  In a task process only that task's DAG is
 built (generator.loader.airflow_loader).
@@ -12,13 +12,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent
-_ROOT = next((p for p in (_HERE, _HERE.parent) if (p / "pipelines").is_dir()), _HERE)
+RELEASE = ""  # `dagen deploy` names the release here ("releases/ID"): this file switches MWAA to it
 
-try:
-    from generator.loader.airflow_loader import load_pipelines
-except ImportError:  # the bundle ships the package beside this file
+_HERE = Path(__file__).resolve().parent
+if RELEASE:  # a deployed bundle: the package, the specs and the shipped build of one release, nothing else
+    _ROOT = _HERE / RELEASE
     sys.path.insert(0, str(_ROOT))
-    from generator.loader.airflow_loader import load_pipelines
+else:  # the repository: dags/ beside pipelines/, the package installed or beside them
+    _ROOT = next((p for p in (_HERE, _HERE.parent) if (p / "pipelines").is_dir()), _HERE)
+    try:
+        import generator.loader.airflow_loader  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, str(_ROOT))
+
+from generator.loader.airflow_loader import load_pipelines  # noqa: E402
 
 load_pipelines(_ROOT / "pipelines", globals(), root=_ROOT)

@@ -34,6 +34,7 @@ from generator.deploy.bundle import (
     AIRFLOW_PYTHON,
     AIRFLOWIGNORE,
     package_upload_order,
+    release_id,
     requirements_txt,
     shipped_entries,
 )
@@ -48,6 +49,8 @@ SCRIPTS_URI = f"s3://{DATA_BUCKET}/spark_jobs/"
 VERSION = {3: "3.3.1", 2: "2.10.3"}[airflow_major()]
 PROBE = Path(__file__).parent / "deploy" / "dagbag_probe.py"
 SEEDS = ["emr_notebook_best_sellers", "movielens_emr_step_functions", "salary_batch_etl"]
+SCHEMA_FILES = ("defaults.schema.json", "pipeline.schema.json")
+RECORDS = (f"{DAGS_URI}dagen-manifest.json", f"{DAGS_URI}dagen-deploy.lock")  # dagen's own, checked on their own
 DOCS_BUCKETS = ("airflow-dagen-123456789012-eu-west-1", "dagen-data-123456789012-eu-west-1")
 REFUSED_BUCKETS = ("dagen-dags", "airflow-unversioned", "airflow-suspended")
 OUR_BUCKETS = (BUCKET, DATA_BUCKET, *REFUSED_BUCKETS, *DOCS_BUCKETS)
@@ -190,40 +193,44 @@ def deploy(
 # ------------------------------------------------------ what the output should be
 
 
-def bundle_uris(project: Path) -> list[str]:
-    """Every file of the bundle, in the order it must be uploaded (see docs/deploying-dags.md)."""
-    scripts = sorted(p.name for p in (project / "spark_jobs").iterdir() if p.suffix in (".py", ".ipynb"))
+def release_files(project: Path) -> dict[str, bytes]:
+    """What one release holds (path within it -> content), in upload order (see docs/deploying-dags.md)."""
     specs = sorted(p.name for p in (project / "pipelines").glob("*.yaml") if p.name != "defaults.yaml")
     modules = [p.relative_to(PACKAGE_DIR).as_posix() for p in package_upload_order(PACKAGE_DIR)]
-    return [
-        f"{DAGS_URI}.airflowignore",
-        *(f"{SCRIPTS_URI}{name}" for name in scripts),
-        f"{DAGS_URI}requirements.txt",
-        f"{DAGS_URI}schemas/defaults.schema.json",
-        f"{DAGS_URI}schemas/pipeline.schema.json",
-        *(f"{DAGS_URI}generator/{module}" for module in modules),
-        *(f"{DAGS_URI}compiled/pipelines/{name}.json" for name in specs),
-        f"{DAGS_URI}pipelines/defaults.yaml",
-        *(f"{DAGS_URI}pipelines/{name}" for name in specs),
-        f"{DAGS_URI}pipelines_loader.py",
-    ]
+    compiled = shipped_build(project)
+    return {
+        **{f"schemas/{name}": (project / "schemas" / name).read_bytes() for name in SCHEMA_FILES},
+        **{f"generator/{module}": (PACKAGE_DIR / module).read_bytes() for module in modules},
+        **{f"compiled/pipelines/{name}.json": compiled[f"compiled/pipelines/{name}.json"] for name in specs},
+        "pipelines/defaults.yaml": (project / "pipelines" / "defaults.yaml").read_bytes(),
+        **{f"pipelines/{name}": (project / "pipelines" / name).read_bytes() for name in specs},
+    }
 
 
-def local_bytes(project: Path, uri: str) -> bytes:
-    if uri.startswith(SCRIPTS_URI):
-        return (project / "spark_jobs" / uri[len(SCRIPTS_URI) :]).read_bytes()
-    path = uri[len(DAGS_URI) :]
-    if path == ".airflowignore":
-        return AIRFLOWIGNORE.encode()
-    if path == "requirements.txt":
-        return requirements_txt(VERSION).encode()
-    if path == "pipelines_loader.py":
-        return (project / "dags" / path).read_bytes()
-    if path.startswith("generator/"):
-        return (PACKAGE_DIR / path.removeprefix("generator/")).read_bytes()
-    if path.startswith("compiled/"):
-        return shipped_build(project)[path]
-    return (project / path).read_bytes()
+def release_name(project: Path) -> str:
+    return release_id(list(release_files(project).items()))
+
+
+def bundle_uris(project: Path) -> list[str]:
+    """Every file of the bundle, in the order it must be uploaded: the release whole, then the loader naming it."""
+    return list(expected_objects(project))
+
+
+def expected_objects(project: Path) -> dict[str, bytes]:
+    """What the bucket holds after a deploy of ``project``: URI -> content."""
+    release, name = release_files(project), release_name(project)
+    loader = (project / "dags" / "pipelines_loader.py").read_text(encoding="utf-8")
+    return {
+        f"{DAGS_URI}.airflowignore": AIRFLOWIGNORE.encode(),
+        **{
+            f"{SCRIPTS_URI}{path.name}": path.read_bytes()
+            for path in sorted((project / "spark_jobs").iterdir())
+            if path.suffix in (".py", ".ipynb")
+        },
+        f"{DAGS_URI}requirements.txt": requirements_txt(VERSION).encode(),
+        **{f"{DAGS_URI}releases/{name}/{path}": content for path, content in release.items()},
+        f"{DAGS_URI}pipelines_loader.py": loader.replace('RELEASE = ""', f'RELEASE = "releases/{name}"').encode(),
+    }
 
 
 def shipped_build(project: Path) -> dict[str, bytes]:
@@ -279,7 +286,11 @@ def versions(s3: Any) -> dict[str, list[str]]:
             for kind, entries in (("put", page.get("Versions", [])), ("deleted", page.get("DeleteMarkers", []))):
                 for entry in entries:
                     history.setdefault(f"s3://{bucket}/{entry['Key']}", []).append((entry["LastModified"], kind))
-    return {uri: [kind for _, kind in sorted(entries, key=lambda e: e[0])] for uri, entries in history.items()}
+    return {
+        uri: [kind for _, kind in sorted(entries, key=lambda e: e[0])]
+        for uri, entries in history.items()
+        if uri not in RECORDS
+    }
 
 
 def current_objects(s3: Any) -> dict[str, bytes]:
@@ -288,15 +299,18 @@ def current_objects(s3: Any) -> dict[str, bytes]:
     for bucket in (BUCKET, DATA_BUCKET):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for item in page.get("Contents", []):
-                found[f"s3://{bucket}/{item['Key']}"] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                if f"s3://{bucket}/{item['Key']}" not in RECORDS:
+                    found[f"s3://{bucket}/{item['Key']}"] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
     return found
 
 
 def assert_bucket_holds_the_bundle(s3: Any, project: Path, uris: list[str], extra: dict[str, bytes] | None = None):
-    assert current_objects(s3) == {uri: local_bytes(project, uri) for uri in uris} | (extra or {})
+    expected = expected_objects(project)
+    assert list(expected) == uris
+    assert current_objects(s3) == expected | (extra or {})
     for uri in uris:
         metadata = s3.head_object(Bucket=split(uri)[0], Key=split(uri)[1])["Metadata"]
-        assert metadata == {"dagen-sha256": hashlib.sha256(local_bytes(project, uri)).hexdigest()}
+        assert metadata == {"dagen-sha256": hashlib.sha256(expected[uri]).hexdigest()}
 
 
 # ---------------------------------------------------------------------- tests

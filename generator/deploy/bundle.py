@@ -5,24 +5,27 @@ into every scheduler, DAG processor and worker::
 
     .airflowignore          generated: the DAG processor parses only the loader
     requirements.txt        generated: --constraint line of the Airflow version + dag-factory
-    pipelines_loader.py     dags/pipelines_loader.py, the only DAG file
-    generator/**.py         the package that validated the specs (no __pycache__)
-    schemas/*.json          the JSON Schemas the specs' ``$schema`` comment points to
-    pipelines/**.yaml       the specs and defaults.yaml
-    pipelines/**.py         modules the specs' python tasks and notification callbacks call
-    pipelines/**.sql        SQL files the specs' Athena tasks read (``query_file``) when they are compiled
-    compiled/**.json        every spec's compiled configuration (the shipped build: generator.compile.shipped_build)
+    pipelines_loader.py     dags/pipelines_loader.py naming its release: the only DAG file, and the switch
+    releases/ID/            one release: everything the loader reads, under a name made from its content
+        generator/**.py     the package that validated the specs (no __pycache__)
+        schemas/*.json      the JSON Schemas the specs' ``$schema`` comment points to
+        pipelines/**.yaml   the specs and defaults.yaml
+        pipelines/**.py     modules the specs' python tasks and notification callbacks call
+        pipelines/**.sql    SQL files the specs' Athena tasks read (``query_file``) when they are compiled
+        compiled/**.json    every spec's compiled configuration (the shipped build)
 
 and ``spark_jobs/*.py`` and ``*.ipynb`` under the scripts prefix (``--scripts-uri``).
 
-Every file carries the :class:`Phase` it is uploaded in; ``docs/deploying-dags.md``
-explains the order.  Nothing here touches the network.
+A release is uploaded whole before the loader names it, in one PUT of the loader: MWAA parses either the
+old release or the new one, never a mix.  Every file carries the :class:`Phase` it is uploaded in;
+``docs/deploying-dags.md`` explains the order.  Nothing here touches the network.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import os
 from dataclasses import dataclass
 from enum import IntEnum
 from graphlib import CycleError, TopologicalSorter
@@ -58,12 +61,15 @@ PIPELINE_CODE_SUFFIXES = (".py", *READ_BESIDE_SUFFIXES)
 AIRFLOWIGNORE = """\
 # Written by `dagen deploy`: the DAG processor parses only pipelines_loader.py.
 # Every pattern means the same in glob syntax (Airflow 3 default) and regexp syntax (Airflow 2.10 default).
+releases/
 generator/
 pipelines/
 schemas/
 compiled/
 requirements\\.txt
 """
+RELEASES = "releases"  # releases/ID/...: what one deploy's loader reads
+RELEASE_LINE = 'RELEASE = ""'  # the line of dags/pipelines_loader.py that a bundle's loader fills in
 
 
 class Phase(IntEnum):
@@ -117,10 +123,20 @@ def make_file(area: str, path: str, content: bytes, phase: Phase, source: str) -
     )
 
 
+def release_of(path: str) -> str | None:
+    """The release id of a path under releases/ID/, else None."""
+    top, _, rest = path.partition("/")
+    release, slash, _ = rest.partition("/")
+    return release if top == RELEASES and slash and release else None
+
+
 def phase_of(area: str, path: str) -> Phase:
     """The phase of a path, also for remote files that are no longer in the bundle."""
     if area == SCRIPTS:
         return Phase.SCRIPTS
+    release = release_of(path)
+    if release is not None:
+        path = path.split("/", 2)[2]  # within a release, the order of the files as they used to be at the top
     top, _, rest = path.partition("/")
     if not rest:
         return {
@@ -174,7 +190,16 @@ def _module_name(package_dir: Path, path: Path) -> str:
 def _imports(tree: ast.AST, module: str, is_package: bool, known: set[str]) -> set[str]:
     """The modules of the package that ``module`` imports (anywhere, lazily or not)."""
     found: set[str] = set()
+    typing_only = {  # `if TYPE_CHECKING:` imports never run
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -192,6 +217,16 @@ def _imports(tree: ast.AST, module: str, is_package: bool, known: set[str]) -> s
             found.update(".".join(pieces[:i]) for i in range(1, len(pieces) + 1) if ".".join(pieces[:i]) in known)
     found.discard(module)
     return found
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for module in graph.get(stack.pop(), set()) - seen:
+            seen.add(module)
+            stack.append(module)
+    return seen
 
 
 def package_upload_order(package_dir: Path) -> list[Path]:
@@ -214,12 +249,16 @@ def package_upload_order(package_dir: Path) -> list[Path]:
                 "fix the module before deploying: every DAG import would fail with it",
             ) from None
         graph[name] = _imports(tree, name, path.name == "__init__.py", known)
+    imports = {name: set(depends) for name, depends in graph.items()}
     for name, depends in graph.items():
-        # Importing a.b runs a/__init__.py first, unless that __init__ imports a.b
-        # itself (a package that gathers its modules): then a.b goes first.
+        # Importing a.b runs a/__init__.py first, unless that __init__ imports a.b, itself or
+        # through other modules (a package that gathers its modules): then a.b goes first, even
+        # when a.b names its package in an import of a sibling (from a.c import x).
         pieces = name.split(".")
-        parents = (".".join(pieces[:i]) for i in range(1, len(pieces)))
-        depends.update(parent for parent in parents if parent in known and name not in graph[parent])
+        parents = {".".join(pieces[:i]) for i in range(1, len(pieces))} & known
+        gathering = {parent for parent in parents if name in _reachable(imports, parent)}
+        depends.update(parents - gathering)
+        depends.difference_update(gathering)
     sorter = TopologicalSorter(graph)
     try:
         sorter.prepare()
@@ -257,6 +296,45 @@ def _require(path: Path, what: str, hint: str) -> None:
         raise BundleError(f"{path.as_posix()} not found: {what}", hint)
 
 
+def _refuse_links_out(folder: Path, root: Path, shown: str) -> None:
+    """Refuse a symbolic link under ``folder`` (to a file or a folder) that leads out of ``root``."""
+    for here, folders, files in os.walk(folder):  # links to folders are listed, not followed
+        for name in [*folders, *files]:
+            path = Path(here) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+                _read_inside(path, root, f"{shown}/{path.relative_to(folder).as_posix()}")
+
+
+def _read_inside(path: Path, root: Path, shown: str) -> bytes:
+    """A file's bytes, refused when it (or a folder on its way) is a link that leads out of ``root``."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise BundleError(
+            f"{shown}:1:1: a symbolic link to {path.resolve().as_posix()}, outside {root.as_posix()}; "
+            "nothing was uploaded",
+            "copy the file into the repository: a deploy uploads only files of the repository",
+        )
+    return path.read_bytes()
+
+
+def release_id(files: list[tuple[str, bytes]]) -> str:
+    """The name of a release: made from its files' paths and contents, so equal content gives an equal name."""
+    digest = hashlib.sha256()
+    for path, content in sorted(files):
+        digest.update(f"{path}\0{hashlib.sha256(content).hexdigest()}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def bundle_loader(loader: bytes, release: str, shown: str) -> bytes:
+    """The repository's loader with its release filled in: the one file MWAA parses, naming what it reads."""
+    text = loader.decode("utf-8")
+    if text.count(RELEASE_LINE) != 1:
+        raise BundleError(
+            f"{shown} has no line {RELEASE_LINE!r} for the deploy to fill in",
+            "restore the loader from the dagen repository (dags/pipelines_loader.py)",
+        )
+    return text.replace(RELEASE_LINE, f'RELEASE = "{RELEASES}/{release}"').encode("utf-8")
+
+
 def build_bundle(
     project: Path,
     airflow_version: str,
@@ -277,7 +355,23 @@ def build_bundle(
             f"{(project / 'schemas').as_posix()} holds no *.json schemas", "run `make generated` to write them"
         )
 
-    # (phase, rank within the phase, path): the rank carries the package's import order.
+    for folder in ("pipelines", "schemas", *(("spark_jobs",) if with_scripts else ())):
+        _refuse_links_out(project / folder, project, folder)
+    # what the release holds: (path within it, content, source, rank within its phase: the package's import order)
+    release: list[tuple[str, bytes, str, int]] = []
+    for path in schemas:
+        release.append((f"schemas/{path.name}", _read_inside(path, project, f"schemas/{path.name}"), "", 0))
+    for rank, path in enumerate(package_upload_order(package_dir)):
+        relative = f"generator/{path.relative_to(package_dir).as_posix()}"
+        release.append((relative, _read_inside(path, package_dir, relative), "", rank))
+    for path in _visible_files(project / "pipelines", "**/*"):
+        if path.suffix in SPEC_SUFFIXES or path.suffix in PIPELINE_CODE_SUFFIXES:
+            relative = f"pipelines/{path.relative_to(project / 'pipelines').as_posix()}"
+            release.append((relative, _read_inside(path, project, relative), "", 0))
+    release += [(entry, content, "compiled", 0) for entry, content in sorted((compiled or {}).items())]
+    name = release_id([(path, content) for path, content, *_ in release])
+
+    # (phase, rank within the phase, path): the upload order
     ranked: list[tuple[int, int, str, BundleFile]] = []
 
     def add(area: str, path: str, content: bytes, source: str, rank: int = 0) -> None:
@@ -286,18 +380,14 @@ def build_bundle(
 
     add(DAGS, ".airflowignore", AIRFLOWIGNORE.encode(), "generated")
     add(DAGS, "requirements.txt", requirements_txt(airflow_version).encode(), "generated")
-    add(DAGS, LOADER, loader.read_bytes(), f"dags/{LOADER}")
-    for path in schemas:
-        add(DAGS, f"schemas/{path.name}", path.read_bytes(), f"schemas/{path.name}")
-    for rank, path in enumerate(package_upload_order(package_dir)):
-        relative = path.relative_to(package_dir).as_posix()
-        add(DAGS, f"generator/{relative}", path.read_bytes(), f"generator/{relative}", rank)
-    for path in _visible_files(project / "pipelines", "**/*"):
-        if path.suffix in SPEC_SUFFIXES or path.suffix in PIPELINE_CODE_SUFFIXES:
-            relative = path.relative_to(project / "pipelines").as_posix()
-            add(DAGS, f"pipelines/{relative}", path.read_bytes(), f"pipelines/{relative}")
-    for entry, content in sorted((compiled or {}).items()):
-        add(DAGS, entry, content, "compiled")
+    add(
+        DAGS,
+        LOADER,
+        bundle_loader(_read_inside(loader, project, f"dags/{LOADER}"), name, f"dags/{LOADER}"),
+        "generated",
+    )
+    for inside, content, source, rank in release:
+        add(DAGS, f"{RELEASES}/{name}/{inside}", content, source or inside, rank)
     if with_scripts:
         jobs = project / "spark_jobs"
         scripts = [path for path in _visible_files(jobs, "*") if path.suffix in SCRIPT_SUFFIXES]
@@ -307,5 +397,5 @@ def build_bundle(
                 "leave out --scripts-uri to deploy only the DAGs bundle",
             )
         for path in scripts:
-            add(SCRIPTS, path.name, path.read_bytes(), f"spark_jobs/{path.name}")
+            add(SCRIPTS, path.name, _read_inside(path, project, f"spark_jobs/{path.name}"), f"spark_jobs/{path.name}")
     return [file for *_, file in sorted(ranked, key=lambda entry: entry[:3])]

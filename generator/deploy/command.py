@@ -36,9 +36,11 @@ from generator.deploy.bundle import (
     shipped_entries,
     supported_versions,
 )
+from generator.deploy.manifest import Manifest
 from generator.deploy.parse_budget import DEFAULT_IMPORT_TIMEOUT, airflow_importable, measure, verdict
 from generator.deploy.parse_budget import HINT as PARSE_BUDGET_HINT
 from generator.deploy.plan import (
+    DELETE,
     Location,
     Plan,
     RemoteObject,
@@ -49,8 +51,11 @@ from generator.deploy.plan import (
     parse_prefix,
 )
 from generator.deploy.progress import progress
+from generator.deploy.records import deploy_lock, live_release, read_manifest, write_manifest
 from generator.deploy.s3 import (
+    DEFAULT_MAX_ATTEMPTS,
     DeployError,
+    Retries,
     bucket_name_problem,
     check_dags_bucket,
     list_remote,
@@ -77,6 +82,12 @@ def _seconds(text: str) -> float:
     if not 0 < value < 86400:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds (for example 30 or 12.5)")
     return value
+
+
+def _attempts(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of attempts from 1 to 100")
+    return int(text)
 
 
 def _bucket(text: str) -> str:
@@ -149,6 +160,19 @@ def register(subparsers: Any) -> None:
         dest="parse_budget",
         action="store_false",
         help="do not measure the parse (a machine without Airflow cannot, and says so)",
+    )
+    deploy.add_argument(
+        "--max-attempts",
+        default=DEFAULT_MAX_ATTEMPTS,
+        type=_attempts,
+        metavar="N",
+        help="attempts per S3 request, with botocore's standard retry mode (SlowDown, 500, dropped connections; "
+        f"default {DEFAULT_MAX_ATTEMPTS})",
+    )
+    deploy.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="remove the deploy lock a deploy that died left in the bucket, then deploy",
     )
     deploy.add_argument("--endpoint-url", help="S3 endpoint (an S3-compatible server); default: AWS")
     deploy.add_argument("--region", help="AWS Region of the client (default: the AWS configuration's)")
@@ -227,18 +251,18 @@ def _remote(client: Any, files: list[BundleFile], locations: dict[str, Location]
     return remote
 
 
-def _execute(client: Any, plan: Plan, out: TextIO, err: TextIO, on_step: OnStep | None) -> None:
+def _execute(client: Any, plan: Plan, retries: Retries, out: TextIO, err: TextIO, on_step: OnStep | None) -> None:
     requirements_version: list[str] = []
     with progress(err, len(plan.operations)) as report:
 
         def after(done: int, step: Step, version: str | None) -> None:
-            report(done, f"{step.action} {plan.uri(step)}")
+            report(done, f"{step.action} {plan.uri(step)}{retries.text()}")
             if step.area == DAGS and step.path == "requirements.txt" and version:
                 requirements_version.append(version)
             if on_step is not None:
                 on_step(done, step)
 
-        run_plan(client, plan, after)
+        run_plan(client, plan, after, retries)
     out.write(plan.summary(dry_run=False) + "\n")
     for version in requirements_version:
         out.write(
@@ -267,26 +291,55 @@ def deploy(args: argparse.Namespace, out: TextIO, err: TextIO, on_step: OnStep |
         project, args.airflow_version, package_dir=PACKAGE_DIR, with_scripts=scripts is not None, compiled=compiled
     )
 
-    client = s3_client(region=args.region, endpoint_url=args.endpoint_url)
+    client = s3_client(region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
+    retries = Retries()
     check_dags_bucket(client, args.bucket)
     _check_parse_budget(args, files, len(compiled), out, err)
     locations = {DAGS: dags} if scripts is None else {DAGS: dags, SCRIPTS: scripts}
-    plan = make_plan(files, _remote(client, files, locations), locations, prune=args.prune)
+    if args.dry_run:
+        _plan(client, files, locations, args, retries, out)
+        return 0
+    with deploy_lock(client, dags, retries, break_lock=args.break_lock):
+        plan, manifest = _plan(client, files, locations, args, retries, out)
+        for area, location in locations.items():  # recorded before the first upload: nothing of ours goes unlisted
+            manifest.add(location.uri(), {file.path for file in files if file.area == area})
+        write_manifest(client, dags, manifest, retries)
+        _execute(client, plan, retries, out, err, on_step)
+        for step in plan.operations:
+            if step.action == DELETE:
+                manifest.remove(locations[step.area].uri(), {step.path})
+        write_manifest(client, dags, manifest, retries)
+    return 0
 
+
+def _plan(
+    client: Any,
+    files: list[BundleFile],
+    locations: dict[str, Location],
+    args: argparse.Namespace,
+    retries: Retries,
+    out: TextIO,
+) -> tuple[Plan, Manifest]:
+    """Read the bucket (its manifest, its live release, what each prefix holds) and print the plan."""
+    dags = locations[DAGS]
+    manifest = read_manifest(client, dags, retries)
+    managed = {area: manifest.paths(location.uri()) for area, location in locations.items()}
+    live = live_release(client, dags, retries)
+    remote = _remote(client, files, locations)
+    plan = make_plan(files, remote, locations, prune=args.prune, managed=managed, live_release=live)
     python = AIRFLOW_PYTHON[args.airflow_version]
     out.write(f"deploy to {dags.uri()} for MWAA Airflow {args.airflow_version} (Python {python})\n")
+    scripts = locations.get(SCRIPTS)
     if scripts is None:
         out.write("scripts: not deployed (no --scripts-uri): spark_jobs/ is neither uploaded nor pruned\n")
     else:
         out.write(f"scripts: spark_jobs/*.py and *.ipynb to {scripts.uri()}\n")
     out.write("plan, in the order it runs:\n")
     out.writelines(line + "\n" for line in plan.lines())
-    out.flush()
     if args.dry_run:
         out.write(plan.summary(dry_run=True) + "\n")
-        return 0
-    _execute(client, plan, out, err, on_step)
-    return 0
+    out.flush()
+    return plan, manifest
 
 
 def run(args: argparse.Namespace, *, on_step: OnStep | None = None) -> int:

@@ -13,10 +13,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from generator.deploy.bundle import DAGS, SCRIPTS, BundleFile, phase_of
+from generator.deploy.bundle import DAGS, RELEASES, SCRIPTS, BundleFile, phase_of, release_of
+from generator.deploy.manifest import LOCK, MANIFEST
 
 ADD, CHANGE, DELETE, KEEP, UNCHANGED = "add", "change", "delete", "keep", "unchanged"
 UPLOADS = (ADD, CHANGE)
+OWN_FILES = (MANIFEST, LOCK)  # dagen's own records in the DAGs area: never part of a plan
 
 _BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 # The folder forms MWAA accepts for DagS3Path (see cloudformation/mwaa-environment.yaml).
@@ -93,6 +95,13 @@ class Step:
     area: str
     path: str
     file: BundleFile | None = None  # what to upload; None for delete and keep
+    copy_from: str | None = None  # an object of the area with the same content: copied in S3, not uploaded
+    note: str = ""  # why a remote-only file is kept
+
+
+KEPT_FOR_PRUNE = "not in the bundle; --prune deletes it"
+KEPT_UNMANAGED = "not managed by dagen: left alone"
+KEPT_LIVE = "the release MWAA ran before this deploy: kept until the next one"
 
 
 @dataclass(frozen=True)
@@ -115,21 +124,39 @@ class Plan:
         return self.locations[step.area].uri(step.path)
 
     def lines(self) -> list[str]:
-        out = []
+        releases: dict[tuple[str, str], int] = {}  # a whole release deleted or kept: one line, not one per file
+        out: list[str | tuple[str, str]] = []
         for step in self.steps:
-            note = "  (not in the bundle; --prune deletes it)" if step.action == KEEP else ""
-            out.append(f"  {step.action:<10}{self.uri(step)}{note}")
-        return out
+            release = release_of(step.path) if step.area == DAGS else None
+            if release is not None and (step.note == KEPT_LIVE or step.action == DELETE):
+                whole = (step.action, self.locations[step.area].uri(f"{RELEASES}/{release}/"))
+                if whole not in releases:
+                    out.append(whole)
+                releases[whole] = releases.get(whole, 0) + 1
+                continue
+            action = "copy" if step.copy_from else step.action
+            note = f"  ({step.note})" if step.note else ""
+            out.append(f"  {action:<10}{self.uri(step)}{note}")
+        return [line if isinstance(line, str) else _release_line(*line, releases[line]) for line in out]
 
     def summary(self, *, dry_run: bool) -> str:
         n = self.counts()
         kept = f"; {n[KEEP]} remote-only file(s) kept" if n[KEEP] else ""
+        copies = sum(1 for step in self.steps if step.copy_from)
+        copied = f" ({copies} copied in S3)" if copies else ""
         if dry_run:
             return (
-                f"dry run: {n[ADD]} to add, {n[CHANGE]} to change, {n[DELETE]} to delete, "
+                f"dry run: {n[ADD]} to add{copied}, {n[CHANGE]} to change, {n[DELETE]} to delete, "
                 f"{n[UNCHANGED]} unchanged{kept}; nothing uploaded"
             )
-        return f"summary: {n[ADD]} added, {n[CHANGE]} changed, {n[DELETE]} deleted, {n[UNCHANGED]} unchanged{kept}"
+        return (
+            f"summary: {n[ADD]} added{copied}, {n[CHANGE]} changed, {n[DELETE]} deleted, {n[UNCHANGED]} unchanged{kept}"
+        )
+
+
+def _release_line(action: str, folder: str, count: int) -> str:
+    why = KEPT_LIVE if action == KEEP else "an older release dagen uploaded"
+    return f"  {action:<10}{folder}  ({count} file(s): {why})"
 
 
 def make_plan(
@@ -138,19 +165,24 @@ def make_plan(
     locations: dict[str, Location],
     *,
     prune: bool,
+    managed: dict[str, set[str]] | None = None,
+    live_release: str | None = None,
 ) -> Plan:
     """``files`` in upload order and the remote objects of each area -> the plan.
 
-    Uploads keep the bundle's order.  Deletions come after every upload, in the
-    reverse phase order: specs go before the package modules they used, scripts
-    last (a task already running may still need one).
+    Uploads keep the bundle's order; a file whose content the area already holds is copied there in S3.
+    Remote files not in the bundle: an old release dagen uploaded is deleted, the ``live_release`` (the
+    one the remote loader names) is kept until the next deploy, another file dagen uploaded (``managed``,
+    by area) is deleted with ``prune``, and a file dagen did not upload is never touched.  Deletions come
+    after every upload, in the reverse phase order.
     """
+    managed = managed or {}
     uploads: list[Step] = []
     unchanged: list[Step] = []
     for file in files:
         there = remote.get(file.area, {}).get(file.path)
         if there is None:
-            uploads.append(Step(ADD, file.area, file.path, file))
+            uploads.append(Step(ADD, file.area, file.path, file, copy_from=_same_content(file, remote)))
         elif same_content(file, there):
             unchanged.append(Step(UNCHANGED, file.area, file.path, file))
         else:
@@ -160,7 +192,26 @@ def make_plan(
         ((area, path) for area in (DAGS, SCRIPTS) for path in remote.get(area, {}) if (area, path) not in local),
         key=lambda item: (-phase_of(*item), item[1]),
     )
-    gone = [Step(DELETE if prune else KEEP, area, path) for area, path in extra]
-    deletes = [step for step in gone if step.action == DELETE]
-    kept = [step for step in gone if step.action == KEEP]
+    deletes: list[Step] = []
+    kept: list[Step] = []
+    for area, path in extra:
+        release = release_of(path) if area == DAGS else None
+        if area == DAGS and path in OWN_FILES:
+            continue
+        if path not in managed.get(area, set()):
+            kept.append(Step(KEEP, area, path, note=KEPT_UNMANAGED))
+        elif release is not None and release == live_release:
+            kept.append(Step(KEEP, area, path, note=KEPT_LIVE))
+        elif release is not None or prune:
+            deletes.append(Step(DELETE, area, path))
+        else:
+            kept.append(Step(KEEP, area, path, note=KEPT_FOR_PRUNE))
     return Plan(steps=tuple(uploads + deletes + kept + unchanged), locations=locations, prune=prune)
+
+
+def _same_content(file: BundleFile, remote: dict[str, dict[str, RemoteObject]]) -> str | None:
+    """A remote object of the file's area that the listing shows to hold the file's content, if any."""
+    for there in remote.get(file.area, {}).values():
+        if listing_proves_same(file, there):
+            return there.path
+    return None

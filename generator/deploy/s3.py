@@ -45,7 +45,24 @@ def bucket_name_problem(bucket: str) -> DeployError | None:
     )
 
 
-def s3_client(*, region: str | None, endpoint_url: str | None) -> Any:
+DEFAULT_MAX_ATTEMPTS = 10  # botocore's standard retry mode: rides out sustained SlowDown and 500s
+
+
+class Retries:
+    """The retries botocore made so far (each response says how many it needed)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def record(self, response: Any) -> None:
+        metadata = response.get("ResponseMetadata", {}) if isinstance(response, dict) else {}
+        self.count += int(metadata.get("RetryAttempts", 0) or 0)
+
+    def text(self) -> str:
+        return f" ({self.count} retr{'y' if self.count == 1 else 'ies'} so far)" if self.count else ""
+
+
+def s3_client(*, region: str | None, endpoint_url: str | None, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Any:
     try:
         import boto3
         from botocore.config import Config
@@ -53,26 +70,35 @@ def s3_client(*, region: str | None, endpoint_url: str | None) -> Any:
         raise DeployError(
             "boto3 is not installed (deploy needs it to talk to S3)", "pip install boto3 into dagen's environment"
         ) from None
-    # S3-compatible servers behind a custom endpoint rarely resolve bucket subdomains.
-    config = Config(user_agent_extra="dagen-deploy", s3={"addressing_style": "path"} if endpoint_url else {})
+    config = Config(
+        user_agent_extra="dagen-deploy",
+        # S3-compatible servers behind a custom endpoint rarely resolve bucket subdomains.
+        s3={"addressing_style": "path"} if endpoint_url else {},
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=10,
+        read_timeout=60,
+    )
     session = boto3.session.Session(region_name=region)
     return session.client("s3", endpoint_url=endpoint_url, config=config)
 
 
 def _errors() -> tuple[type[Exception], ...]:
+    """What an S3 call can raise when the service or the network fails (urllib3 and botocore both leak a few
+    plain exceptions on a connection dropped mid-response)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return (BotoCoreError, ClientError)
+    return (BotoCoreError, ClientError, OSError, AttributeError, ValueError)
 
 
 def _code(error: Exception) -> str:
-    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def _cause(error: Exception) -> str:
     """The part of a botocore error a person needs: the AWS error code and message, or the network problem."""
     response = getattr(error, "response", None)
-    if response:
+    if isinstance(response, dict) and response:
         detail = response.get("Error", {})
         code = detail.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
         return f"{code}: {detail.get('Message') or 'no message'}"
@@ -169,23 +195,25 @@ def _content_type(path: str) -> str:
     return _CONTENT_TYPES.get(suffix, "text/plain")
 
 
-def run_step(client: Any, plan: Plan, step: Step) -> str | None:
-    """One upload or deletion; returns the new object's version id (None for a deletion)."""
+def run_step(client: Any, plan: Plan, step: Step, retries: Retries) -> str | None:
+    """One upload, copy or deletion; returns the new object's version id (None for a deletion)."""
     location = plan.locations[step.area]
     key = _inside(location, location.key(step.path))
     try:
         if step.action == DELETE:
             # In a versioned bucket this adds a delete marker: the old versions stay recoverable.
-            client.delete_object(Bucket=location.bucket, Key=key)
+            retries.record(client.delete_object(Bucket=location.bucket, Key=key))
             return None
         assert step.file is not None
-        response = client.put_object(
-            Bucket=location.bucket,
-            Key=key,
-            Body=step.file.content,
-            ContentType=_content_type(step.path),
-            Metadata={SHA256_METADATA: step.file.sha256},
-        )
+        common = {"ContentType": _content_type(step.path), "Metadata": {SHA256_METADATA: step.file.sha256}}
+        if step.copy_from is not None:
+            source = {"Bucket": location.bucket, "Key": _inside(location, location.key(step.copy_from))}
+            response = client.copy_object(
+                Bucket=location.bucket, Key=key, CopySource=source, MetadataDirective="REPLACE", **common
+            )
+        else:
+            response = client.put_object(Bucket=location.bucket, Key=key, Body=step.file.content, **common)
+        retries.record(response)
         return response.get("VersionId")
     except _errors() as error:
         if step.action == DELETE:
@@ -195,12 +223,12 @@ def run_step(client: Any, plan: Plan, step: Step) -> str | None:
         raise DeployError(f"{what} failed: {_cause(error)}", "") from None
 
 
-def run_plan(client: Any, plan: Plan, on_step: Callable[[int, Step, str | None], None]) -> None:
+def run_plan(client: Any, plan: Plan, on_step: Callable[[int, Step, str | None], None], retries: Retries) -> None:
     """Every operation in order; the first failure stops the deploy (the rest would break the order)."""
     operations = plan.operations
     for done, step in enumerate(operations, start=1):
         try:
-            version = run_step(client, plan, step)
+            version = run_step(client, plan, step, retries)
         except DeployError as error:
             raise DeployError(
                 error.message,
@@ -208,3 +236,57 @@ def run_plan(client: Any, plan: Plan, on_step: Callable[[int, Step, str | None],
                 "rerun dagen deploy to finish (it uploads only what still differs)",
             ) from None
         on_step(done, step, version)
+
+
+def get_object(client: Any, location: Location, path: str, retries: Retries) -> bytes | None:
+    """An object's bytes, or None when there is none."""
+    try:
+        response = client.get_object(Bucket=location.bucket, Key=_inside(location, location.key(path)))
+        retries.record(response)
+        return bytes(response["Body"].read())
+    except _errors() as error:
+        if _code(error) in ("NoSuchKey", "404"):
+            return None
+        raise DeployError(f"cannot read {location.uri(path)}: {_cause(error)}", "check the network and rerun") from None
+
+
+def put_object(client: Any, location: Location, path: str, content: bytes, retries: Retries) -> None:
+    try:
+        retries.record(
+            client.put_object(
+                Bucket=location.bucket,
+                Key=_inside(location, location.key(path)),
+                Body=content,
+                ContentType="application/json",
+            )
+        )
+    except _errors() as error:
+        raise DeployError(
+            f"cannot write {location.uri(path)}: {_cause(error)}", "check the network and rerun"
+        ) from None
+
+
+def create_exclusively(client: Any, location: Location, path: str, content: bytes, retries: Retries) -> bool:
+    """Create the object only if it does not exist (S3 conditional write); False when it already exists."""
+    try:
+        retries.record(
+            client.put_object(
+                Bucket=location.bucket, Key=_inside(location, location.key(path)), Body=content, IfNoneMatch="*"
+            )
+        )
+    except _errors() as error:
+        if _code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+            return False
+        raise DeployError(
+            f"cannot write {location.uri(path)}: {_cause(error)}", "check the network and rerun"
+        ) from None
+    return True
+
+
+def delete_object(client: Any, location: Location, path: str, retries: Retries) -> None:
+    try:
+        retries.record(client.delete_object(Bucket=location.bucket, Key=_inside(location, location.key(path))))
+    except _errors() as error:
+        raise DeployError(
+            f"cannot delete {location.uri(path)}: {_cause(error)}", "check the network and rerun"
+        ) from None

@@ -29,6 +29,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -80,15 +81,27 @@ def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
     return [OperatorTask(task_id=task.task_id, operator=python_operator(ctx.profile), kwargs=kwargs)]
 
 
+_RELEASE_LINE = re.compile(r'^RELEASE = "([A-Za-z0-9_/-]+)"', re.MULTILINE)
+
+
+def _release_of(dag_file: str) -> list[Path]:
+    """The release folder a deployed loader names (``RELEASE = "releases/ID"``), if it names one."""
+    try:
+        match = _RELEASE_LINE.search(Path(dag_file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [Path(dag_file).resolve().parent / match.group(1)] if match else []
+
+
 def pipelines_folder(dag_file: str) -> Path:
     """``$DAGEN_PIPELINES_DIR`` if set (a runner whose DAG file is elsewhere, such as ``dagen run --local``),
-    else ``pipelines/`` beside the DAG file (the bundle) or beside its folder (the repository), as the loader
-    finds its specs."""
+    else ``pipelines/`` of the release the DAG file names (a deployed bundle), beside the DAG file or beside
+    its folder (the repository), as the loader finds its specs."""
     explicit = os.environ.get(PIPELINES_ENV)
     if explicit:
         return Path(explicit)
     here = Path(dag_file).resolve().parent
-    for root in (here, here.parent):
+    for root in (*_release_of(dag_file), here, here.parent):
         if (root / PIPELINES).is_dir():
             return root / PIPELINES
     raise ImportError(f"no {PIPELINES}/ folder beside {dag_file} or its folder (set {PIPELINES_ENV} to name it)")
