@@ -16,7 +16,7 @@ mapping and list is wrapped, so the compiler's :class:`Constructed` markers are
 the only objects restored, and only from an allow-list.  An entry of any other
 shape (or without tasks) is ignored and the spec compiled again.  The folder
 must belong to the current user and be writable by no one else, or the cache
-is not used.
+is not used; it is checked and used through one open descriptor (no race).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import stat
 import tempfile
 from functools import cache
@@ -118,37 +119,82 @@ def entry_json(key: str, dag_id: str, config: dict[str, Any], files: dict[str, s
     return json.dumps({"key": key, "dag_id": dag_id, "config": encode_config(config), "files": files})
 
 
-def read_entry(path: Path) -> CacheEntry | None:
-    """The entry in ``path``, or None when it is missing, unreadable or not exactly what :func:`entry_json` writes."""
+MAX_ENTRY_BYTES = 16 * 1024 * 1024  # far above any compiled spec (a spec is at most 1 MiB)
+
+
+def parse_entry(raw: bytes) -> CacheEntry | None:
+    """The entry in ``raw``, or None when it is not exactly what :func:`entry_json` writes."""
     try:
-        if not path.is_file():  # no FIFO or device: a read must not block the parse
-            return None
-        entry = json.loads(path.read_text(encoding="utf-8"))
+        entry = json.loads(raw.decode("utf-8"))
         files, key, dag_id = entry.get("files", {}), entry.get("key", ""), entry["dag_id"]
         if not all(isinstance(name, str) and isinstance(sha, str) for name, sha in files.items()):
             return None
         if not isinstance(dag_id, str) or not isinstance(key, str):
             return None
         return CacheEntry(dag_id, decode_config(entry["config"]), files, key)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 
-def write_atomically(folder: Path, name: str, text: str) -> None:
-    """Write then rename: a concurrent parser never reads half a file.  Failures are silent (a cache)."""
+def _read_descriptor(descriptor: int, owner: int | None) -> bytes | None:
+    """A regular file's bytes from an open descriptor (closed here); None for anything else."""
     try:
-        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(handle.name, folder / name)
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES:
+            return None
+        if owner is not None and info.st_uid != owner:
+            return None
+        with os.fdopen(descriptor, "rb") as handle:
+            descriptor = -1
+            return handle.read(MAX_ENTRY_BYTES + 1)
     except OSError:
-        return
+        return None
+    finally:
+        if descriptor >= 0:
+            os.close(descriptor)
+
+
+def read_entry(path: Path) -> CacheEntry | None:
+    """The entry in ``path`` (a shipped build's), or None when it is missing, unreadable or malformed."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # no FIFO can block a parse
+    except OSError:
+        return None
+    raw = _read_descriptor(descriptor, owner=None)
+    return parse_entry(raw) if raw is not None else None
 
 
 class CompileCache:
-    """Compiled configurations by content key, in a private folder."""
+    """Compiled configurations by content key, in a private folder.
+
+    The folder is opened once, checked on that descriptor (owned by this user, writable by no one else), and
+    every entry is read and written relative to it: swapping the folder or an entry for a link after the
+    check changes nothing, and an entry another user made is never read.
+    """
+
+    _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._descriptor: int | None = None
+
+    def __del__(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+
+    def _folder(self) -> int | None:
+        """The checked descriptor of the folder, or None when the folder cannot be used safely."""
+        if self._descriptor is None:
+            try:
+                descriptor = os.open(self.folder, self._FOLDER_FLAGS)
+            except OSError:
+                return None
+            info = os.fstat(descriptor)
+            if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                os.close(descriptor)
+                return None
+            self._descriptor = descriptor
+        return self._descriptor
 
     @classmethod
     def default(cls) -> CompileCache | None:
@@ -158,12 +204,39 @@ class CompileCache:
         folder = Path(os.environ.get("DAGEN_CACHE_DIR") or Path(tempfile.gettempdir()) / f"dagen-cache-{os.getuid()}")
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            info = folder.stat()
         except OSError:
             return None
-        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        cache = cls(folder)
+        return cache if cache._folder() is not None else None
+
+    def read_bytes(self, name: str) -> bytes | None:
+        """An entry of the folder, if it is a regular file of this user (never followed if a link)."""
+        folder = self._folder()
+        if folder is None:
             return None
-        return cls(folder)
+        try:
+            descriptor = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+        except OSError:
+            return None
+        return _read_descriptor(descriptor, owner=os.getuid())
+
+    def write_text(self, name: str, text: str) -> None:
+        """Write then rename, inside the folder: a concurrent parser never reads half a file.  Silent (a cache)."""
+        folder = self._folder()
+        if folder is None:
+            return
+        temporary = f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            descriptor = os.open(temporary, flags, 0o600, dir_fd=folder)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError:
+            try:
+                os.unlink(temporary, dir_fd=folder)
+            except OSError:
+                pass
 
     @staticmethod
     def key(*, spec: bytes, defaults: bytes, file: str, profile: str, airflow_major: int) -> str:
@@ -175,7 +248,8 @@ class CompileCache:
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry stored under ``key``; the caller checks that its ``files`` are unchanged."""
-        entry = read_entry(self.folder / f"{key}.json")
+        raw = self.read_bytes(f"{key}.json")
+        entry = parse_entry(raw) if raw is not None else None
         return entry._replace(key=key) if entry is not None else None
 
     def put(self, key: str, dag_id: str, config: dict[str, Any], *, files: dict[str, str] | None = None) -> None:
@@ -183,4 +257,4 @@ class CompileCache:
             text = entry_json(key, dag_id, config, files or {})
         except (TypeError, ValueError):
             return
-        write_atomically(self.folder, f"{key}.json", text)
+        self.write_text(f"{key}.json", text)

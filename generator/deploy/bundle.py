@@ -305,6 +305,18 @@ def _refuse_links_out(folder: Path, root: Path, shown: str) -> None:
                 _read_inside(path, root, f"{shown}/{path.relative_to(folder).as_posix()}")
 
 
+def refuse_links_out(project: Path, *, with_scripts: bool) -> None:
+    """BundleError for the first symbolic link in the deployed folders that leads out of ``project``."""
+    for folder in ("dags", "pipelines", "schemas", *(("spark_jobs",) if with_scripts else ())):
+        if (project / folder).is_dir():
+            _refuse_links_out(project / folder, project, folder)
+
+
+def release_of_bundle(files: list[BundleFile]) -> str:
+    """The release a bundle's loader names."""
+    return next(release for file in files if (release := release_of(file.path)) is not None)
+
+
 def _read_inside(path: Path, root: Path, shown: str) -> bytes:
     """A file's bytes, refused when it (or a folder on its way) is a link that leads out of ``root``."""
     if not path.resolve().is_relative_to(root.resolve()):
@@ -355,8 +367,7 @@ def build_bundle(
             f"{(project / 'schemas').as_posix()} holds no *.json schemas", "run `make generated` to write them"
         )
 
-    for folder in ("pipelines", "schemas", *(("spark_jobs",) if with_scripts else ())):
-        _refuse_links_out(project / folder, project, folder)
+    refuse_links_out(project, with_scripts=with_scripts)
     # what the release holds: (path within it, content, source, rank within its phase: the package's import order)
     release: list[tuple[str, bytes, str, int]] = []
     for path in schemas:

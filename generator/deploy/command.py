@@ -33,6 +33,8 @@ from generator.deploy.bundle import (
     BundleError,
     BundleFile,
     build_bundle,
+    refuse_links_out,
+    release_of_bundle,
     shipped_entries,
     supported_versions,
 )
@@ -242,12 +244,14 @@ def _check_parse_budget(
         _fail(err, f"warning: {result.line}{forced}", PARSE_BUDGET_HINT)
 
 
-def _remote(client: Any, files: list[BundleFile], locations: dict[str, Location]) -> dict[str, dict[str, RemoteObject]]:
+def _remote(
+    client: Any, files: list[BundleFile], locations: dict[str, Location], retries: Retries
+) -> dict[str, dict[str, RemoteObject]]:
     """What each prefix holds: one listing each, and a HEAD only where the listing cannot tell."""
     remote = {}
     for area, location in locations.items():
         local = {file.path: file for file in files if file.area == area}
-        remote[area] = read_hashes(client, location, list_remote(client, location), local)
+        remote[area] = read_hashes(client, location, list_remote(client, location, retries), local, retries)
     return remote
 
 
@@ -283,6 +287,7 @@ def deploy(args: argparse.Namespace, out: TextIO, err: TextIO, on_step: OnStep |
         )
         return 2
     project: Path = args.project
+    refuse_links_out(project, with_scripts=scripts is not None)  # before validation reads any of them
     compiled = _validate(project, args.airflow_version, out)
     problem = bucket_name_problem(args.bucket)
     if problem is not None:
@@ -293,7 +298,7 @@ def deploy(args: argparse.Namespace, out: TextIO, err: TextIO, on_step: OnStep |
 
     client = s3_client(region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
     retries = Retries()
-    check_dags_bucket(client, args.bucket)
+    check_dags_bucket(client, args.bucket, retries)
     _check_parse_budget(args, files, len(compiled), out, err)
     locations = {DAGS: dags} if scripts is None else {DAGS: dags, SCRIPTS: scripts}
     if args.dry_run:
@@ -305,6 +310,7 @@ def deploy(args: argparse.Namespace, out: TextIO, err: TextIO, on_step: OnStep |
             manifest.add(location.uri(), {file.path for file in files if file.area == area})
         write_manifest(client, dags, manifest, retries)
         _execute(client, plan, retries, out, err, on_step)
+        manifest.switched_to(release_of_bundle(files))
         for step in plan.operations:
             if step.action == DELETE:
                 manifest.remove(locations[step.area].uri(), {step.path})
@@ -324,9 +330,9 @@ def _plan(
     dags = locations[DAGS]
     manifest = read_manifest(client, dags, retries)
     managed = {area: manifest.paths(location.uri()) for area, location in locations.items()}
-    live = live_release(client, dags, retries)
-    remote = _remote(client, files, locations)
-    plan = make_plan(files, remote, locations, prune=args.prune, managed=managed, live_release=live)
+    kept = manifest.kept_releases(live_release(client, dags, retries))
+    remote = _remote(client, files, locations, retries)
+    plan = make_plan(files, remote, locations, prune=args.prune, managed=managed, kept_releases=kept)
     python = AIRFLOW_PYTHON[args.airflow_version]
     out.write(f"deploy to {dags.uri()} for MWAA Airflow {args.airflow_version} (Python {python})\n")
     scripts = locations.get(SCRIPTS)

@@ -32,6 +32,16 @@ class Manifest:
     """Folder URI (``s3://bucket/prefix/``) -> the paths below it that dagen uploaded."""
 
     managed: dict[str, set[str]] = field(default_factory=dict)
+    releases: list[str] = field(default_factory=list)  # the releases the loader was switched to, oldest first
+
+    def kept_releases(self, live: str | None) -> set[str]:
+        """What MWAA may still parse: the live release and the one before (a sync may lag behind a switch)."""
+        history = [*self.releases, *([live] if live and live not in self.releases[-1:] else [])]
+        return set(history[-2:])
+
+    def switched_to(self, release: str) -> None:
+        if release not in self.releases[-1:]:
+            self.releases = [*self.releases, release][-10:]
 
     def paths(self, folder: str) -> set[str]:
         return self.managed.get(folder, set())
@@ -44,7 +54,8 @@ class Manifest:
 
     def to_bytes(self) -> bytes:
         folders = {folder: sorted(paths) for folder, paths in sorted(self.managed.items()) if paths}
-        return (json.dumps({"format": FORMAT, "managed": folders}, indent=1) + "\n").encode()
+        record = {"format": FORMAT, "releases": self.releases, "managed": folders}
+        return (json.dumps(record, indent=1) + "\n").encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> Manifest | None:
@@ -55,12 +66,15 @@ class Manifest:
             data = json.loads(raw)
         except ValueError:
             return None
-        folders = data.get("managed") if isinstance(data, dict) and data.get("format") == FORMAT else None
+        ours = isinstance(data, dict) and data.get("format") == FORMAT
+        folders, releases = (data.get("managed"), data.get("releases")) if ours else (None, None)
         if not isinstance(folders, dict) or not all(
             isinstance(paths, list) and all(isinstance(path, str) for path in paths) for paths in folders.values()
         ):
             return None
-        return cls({str(folder): set(paths) for folder, paths in folders.items()})
+        if not isinstance(releases, list) or not all(isinstance(release, str) for release in releases):
+            return None
+        return cls({str(folder): set(paths) for folder, paths in folders.items()}, list(releases))
 
 
 def lock_record() -> bytes:

@@ -101,7 +101,7 @@ class Step:
 
 KEPT_FOR_PRUNE = "not in the bundle; --prune deletes it"
 KEPT_UNMANAGED = "not managed by dagen: left alone"
-KEPT_LIVE = "the release MWAA ran before this deploy: kept until the next one"
+KEPT_LIVE = "a release MWAA may still parse: kept until the next deploy"
 
 
 @dataclass(frozen=True)
@@ -166,14 +166,14 @@ def make_plan(
     *,
     prune: bool,
     managed: dict[str, set[str]] | None = None,
-    live_release: str | None = None,
+    kept_releases: set[str] | None = None,
 ) -> Plan:
     """``files`` in upload order and the remote objects of each area -> the plan.
 
     Uploads keep the bundle's order; a file whose content the area already holds is copied there in S3.
-    Remote files not in the bundle: an old release dagen uploaded is deleted, the ``live_release`` (the
-    one the remote loader names) is kept until the next deploy, another file dagen uploaded (``managed``,
-    by area) is deleted with ``prune``, and a file dagen did not upload is never touched.  Deletions come
+    Remote files not in the bundle: a release dagen uploaded is deleted unless it is one of the
+    ``kept_releases`` (the one MWAA parses now and the one before it), another file dagen uploaded
+    (``managed``, by area) is deleted with ``prune``, and a file dagen did not upload is never touched.  Deletions come
     after every upload, in the reverse phase order.
     """
     managed = managed or {}
@@ -200,7 +200,7 @@ def make_plan(
             continue
         if path not in managed.get(area, set()):
             kept.append(Step(KEEP, area, path, note=KEPT_UNMANAGED))
-        elif release is not None and release == live_release:
+        elif release is not None and release in (kept_releases or set()):
             kept.append(Step(KEEP, area, path, note=KEPT_LIVE))
         elif release is not None or prune:
             deletes.append(Step(DELETE, area, path))

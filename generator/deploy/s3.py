@@ -10,9 +10,11 @@ the plan; :func:`_inside` re-checks that before each call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from threading import Lock
 from typing import Any
 
-from generator.deploy.bundle import BundleFile
+from generator.deploy.bundle import BundleFile, release_of
 from generator.deploy.plan import DELETE, Location, Plan, RemoteObject, Step, listing_proves_same
 
 SHA256_METADATA = "dagen-sha256"  # sent as x-amz-meta-dagen-sha256
@@ -53,10 +55,12 @@ class Retries:
 
     def __init__(self) -> None:
         self.count = 0
+        self._lock = Lock()  # uploads run in threads
 
     def record(self, response: Any) -> None:
         metadata = response.get("ResponseMetadata", {}) if isinstance(response, dict) else {}
-        self.count += int(metadata.get("RetryAttempts", 0) or 0)
+        with self._lock:
+            self.count += int(metadata.get("RetryAttempts", 0) or 0)
 
     def text(self) -> str:
         return f" ({self.count} retr{'y' if self.count == 1 else 'ies'} so far)" if self.count else ""
@@ -130,10 +134,12 @@ def _bucket_error(bucket: str, error: Exception) -> DeployError:
     )
 
 
-def check_dags_bucket(client: Any, bucket: str) -> None:
+def check_dags_bucket(client: Any, bucket: str, retries: Retries) -> None:
     """MWAA needs versioning on its source bucket (requirements.txt and plugins are pinned by version id)."""
     try:
-        status = client.get_bucket_versioning(Bucket=bucket).get("Status")
+        response = client.get_bucket_versioning(Bucket=bucket)
+        retries.record(response)
+        status = response.get("Status")
     except _errors() as error:
         raise _bucket_error(bucket, error) from None
     if status != "Enabled":
@@ -151,7 +157,7 @@ def _inside(location: Location, key: str) -> str:
     return key
 
 
-def list_remote(client: Any, location: Location) -> dict[str, RemoteObject]:
+def list_remote(client: Any, location: Location, retries: Retries) -> dict[str, RemoteObject]:
     """Every object under the prefix (one paginated listing, no download), by path below the prefix.
 
     Folder markers (keys ending in "/", made by the console's "Create folder")
@@ -160,6 +166,7 @@ def list_remote(client: Any, location: Location) -> dict[str, RemoteObject]:
     found: dict[str, RemoteObject] = {}
     try:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.prefix):
+            retries.record(page)
             for item in page.get("Contents", []):
                 key = item["Key"]
                 if key.startswith(location.prefix) and not key.endswith("/"):
@@ -171,7 +178,7 @@ def list_remote(client: Any, location: Location) -> dict[str, RemoteObject]:
 
 
 def read_hashes(
-    client: Any, location: Location, remote: dict[str, RemoteObject], local: dict[str, BundleFile]
+    client: Any, location: Location, remote: dict[str, RemoteObject], local: dict[str, BundleFile], retries: Retries
 ) -> dict[str, RemoteObject]:
     """Fill in ``sha256`` from the metadata (a HEAD, never a download), only where the listing cannot decide."""
     out = dict(remote)
@@ -181,7 +188,9 @@ def read_hashes(
             continue
         key = _inside(location, location.key(path))
         try:
-            metadata = client.head_object(Bucket=location.bucket, Key=key).get("Metadata", {})
+            response = client.head_object(Bucket=location.bucket, Key=key)
+            retries.record(response)
+            metadata = response.get("Metadata", {})
         except _errors() as error:
             raise DeployError(
                 f"cannot read {location.uri(path)}: {_cause(error)}", "check the permissions and rerun"
@@ -223,19 +232,41 @@ def run_step(client: Any, plan: Plan, step: Step, retries: Retries) -> str | Non
         raise DeployError(f"{what} failed: {_cause(error)}", "") from None
 
 
+PARALLEL_UPLOADS = 8  # the files of one release: nothing reads them before the loader names it
+
+
+def _batches(operations: list[Step]) -> list[list[Step]]:
+    """The operations in order, the uploads into a release grouped (they may run at once)."""
+    batches: list[list[Step]] = []
+    for step in operations:
+        parallel = step.action != DELETE and release_of(step.path) is not None
+        if parallel and batches and batches[-1][0].action != DELETE and release_of(batches[-1][0].path):
+            batches[-1].append(step)
+        else:
+            batches.append([step])
+    return batches
+
+
 def run_plan(client: Any, plan: Plan, on_step: Callable[[int, Step, str | None], None], retries: Retries) -> None:
-    """Every operation in order; the first failure stops the deploy (the rest would break the order)."""
+    """Every operation in order (a release's uploads at once); the first failure stops the deploy."""
     operations = plan.operations
-    for done, step in enumerate(operations, start=1):
-        try:
-            version = run_step(client, plan, step, retries)
-        except DeployError as error:
-            raise DeployError(
-                error.message,
-                f"{done - 1} of {len(operations)} operation(s) done, in order; "
-                "rerun dagen deploy to finish (it uploads only what still differs)",
-            ) from None
-        on_step(done, step, version)
+    done = 0
+    with ThreadPoolExecutor(PARALLEL_UPLOADS) as pool:
+        for batch in _batches(operations):
+            futures = [pool.submit(run_step, client, plan, step, retries) for step in batch]
+            for step, future in zip(batch, futures, strict=True):
+                try:
+                    version = future.result()
+                except DeployError as error:
+                    for pending in futures:
+                        pending.cancel()
+                    raise DeployError(
+                        error.message,
+                        f"{done} of {len(operations)} operation(s) done; "
+                        "rerun dagen deploy to finish (it uploads only what still differs)",
+                    ) from None
+                done += 1
+                on_step(done, step, version)
 
 
 def get_object(client: Any, location: Location, path: str, retries: Retries) -> bytes | None:

@@ -25,7 +25,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from generator.compile.cache import CompileCache, write_atomically
+from generator.compile.cache import CompileCache
 from generator.spec.load import TooLarge, declared_dag_id, read_regular
 
 FORMAT = 1
@@ -69,21 +69,21 @@ def _parse(data: object) -> dict[str, IndexEntry]:
 class SpecIndex:
     """The index of one pipelines folder (empty, and never saved, without a usable cache)."""
 
-    def __init__(self, path: Path | None, entries: dict[str, IndexEntry]) -> None:
-        self.path, self.entries = path, entries
+    def __init__(self, cache: CompileCache | None, name: str, entries: dict[str, IndexEntry]) -> None:
+        self.cache, self.name, self.entries = cache, name, entries
         self._loaded = dict(entries)
 
     @classmethod
     def load(cls, cache: CompileCache | None, folder: Path) -> SpecIndex:
         if cache is None:
-            return cls(None, {})
-        name = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:32]
-        path = cache.folder / f"index-{name}.json"
+            return cls(None, "", {})
+        name = f"index-{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:32]}.json"
+        raw = cache.read_bytes(name)
         try:
-            entries = _parse(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
-        except (OSError, ValueError):
+            entries = _parse(json.loads(raw)) if raw is not None else {}
+        except ValueError:
             entries = {}
-        return cls(path, entries)
+        return cls(cache, name, entries)
 
     def fresh(self, file: str, path: Path) -> IndexEntry | None:
         """The entry of ``file`` if the file on disk is still the one indexed."""
@@ -108,8 +108,8 @@ class SpecIndex:
         return entry
 
     def save(self) -> None:
-        if self.path is None or self.entries == self._loaded:
+        if self.cache is None or self.entries == self._loaded:
             return
         files = {file: asdict(entry) for file, entry in sorted(self.entries.items())}
-        write_atomically(self.path.parent, self.path.name, json.dumps({"format": FORMAT, "files": files}))
+        self.cache.write_text(self.name, json.dumps({"format": FORMAT, "files": files}))
         self._loaded = dict(self.entries)
