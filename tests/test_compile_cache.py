@@ -159,3 +159,83 @@ def test_every_object_the_compiler_emits_comes_back_from_the_cache(
     second = compile_features()
     assert [result.spec is None for result in second] == [True] * len(first)  # all served from the cache
     assert [result.config for result in second] == [result.config for result in first]
+
+
+def _forge_every_entry(cache: CompileCache, change) -> None:  # type: ignore[no-untyped-def]
+    for entry in cache.folder.glob("*.json"):
+        if not entry.name.startswith("index-"):
+            stored = json.loads(entry.read_text())
+            change(stored)
+            entry.write_text(json.dumps(stored))
+
+
+def _without_tasks(stored: dict) -> None:
+    stored["config"]["d"] = [pair for pair in stored["config"]["d"] if pair[0] != "tasks"]
+
+
+MALFORMED_ENTRIES = {
+    "config_a_string": lambda stored: stored.update(config="not a configuration"),
+    "config_a_list": lambda stored: stored.update(config={"l": [1, 2]}),
+    "config_a_bare_list": lambda stored: stored.update(config=[["tasks", {}]]),
+    "config_without_tasks": _without_tasks,
+    "marker_outside_the_allow_list": lambda stored: stored["config"]["d"].append(
+        ["default_args", {"c": "os.system", "a": ["true"], "k": []}]
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", MALFORMED_ENTRIES)
+def test_a_malformed_entry_is_ignored_and_the_dags_equal_a_clean_build(
+    shape: str, tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.airflow_compat import dagbag, graph
+
+    dags = tmp_path / "dags"
+    shutil.copytree(repo / "pipelines", dags / "pipelines")
+    shutil.copy(repo / "dags" / "pipelines_loader.py", dags)
+    monkeypatch.setenv("DAGEN_CACHE_DIR", str(tmp_path / "clean"))
+    clean = dagbag(dags / "pipelines_loader.py")
+    monkeypatch.setenv("DAGEN_CACHE_DIR", str(tmp_path / "forged"))
+    dagbag(dags / "pipelines_loader.py")  # fills the cache
+    cache = CompileCache.default()
+    assert cache is not None
+    _forge_every_entry(cache, MALFORMED_ENTRIES[shape])
+    assert all(cache.get(entry.stem) is None for entry in cache.folder.glob("*.json") if len(entry.stem) == 64)
+
+    bag = dagbag(dags / "pipelines_loader.py")
+
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == sorted(clean.dag_ids)
+    for dag_id in clean.dag_ids:
+        assert (graph(bag.dags[dag_id]), bag.dags[dag_id].tags) == (graph(clean.dags[dag_id]), clean.dags[dag_id].tags)
+
+
+def test_the_folder_is_used_through_the_descriptor_it_was_checked_on(specs: Path, tmp_path: Path) -> None:
+    """Swapping the checked folder for a link to a folder of forged entries changes nothing."""
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    cache = CompileCache(folder)
+    compile_folder(specs, cache)
+    keys = sorted(entry.stem for entry in folder.glob("*.json"))
+    forged = tmp_path / "forged"
+    forged.mkdir(mode=0o700)
+    for key in keys:
+        (forged / f"{key}.json").write_text('{"key": "", "dag_id": "hijacked", "config": {"d": []}}')
+    folder.rename(tmp_path / "moved")
+    folder.symlink_to(forged)
+
+    assert {cache.get(key).dag_id for key in keys} == set(compile_folder(specs, CompileCache(tmp_path / "moved")))
+    assert CompileCache(folder).get(keys[0]) is None  # a fresh cache refuses the link itself
+
+
+def test_an_entry_that_is_a_link_is_not_followed(specs: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    cache = CompileCache(folder)
+    compile_folder(specs, cache)
+    entry = sorted(folder.glob("*.json"))[0]
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_bytes(entry.read_bytes())
+    entry.unlink()
+    entry.symlink_to(elsewhere)
+    assert cache.get(entry.stem) is None
