@@ -585,3 +585,127 @@ def test_python_tasks_import_from_the_pipelines_folder_holding_the_spec(spec: st
     from generator.local.run import pipelines_folder_of
 
     assert pipelines_folder_of(REPO / spec) == REPO / folder
+
+
+# ----------------------------------------------------------------------------- the run-wide time limit
+
+# A child that starts a grandchild deaf to SIGINT, then takes SIGINT for a task failure and goes on, as Airflow does.
+STUBBORN_CHILD = """
+import signal, subprocess, sys, time
+from generator.local.child import exit_on_interrupt
+deaf = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600)"
+print(subprocess.Popen([sys.executable, "-c", deaf]).pid, flush=True)
+{handler}
+while True:
+    try:
+        time.sleep(600)
+    except BaseException:
+        pass
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs a few seconds on (a killed process not yet reaped is a zombie: it does not)."""
+    import psutil
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize(
+    ("handler", "log_tail"),
+    [
+        (
+            "exit_on_interrupt()",
+            ["dagen run --local: stopped by dagen run (its time limit, Ctrl-C, SIGTERM or SIGHUP)"],
+        ),
+        ("signal.signal(signal.SIGINT, signal.SIG_IGN)", []),  # deaf too: SIGKILL after the grace period
+    ],
+    ids=["the child exits on SIGINT", "a child deaf to SIGINT is killed"],
+)
+def test_the_deadline_stops_the_child_and_all_it_started(
+    handler: str, log_tail: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import sys
+
+    from generator.local import child
+
+    monkeypatch.setattr(child, "GRACE_SECONDS", 1)
+    started = time.monotonic()
+    with (tmp_path / "log").open("w", encoding="utf-8") as log:
+        end = child.run_child(
+            [sys.executable, "-c", STUBBORN_CHILD.format(handler=handler)],
+            env=dict(os.environ),
+            log=log,
+            cwd=REPO,
+            deadline=started + 3,
+        )
+    assert end == child.ChildEnd(None, "timeout")
+    grandchild, *tail = (tmp_path / "log").read_text(encoding="utf-8").splitlines()
+    assert tail == log_tail
+    assert not _running(int(grandchild))
+
+
+def test_a_run_past_its_time_limit_is_stopped_with_one_line_and_leaves_nothing_running(runs: Any) -> None:
+    import shutil
+
+    import psutil
+
+    outcome = run_local(CURATE_ONLY, timeout="2")  # the run takes far longer: Airflow alone starts in more
+    assert outcome.exit_code == 124
+    first, last = outcome.output.splitlines()
+    log = first.rpartition("(log: ")[2].rstrip(")")
+    assert first == f"dagen run --local {CURATE_ONLY}: starting the emulator and Airflow (log: {log})"
+    assert (
+        last
+        == f"dagen: the local run hit its time limit (--timeout 2s) and was stopped, with all it started (log: {log})"
+    )
+    run_dir = str(Path(log).parent)
+    assert [
+        proc.pid for proc in psutil.process_iter(["cmdline"]) if run_dir in " ".join(proc.info["cmdline"] or [])
+    ] == []
+    shutil.rmtree(run_dir)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "0s", "-5", "1.5m"])
+def test_a_bad_time_limit_is_a_one_line_error(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(["run", "pipelines/salary_batch_etl.yaml", "--local", f"--timeout={value}"]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        f"dagen: invalid --timeout '{value}': a duration such as 90s, 30m or 1h (at least 1s)\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("90", 90), ("90s", 90), ("30m", 1800), ("1h30m", 5400), (" 2h ", 7200)]
+)
+def test_the_time_limit_takes_the_specs_durations(value: str, seconds: int) -> None:
+    from generator.local.command import parse_timeout
+
+    assert parse_timeout(value) == seconds
+
+
+def test_the_time_limit_covers_a_first_runs_metadata_db_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("DAGEN_CACHE_DIR", str(tmp_path))  # a cold cache: the run migrates a metadata DB first
+    outcome = run_local(CURATE_ONLY, timeout="1")  # `airflow db migrate` alone takes longer
+    assert outcome.exit_code == 124
+    assert outcome.output == (
+        "dagen: the local run hit its time limit (--timeout 1s) and was stopped, with all it started "
+        "(while migrating the cached Airflow metadata DB)"
+    )
+    assert list(tmp_path.rglob("airflow.db")) == []

@@ -60,8 +60,11 @@ def isolated_environment(home: Path, dags: Path) -> dict[str, str]:
     return env
 
 
-def cached_airflow_db() -> Path:
-    """A migrated metadata DB for this lane, made once (``airflow db migrate``) and then copied per run."""
+def cached_airflow_db(timeout: float | None = None) -> Path:
+    """A migrated metadata DB for this lane, made once (``airflow db migrate``) and then copied per run.
+
+    ``subprocess.TimeoutExpired`` when the migration takes longer than ``timeout`` seconds.
+    """
     airflow = metadata.version("apache-airflow")
     lane = f"airflow-{airflow}-py{sys.version_info.major}.{sys.version_info.minor}"
     target = _cache_root() / "local-run" / lane / "airflow.db"
@@ -76,6 +79,7 @@ def cached_airflow_db() -> Path:
             capture_output=True,
             text=True,
             check=False,
+            timeout=timeout,
         )
         if done.returncode != 0 or not (home / "airflow.db").is_file():
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]

@@ -7,11 +7,13 @@ home whose SQLite metadata DB is copied from a per-lane cache (migrated once;
 child process whose environment reaches only the emulator (no AWS or Airflow
 settings of the user are passed on, AWS config files are ``/dev/null``,
 instance metadata is off), and prints the child's report
-(:mod:`generator.local.run_report`).  Nothing here imports Airflow, so the
-user's Airflow configuration is never read or written.
+(:mod:`generator.local.run_report`).  The child runs in a process group of its
+own, under a run-wide time limit (``--timeout``, :mod:`generator.local.child`).
+Nothing here imports Airflow, so the user's Airflow configuration is never read
+or written.
 
 Exit codes: 0 the DAG run succeeded, 1 it failed (or the spec has errors),
-2 bad command line.
+2 bad command line, 124 the run hit its time limit, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,12 +21,11 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,10 +36,14 @@ from typing import Any
 from generator.compile.pipelines import SpecResult, process
 from generator.core.diagnostics import REPORTERS, sorted_unique
 from generator.core.provider_profile import profile_for
+from generator.core.schema_parts import DURATION_PATTERN
+from generator.core.value_formats import seconds
 from generator.local.airflow_home import cached_airflow_db, isolated_environment
+from generator.local.child import run_child
 from generator.local.emulator import DEFAULT_REGION
 from generator.local.run import REQUEST_ENV, RunRequest, bundle_file_text
 from generator.local.run_report import render_report, succeeded
+from generator.spec.normalise import format_duration
 
 # Task types whose work the emulator can make fail (--fail) or whose start response it can lose (--flaky).
 FAILABLE = (
@@ -52,6 +57,9 @@ FAILABLE = (
     "lambda_invoke",
 )
 FLAKY = (*FAILABLE, "glue_crawler")
+DEFAULT_TIMEOUT = "30m"
+TIMED_OUT = 124  # the exit code of timeout(1)
+INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -99,6 +107,12 @@ def register(subparsers: Any) -> None:
         help="this task's first start call takes effect but its response is lost (tests retries)",
     )
     run.add_argument("--keep", action="store_true", help="keep the run's folder (Airflow home and log) after success")
+    run.add_argument(
+        "--timeout",
+        default=DEFAULT_TIMEOUT,
+        metavar="DURATION",
+        help=f"stop the whole run after this long (90s, 30m, 1h; default {DEFAULT_TIMEOUT}); exit {TIMED_OUT}",
+    )
     run.set_defaults(run=cmd_run)
 
 
@@ -116,7 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     outcome = run_local(
-        args.pipeline, local=args.local, params=args.param, fail=args.fail, flaky=args.flaky, keep=args.keep, echo=True
+        args.pipeline,
+        local=args.local,
+        params=args.param,
+        fail=args.fail,
+        flaky=args.flaky,
+        keep=args.keep,
+        timeout=args.timeout,
+        echo=True,
     )
     return outcome.exit_code
 
@@ -170,6 +191,19 @@ def parse_params(pairs: Sequence[str], result: SpecResult) -> dict[str, Any]:
     return out
 
 
+def parse_timeout(text: str) -> int:
+    """``--timeout``: a duration in the spec's syntax (``90s``, ``30m``, ``1h30m``) or seconds, at least 1s."""
+    value = text.strip()
+    total = 0
+    if value.isdigit():
+        total = int(value)
+    elif re.fullmatch(DURATION_PATTERN, value):
+        total = seconds(value)
+    if total < 1:
+        raise UsageError(f"invalid --timeout '{text}': a duration such as 90s, 30m or 1h (at least 1s)")
+    return total
+
+
 def check_tasks(option: str, task_ids: Sequence[str], result: SpecResult, allowed: Sequence[str]) -> list[str]:
     assert result.spec is not None
     types = {task.task_id: task.type for task in result.spec.tasks}
@@ -190,15 +224,6 @@ def check_tasks(option: str, task_ids: Sequence[str], result: SpecResult, allowe
 # ----------------------------------------------------------------------------- the run
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM to ``dagen run``: stop the run like Ctrl-C does (the child stops its emulator)."""
-    raise KeyboardInterrupt
-
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
 def run_local(
     pipeline: str,
     *,
@@ -207,6 +232,7 @@ def run_local(
     fail: Sequence[str] = (),
     flaky: Sequence[str] = (),
     keep: bool = False,
+    timeout: str = DEFAULT_TIMEOUT,
     echo: bool = False,
 ) -> LocalRunOutcome:
     """Everything ``dagen run --local`` does; returns the exit code, the report and the printed text."""
@@ -234,13 +260,22 @@ def run_local(
         overrides = parse_params(params, result)
         fail_ids = check_tasks("--fail", fail, result, FAILABLE)
         flaky_ids = check_tasks("--flaky", flaky, result, FLAKY)
+        limit = parse_timeout(timeout)
     except UsageError as error:
         say(f"dagen: {error}", error=True)
         return LocalRunOutcome(2, None, "\n".join(printed))
 
     started = time.monotonic()
+    deadline = started + limit
+    timed_out = (
+        f"dagen: the local run hit its time limit (--timeout {format_duration(limit)}) "
+        "and was stopped, with all it started"
+    )
     try:
-        template_db = cached_airflow_db()
+        template_db = cached_airflow_db(timeout=limit)
+    except subprocess.TimeoutExpired:
+        say(f"{timed_out} (while migrating the cached Airflow metadata DB)", error=True)
+        return LocalRunOutcome(TIMED_OUT, None, "\n".join(printed))
     except RuntimeError as error:
         say(f"dagen: {error}", error=True)
         return LocalRunOutcome(1, None, "\n".join(printed))
@@ -269,32 +304,21 @@ def run_local(
     log_path = run_dir / "airflow.log"
     say(f"dagen run --local {result.file}: starting the emulator and Airflow (log: {log_path})")
     with log_path.open("w", encoding="utf-8") as log:
-        child = subprocess.Popen(  # noqa: S603 - this Python, fixed arguments
+        end = run_child(
             [sys.executable, "-m", "generator.local.run", str(run_dir / "request.json")],
             env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            log=log,
             cwd=Path.cwd(),
+            deadline=deadline,
         )
-        previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
-        try:
-            code = child.wait()
-        except KeyboardInterrupt:
-            # The child got the same Ctrl-C; give it time to stop its emulator, then make sure it is gone.
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-            say(f"dagen: interrupted; the emulator was stopped (log: {log_path})", error=True)
-            return LocalRunOutcome(130, None, "\n".join(printed))
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+    if end.stopped == "timeout":
+        say(f"{timed_out} (log: {log_path})", error=True)
+        return LocalRunOutcome(TIMED_OUT, None, "\n".join(printed))
+    if end.stopped == "interrupt":
+        say(f"dagen: interrupted; the emulator was stopped (log: {log_path})", error=True)
+        return LocalRunOutcome(INTERRUPTED, None, "\n".join(printed))
     report_path = Path(request.report_path)
-    if code != 0 or not report_path.is_file():
+    if end.code != 0 or not report_path.is_file():
         tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
         say(f"dagen: the local run stopped before the DAG run ended: {tail[0]} (log: {log_path})", error=True)
         return LocalRunOutcome(1, None, "\n".join(printed))

@@ -4,11 +4,14 @@
 isolated Airflow home and starts ``python -m generator.local.run REQUEST`` with
 an environment that can only reach the emulator.  This process then:
 
-1. starts the emulator (:mod:`generator.local.emulator`) on 127.0.0.1;
+1. guards the network (:mod:`generator.local.network_guard`: loopback only, in this
+   process and the Python processes its tasks start) and starts the emulator
+   (:mod:`generator.local.emulator`) on 127.0.0.1;
 2. creates what the pipeline refers to (:mod:`generator.local.resources`), starts
    the loopback HTTP and SMTP endpoints it talks to (:mod:`generator.local.endpoints`)
    and exports the Airflow Variables and connections that point at them
-   (``AIRFLOW_VAR_*``, ``AIRFLOW_CONN_*``: environment only, never a metadata DB),
+   (``AIRFLOW_VAR_*``, ``AIRFLOW_CONN_*``: environment only, never a metadata DB;
+   every AWS client and connection goes to the emulator, :mod:`generator.local.connections`),
    and ``DAGEN_PIPELINES_DIR`` for ``python`` tasks and callbacks;
 3. builds the DAG exactly as the loader does (``pipelines.process`` +
    ``build.build_dag``), then only retunes the built tasks: every poll, waiter
@@ -17,8 +20,9 @@ an environment that can only reach the emulator.  This process then:
    :mod:`generator.local.sensor_objects`) and record each failure; the DAG's
    shape is untouched;
 4. runs it with ``dag.test()`` (deferrable triggers run inline) and writes a
-   JSON report: each task's final state, duration and try, and what happened in
-   the emulator.  The emulator is stopped whatever happens.
+   JSON report: each task's final state, duration and try, what happened in
+   the emulator, and every socket call the network guard allowed or refused.  The emulator
+   is stopped whatever happens.
 
 Under Airflow 3, ``dag.test()`` needs the DAG in a bundle; the run's DAGs folder
 holds one file that calls :func:`bundle_dag`, the same build.
@@ -37,8 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from generator.compile.dagfactory_config import airflow_task_id
-from generator.local.emulator import DUMMY_KEY, LocalAws
+from generator.local.child import exit_on_interrupt
+from generator.local.connections import emulator_environment
+from generator.local.emulator import LocalAws
 from generator.local.endpoints import LocalEndpoints
+from generator.local.network_guard import NetworkGuard
 from generator.spec.normalise import format_duration
 
 REQUEST_ENV = "DAGEN_LOCAL_RUN_REQUEST"
@@ -213,19 +220,13 @@ def pipelines_folder_of(spec_path: str | Path) -> Path:
     return next((folder for folder in spec.parents if folder.name == "pipelines"), spec.parent)
 
 
-def _export_environment(aws: LocalAws, request: RunRequest, variables: dict[str, str]) -> None:
+def _export_environment(aws: LocalAws, request: RunRequest, config: dict[str, Any], variables: dict[str, str]) -> None:
     from generator.task_types.python import PIPELINES_ENV
 
     for name, value in variables.items():
         os.environ[f"AIRFLOW_VAR_{name.upper()}"] = value
     os.environ.setdefault(PIPELINES_ENV, str(pipelines_folder_of(request.spec_path)))
-    connection = {
-        "conn_type": "aws",
-        "login": DUMMY_KEY,
-        "password": DUMMY_KEY,
-        "extra": {"endpoint_url": aws.endpoint_url, "region_name": aws.region},
-    }
-    os.environ[f"AIRFLOW_CONN_{request.conn_id.upper()}"] = json.dumps(connection)
+    os.environ.update(emulator_environment(aws, config, request.conn_id))
 
 
 def fail_tasks_whose_trigger_fails() -> None:
@@ -320,6 +321,8 @@ def run(request: RunRequest) -> dict[str, Any]:
     global _EMULATOR
     started = time.monotonic()
     aws = LocalAws(region=request.region)
+    guard = NetworkGuard(origin=lambda: aws.origin).install()
+    os.environ.update(guard.subprocess_environment())
     report: dict[str, Any] = {"dag_id": request.dag_id, "file": request.spec_path}
     endpoints: LocalEndpoints | None = None
     try:
@@ -332,9 +335,9 @@ def run(request: RunRequest) -> dict[str, Any]:
         params = {param.name: param.default for param in result.spec.params}
         params.update(request.params)
         resources = create_local_resources(aws, result.config, params)
-        _export_environment(aws, request, resources.variables)
+        _export_environment(aws, request, result.config, resources.variables)
         endpoints = LocalEndpoints(result.config, lambda: aws.origin).start()
-        os.environ.update(endpoints.environment())
+        os.environ.update(endpoints.environment())  # after the emulator's: the stand-ins' connections win
         airflow_ids = airflow_task_ids(result.config)
         for task_id in request.fail:
             aws.fail(airflow_ids.get(task_id, task_id), INJECTED_CAUSE.format(task=task_id))
@@ -365,18 +368,21 @@ def run(request: RunRequest) -> dict[str, Any]:
         report["emulator"] = {**aws.snapshot(), **endpoints.snapshot()}
         report["asset_events"] = _asset_events(dag_run)
         report["lost_responses"] = [list(item) for item in aws.lost_responses]
+        report["network"] = guard.snapshot()
         report["timings"] = {"setup": round(ready - started, 2), "dag_test": round(finished - ready, 2)}
     finally:
         _EMULATOR = None
         if endpoints is not None:
             endpoints.stop()
         aws.stop()
+        guard.uninstall()
     report["timings"]["total"] = round(time.monotonic() - started, 2)
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    exit_on_interrupt()
     request = RunRequest.load(args[0])
     report = run(request)
     Path(request.report_path).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

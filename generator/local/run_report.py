@@ -2,14 +2,17 @@
 
 Tasks (state, duration, try), what happened in the emulator (clusters, steps,
 executions, job runs, queries, invocations, messages, objects, HTTP requests,
-emails, asset events, lost responses), the outcome, and why each failed task
-failed.  A run succeeded only when no task failed (:func:`succeeded`).
+emails, asset events, lost responses, connections the network guard refused),
+the outcome, and why each failed task failed.  A run succeeded only when no task
+failed (:func:`succeeded`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from generator.local.network_guard import REFUSED
 
 
 def _fmt_seconds(value: float) -> str:
@@ -96,6 +99,8 @@ def render_report(report: dict[str, Any], *, fail: Sequence[str], flaky: Sequenc
         lines.append(f"    asset {event['uri']} updated by {event['task_id']}")
     for origin, action in report.get("lost_responses", []):
         lines.append(f"    lost the response of {origin}'s {action} (--flaky)")
+    for refused in _refused(report):
+        lines.append(f"    network: refused {refused['target']} (by {refused['origin'] or 'the DAG run'})")
     lines.append("")
     timings = report["timings"]
     failed = failed_tasks(report)
@@ -123,6 +128,12 @@ def succeeded(report: dict[str, Any]) -> bool:
     return report["state"] == "success" and not failed_tasks(report)
 
 
+def _refused(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The network guard's refusals, one per target and task (a resolution and a connect count once)."""
+    seen = {(item["target"], item["origin"]): item for item in report.get("network", {}).get("refused", [])}
+    return list(seen.values())
+
+
 def _failures(report: dict[str, Any]) -> list[str]:
     """Each failed task and why: its last error, and the emulator's cause for the work it (or its start task) ran."""
     lines = []
@@ -146,6 +157,9 @@ def _failures(report: dict[str, Any]) -> list[str]:
             for kind, item in resources
             if item["origin"] in (row["task_id"], starter) and item["cause"]
         ]
+        causes.extend(
+            REFUSED.format(target=item["target"]) for item in _refused(report) if item["origin"] == row["task_id"]
+        )
         error = row["errors"][-1] if row["errors"] else "no error recorded"
         lines.append(f"failed: {row['task_id']} (try {row['try_number']}): {error}")
         lines.extend(f"    cause: {cause}" for cause in dict.fromkeys(causes))

@@ -58,16 +58,18 @@ in-process:
   (:meth:`LocalAws.lose_first_response`), as when a worker dies right after it.
 * Every resource those calls create is recorded with its origin, so a run can
   report what each task did (:meth:`LocalAws.snapshot`).
+* **A call moto does not implement fails at once**: ``501`` with ``dagen emulator:
+  <Action> is not emulated`` (stock moto answers 500, which botocore retries).
 
 Batch (it needs Docker) is not emulated.  One emulator runs at a time in a
 process: moto's backends are process-global.
 
 The modules: ``emr`` (steps, notebook executions), ``glue``, ``stepfunctions``,
 ``emr_serverless``, ``emr_containers`` (EMR on EKS), ``athena``, ``lambda_``,
-``sns_s3``; ``shared`` (the account, the running emulator, records, faults and
-lost responses, which every service module uses); ``server`` (:class:`LocalAws`
-and ``install``, which patches moto with every service module) and
-``snapshot`` (what a run did, as plain data).
+``sns_s3``, ``unsupported`` (calls moto lacks); ``shared`` (the account, the
+running emulator, records, faults and lost responses, which every service
+module uses); ``server`` (:class:`LocalAws` and ``install``, which patches moto
+with every service module) and ``snapshot`` (what a run did, as plain data).
 """
 
 from generator.local.emulator.server import LocalAws

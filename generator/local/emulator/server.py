@@ -12,7 +12,17 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from generator.local.emulator import athena, emr, emr_containers, emr_serverless, glue, lambda_, sns_s3, stepfunctions
+from generator.local.emulator import (
+    athena,
+    emr,
+    emr_containers,
+    emr_serverless,
+    glue,
+    lambda_,
+    sns_s3,
+    stepfunctions,
+    unsupported,
+)
 from generator.local.emulator.shared import ACCOUNT_ID, DEFAULT_REGION, DUMMY_KEY, Faults, Record, active, set_active
 from generator.local.emulator.snapshot import snapshot_of
 
@@ -38,6 +48,7 @@ def install() -> None:
         athena.install()
         lambda_.install()
         sns_s3.install()
+        unsupported.install()
         _INSTALLED = True
 
 
