@@ -60,10 +60,11 @@ lanes: .venv/.installed .venv-airflow2/.installed
 preview-tools:
 	scripts/ensure-preview-tools.sh
 
-test-airflow3: .venv/.installed preview-tools
+# Both lanes, whichever runs: tests/test_property_inputs.py checks its verdicts against the other lane's Python.
+test-airflow3: lanes preview-tools
 	.venv/bin/python $(PYTEST_GENERATOR)
 
-test-airflow2: .venv-airflow2/.installed preview-tools
+test-airflow2: lanes preview-tools
 	.venv-airflow2/bin/python $(PYTEST_GENERATOR)
 
 test-cloudformation: .venv-tools/.installed

@@ -7,13 +7,18 @@ The buckets are versioned like MWAA's, so every PUT leaves a version behind and
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import getpass
 import hashlib
+import io
 import json
 import logging
 import os
 import re
 import shutil
 import site
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +29,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from generator.cli import main as dagen
@@ -39,6 +45,7 @@ from generator.deploy.bundle import (
     shipped_entries,
 )
 from generator.deploy.command import PACKAGE_DIR, main
+from tests.s3_fault_proxy import FaultProxy
 from tests.test_readme import console_block
 
 BUCKET = "airflow-dagen-test"
@@ -51,6 +58,10 @@ PROBE = Path(__file__).parent / "deploy" / "dagbag_probe.py"
 SEEDS = ["emr_notebook_best_sellers", "movielens_emr_step_functions", "salary_batch_etl"]
 SCHEMA_FILES = ("defaults.schema.json", "pipeline.schema.json")
 RECORDS = (f"{DAGS_URI}dagen-manifest.json", f"{DAGS_URI}dagen-deploy.lock")  # dagen's own, checked on their own
+MANIFEST_KEY, LOCK_KEY = (uri.removeprefix(f"s3://{BUCKET}/") for uri in RECORDS)
+LOADER_URI = f"{DAGS_URI}pipelines_loader.py"
+KEPT_LIVE = "a release MWAA may still parse: kept"
+OLDER = "an older release dagen uploaded"
 DOCS_BUCKETS = ("airflow-dagen-123456789012-eu-west-1", "dagen-data-123456789012-eu-west-1")
 REFUSED_BUCKETS = ("dagen-dags", "airflow-unversioned", "airflow-suspended")
 OUR_BUCKETS = (BUCKET, DATA_BUCKET, *REFUSED_BUCKETS, *DOCS_BUCKETS)
@@ -157,6 +168,25 @@ class Run:
     err: list[str]
 
 
+def deploy_argv(url: str, project: Path, *extra: str, bucket: str = BUCKET, measure_parse: bool = False) -> list[str]:
+    return [
+        "--bucket",
+        bucket,
+        "--endpoint-url",
+        url,
+        "--region",
+        "us-east-1",
+        "--project",
+        str(project),
+        "--scripts-uri",
+        SCRIPTS_URI,
+        "--airflow-version",
+        VERSION,
+        *extra,
+        *(() if measure_parse else ("--no-parse-budget",)),  # measured in its own tests: it parses twice
+    ]
+
+
 def deploy(
     capsys: pytest.CaptureFixture[str],
     url: str,
@@ -167,58 +197,57 @@ def deploy(
     measure_parse: bool = False,
 ) -> Run:
     capsys.readouterr()
-    code = main(
-        [
-            "--bucket",
-            bucket,
-            "--endpoint-url",
-            url,
-            "--region",
-            "us-east-1",
-            "--project",
-            str(project),
-            "--scripts-uri",
-            SCRIPTS_URI,
-            "--airflow-version",
-            VERSION,
-            *extra,
-            *(() if measure_parse else ("--no-parse-budget",)),  # measured in its own tests: it parses twice
-        ],
-        on_step=on_step,
-    )
+    code = main(deploy_argv(url, project, *extra, bucket=bucket, measure_parse=measure_parse), on_step=on_step)
     captured = capsys.readouterr()
     return Run(code, captured.out.splitlines(), captured.err.splitlines())
+
+
+def deploy_interleaved(url: str, project: Path, *extra: str) -> tuple[int, list[str]]:
+    """A deploy's stdout and stderr in one stream, in the order they were written (as a terminal shows them)."""
+    both = io.StringIO()
+    with contextlib.redirect_stdout(both), contextlib.redirect_stderr(both):
+        code = main(deploy_argv(url, project, *extra))
+    return code, both.getvalue().splitlines()
 
 
 # ------------------------------------------------------ what the output should be
 
 
-def release_files(project: Path) -> dict[str, bytes]:
+def release_files(project: Path, version: str = VERSION) -> dict[str, bytes]:
     """What one release holds (path within it -> content), in upload order (see docs/deploying-dags.md)."""
-    specs = sorted(p.name for p in (project / "pipelines").glob("*.yaml") if p.name != "defaults.yaml")
-    modules = [p.relative_to(PACKAGE_DIR).as_posix() for p in package_upload_order(PACKAGE_DIR)]
-    compiled = shipped_build(project)
+    pipelines = project / "pipelines"
+    specs = sorted(p.name for p in pipelines.glob("*.yaml") if p.name != "defaults.yaml")
+    code = sorted(p.relative_to(pipelines).as_posix() for p in pipelines.rglob("*") if p.suffix in (".py", ".sql"))
+    compiled = shipped_build(project, version)
     return {
         **{f"schemas/{name}": (project / "schemas" / name).read_bytes() for name in SCHEMA_FILES},
-        **{f"generator/{module}": (PACKAGE_DIR / module).read_bytes() for module in modules},
+        **{f"generator/{module}": (PACKAGE_DIR / module).read_bytes() for module in package_modules()},
+        **{f"pipelines/{path}": (pipelines / path).read_bytes() for path in code},  # what the specs call or read
         **{f"compiled/pipelines/{name}.json": compiled[f"compiled/pipelines/{name}.json"] for name in specs},
         "pipelines/defaults.yaml": (project / "pipelines" / "defaults.yaml").read_bytes(),
         **{f"pipelines/{name}": (project / "pipelines" / name).read_bytes() for name in specs},
     }
 
 
-def release_name(project: Path) -> str:
-    return release_id(list(release_files(project).items()))
+@functools.cache
+def package_modules() -> list[str]:
+    """The package's modules in upload order (the package does not change while the tests run)."""
+    return [path.relative_to(PACKAGE_DIR).as_posix() for path in package_upload_order(PACKAGE_DIR)]
 
 
-def bundle_uris(project: Path) -> list[str]:
+def release_name(project: Path, version: str = VERSION) -> str:
+    return release_id(list(release_files(project, version).items()))
+
+
+def bundle_uris(project: Path, version: str = VERSION) -> list[str]:
     """Every file of the bundle, in the order it must be uploaded: the release whole, then the loader naming it."""
-    return list(expected_objects(project))
+    return list(expected_objects(project, version))
 
 
-def expected_objects(project: Path) -> dict[str, bytes]:
-    """What the bucket holds after a deploy of ``project``: URI -> content."""
-    release, name = release_files(project), release_name(project)
+def expected_objects(project: Path, version: str = VERSION) -> dict[str, bytes]:
+    """What the bucket holds after a deploy of ``project`` for ``version``: URI -> content."""
+    release = release_files(project, version)
+    name = release_id(list(release.items()))
     loader = (project / "dags" / "pipelines_loader.py").read_text(encoding="utf-8")
     return {
         f"{DAGS_URI}.airflowignore": AIRFLOWIGNORE.encode(),
@@ -227,16 +256,16 @@ def expected_objects(project: Path) -> dict[str, bytes]:
             for path in sorted((project / "spark_jobs").iterdir())
             if path.suffix in (".py", ".ipynb")
         },
-        f"{DAGS_URI}requirements.txt": requirements_txt(VERSION).encode(),
+        f"{DAGS_URI}requirements.txt": requirements_txt(version).encode(),
         **{f"{DAGS_URI}releases/{name}/{path}": content for path, content in release.items()},
         f"{DAGS_URI}pipelines_loader.py": loader.replace('RELEASE = ""', f'RELEASE = "releases/{name}"').encode(),
     }
 
 
-def shipped_build(project: Path) -> dict[str, bytes]:
-    """The entries the deploy ships: each spec compiled for the lane, under the loader's cache key."""
-    profile = MODERN if VERSION.startswith("3.") else LEGACY
-    results = process([project / "pipelines"], profile=profile, airflow_major=int(VERSION[0]), root=project)
+def shipped_build(project: Path, version: str = VERSION) -> dict[str, bytes]:
+    """The entries the deploy ships: each spec compiled for the version (the lane's), under the loader's cache key."""
+    profile = MODERN if version.startswith("3.") else LEGACY
+    results = process([project / "pipelines"], profile=profile, airflow_major=int(version[0]), root=project)
     return shipped_entries(results)
 
 
@@ -255,7 +284,51 @@ def line(action: str, uri: str) -> str:
 
 
 def progress_lines(action: str, uris: list[str]) -> list[str]:
-    return [f"[{done}/{len(uris)}] {action} {uri}" for done, uri in enumerate(uris, start=1)]
+    return progress_of([(action, uri) for uri in uris])
+
+
+def progress_of(operations: list[tuple[str, str]]) -> list[str]:
+    """The progress lines of these operations (action, URI); a copy in S3 shows as add."""
+    return [f"[{done}/{len(operations)}] {action} {uri}" for done, (action, uri) in enumerate(operations, start=1)]
+
+
+def release_folder(name: str) -> str:
+    return f"{DAGS_URI}releases/{name}/"
+
+
+def release_uris(project: Path) -> list[str]:
+    """The files of the release of ``project``, in upload order."""
+    folder = release_folder(release_name(project))
+    return [uri for uri in bundle_uris(project) if uri.startswith(folder)]
+
+
+def release_line(action: str, name: str, files: int) -> str:
+    """The one plan line of a whole release kept or deleted."""
+    return line(action, release_folder(name)) + f"  ({files} file(s): {KEPT_LIVE if action == 'keep' else OLDER})"
+
+
+def within(uri: str) -> str:
+    """The path of a release's file within the release."""
+    return uri.split("/releases/", 1)[1].split("/", 1)[1]
+
+
+def deletion_order(uris: list[str]) -> list[str]:
+    """A release's files in the order a deploy deletes them: the upload phases reversed (specs, defaults.yaml,
+    compiled entries, pipelines/**.py and .sql, package, schemas), by path within each."""
+
+    def rank(uri: str) -> int:
+        path = within(uri)
+        if path.startswith("schemas/"):
+            return 5
+        if path.startswith("generator/"):
+            return 4
+        if path.startswith("pipelines/") and path.endswith((".py", ".sql")):
+            return 3
+        if path.startswith("compiled/"):
+            return 2
+        return 1 if path == "pipelines/defaults.yaml" else 0
+
+    return sorted(uris, key=lambda uri: (rank(uri), uri))
 
 
 def requirements_note(s3: Any) -> str:
@@ -275,8 +348,18 @@ def split(uri: str) -> tuple[str, str]:
 
 
 def versions(s3: Any) -> dict[str, list[str]]:
+    """Every key of both buckets but dagen's own records, with its history, oldest first: "put" or "deleted"."""
+    return {uri: kinds for uri, kinds in history(s3).items() if uri not in RECORDS}
+
+
+def record_versions(s3: Any) -> dict[str, list[str]]:
+    """The history of dagen's own records (the manifest, the lock), as :func:`versions` gives it."""
+    return {uri: kinds for uri, kinds in history(s3).items() if uri in RECORDS}
+
+
+def history(s3: Any) -> dict[str, list[str]]:
     """Every key of both buckets with its history, oldest first: "put" or "deleted"."""
-    history: dict[str, list[tuple[str, str]]] = {}
+    found: dict[str, list[tuple[str, str]]] = {}
     for bucket in (BUCKET, DATA_BUCKET):
         try:
             pages = list(s3.get_paginator("list_object_versions").paginate(Bucket=bucket))
@@ -285,16 +368,13 @@ def versions(s3: Any) -> dict[str, list[str]]:
         for page in pages:
             for kind, entries in (("put", page.get("Versions", [])), ("deleted", page.get("DeleteMarkers", []))):
                 for entry in entries:
-                    history.setdefault(f"s3://{bucket}/{entry['Key']}", []).append((entry["LastModified"], kind))
-    return {
-        uri: [kind for _, kind in sorted(entries, key=lambda e: e[0])]
-        for uri, entries in history.items()
-        if uri not in RECORDS
-    }
+                    found.setdefault(f"s3://{bucket}/{entry['Key']}", []).append((entry["LastModified"], kind))
+    return {uri: [kind for _, kind in sorted(entries, key=lambda e: e[0])] for uri, entries in found.items()}
 
 
 def current_objects(s3: Any) -> dict[str, bytes]:
-    """The current content of every object of both buckets (the test downloads; the deploy never does)."""
+    """The current content of every object of both buckets but dagen's records (the test downloads them all; the
+    deploy reads only its records and the loader)."""
     found = {}
     for bucket in (BUCKET, DATA_BUCKET):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -302,6 +382,43 @@ def current_objects(s3: Any) -> dict[str, bytes]:
                 if f"s3://{bucket}/{item['Key']}" not in RECORDS:
                     found[f"s3://{bucket}/{item['Key']}"] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
     return found
+
+
+def record(s3: Any, key: str) -> Any:
+    """One of dagen's own records (JSON) as the bucket holds it now, or None."""
+    try:
+        return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "NoSuchKey"
+        return None
+
+
+def managed(uris: list[str]) -> dict[str, list[str]]:
+    """What a manifest lists for these URIs: folder URI -> the paths below it."""
+    folders: dict[str, list[str]] = {}
+    for uri in uris:
+        folder = DAGS_URI if uri.startswith(DAGS_URI) else SCRIPTS_URI
+        folders.setdefault(folder, []).append(uri.removeprefix(folder))
+    return {folder: sorted(paths) for folder, paths in folders.items()}
+
+
+def manifest_of(uris: list[str], releases: list[str]) -> dict[str, Any]:
+    """The manifest that lists ``uris`` as dagen's, with the releases the loader was switched to, oldest first."""
+    return {"format": 1, "releases": releases, "managed": managed(uris)}
+
+
+def assert_records_list(s3: Any, uris: list[str], releases: list[str]) -> None:
+    """Between deploys: the manifest lists exactly ``uris``, per folder URI, and ``releases``; no lock is left."""
+    assert record(s3, MANIFEST_KEY) == manifest_of(uris, releases)
+    assert record(s3, LOCK_KEY) is None
+
+
+def holder_pattern() -> str:
+    """What a lock names: who took it, where, in which process of this test, when."""
+    return (
+        rf"{re.escape(getpass.getuser())}@{re.escape(socket.gethostname())} \(process {os.getpid()}\), "
+        r"started \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
+    )
 
 
 def assert_bucket_holds_the_bundle(s3: Any, project: Path, uris: list[str], extra: dict[str, bytes] | None = None):
@@ -318,7 +435,13 @@ def assert_bucket_holds_the_bundle(s3: Any, project: Path, uris: list[str], extr
 
 def test_first_deploy_uploads_everything_in_order(capsys, url: str, s3: Any, project: Path) -> None:
     uris = bundle_uris(project)
-    run = deploy(capsys, url, project)
+    during: list[tuple[Any, Any]] = []
+
+    def records_during(done: int, step: Any) -> None:
+        if done == 1:
+            during.append((record(s3, MANIFEST_KEY), record(s3, LOCK_KEY)))
+
+    run = deploy(capsys, url, project, on_step=records_during)
     assert run.code == 0
     assert run.out == [
         *head(),
@@ -329,6 +452,12 @@ def test_first_deploy_uploads_everything_in_order(capsys, url: str, s3: Any, pro
     assert run.err == progress_lines("add", uris)
     assert versions(s3) == {uri: ["put"] for uri in uris}
     assert_bucket_holds_the_bundle(s3, project, uris)
+    # The manifest listed the whole bundle before the first upload, while the deploy held the lock.
+    [(manifest, lock)] = during
+    assert manifest == manifest_of(uris, [])  # no release switched to yet
+    assert re.fullmatch(holder_pattern(), lock["holder"]), lock
+    assert_records_list(s3, uris, [release_name(project)])
+    assert record_versions(s3) == {RECORDS[0]: ["put", "put"], RECORDS[1]: ["put", "deleted"]}
 
 
 def test_second_deploy_uploads_nothing(capsys, url: str, s3: Any, project: Path) -> None:
@@ -342,27 +471,68 @@ def test_second_deploy_uploads_nothing(capsys, url: str, s3: Any, project: Path)
         f"summary: 0 added, 0 changed, 0 deleted, {len(uris)} unchanged",
     ]
     assert versions(s3) == {uri: ["put"] for uri in uris}  # a PUT would have added a version
+    assert_records_list(s3, uris, [release_name(project)])  # the same release: switched to once
 
 
-def test_editing_one_spec_uploads_exactly_that_file_and_its_entry(capsys, url: str, s3: Any, project: Path) -> None:
-    uris = bundle_uris(project)
+def edit(project: Path, spec: str) -> list[str]:
+    """Edit a spec's description; returns what changes in the release: the spec's compiled entry and the spec."""
+    path = project / "pipelines" / f"{spec}.yaml"
+    path.write_text(path.read_text().replace("description: ", "description: Nightly. ", 1))
+    folder = release_folder(release_name(project))
+    return [f"{folder}compiled/pipelines/{spec}.yaml.json", f"{folder}pipelines/{spec}.yaml"]
+
+
+def test_an_edited_spec_is_a_new_release_of_copies_and_the_two_releases_before_are_kept(
+    capsys, url: str, s3: Any, project: Path
+) -> None:
+    """Each edit is a new release: its unchanged files copied in S3, the edited spec and its entry added, the
+    loader switched to it.  The release MWAA parses and the one before stay (a sync may lag behind a switch);
+    an older one is deleted, --prune or not."""
     assert deploy(capsys, url, project).code == 0
-    spec = project / "pipelines" / "salary_batch_etl.yaml"
-    spec.write_text(spec.read_text().replace("description: ", "description: Nightly. "))
-    edited = [f"{DAGS_URI}compiled/pipelines/salary_batch_etl.yaml.json", f"{DAGS_URI}pipelines/salary_batch_etl.yaml"]
+    names = [release_name(project)]  # every release deployed, oldest first
+    files = {names[0]: release_uris(project)}  # each release's files, in upload order
+    objects = expected_objects(project)  # every object any deploy uploaded, with its content
+    written = {uri: ["put"] for uri in bundle_uris(project)}  # every key's versions, as versions() lists them
+    gone: list[str] = []
 
-    run = deploy(capsys, url, project)
+    for spec in ("salary_batch_etl", "movielens_emr_step_functions", "emr_notebook_best_sellers"):
+        edited = edit(project, spec)
+        uris, name, release = bundle_uris(project), release_name(project), release_uris(project)
+        assert name not in names
+        others = [uri for uri in uris if uri not in release and uri != LOADER_URI]  # outside the release
+        kept = sorted(names[-2:])  # the one MWAA parses and the one before; their lines go by name
+        deleted = [old for old in names[:-2] if old not in gone]
+        removed = deletion_order([uri for old in deleted for uri in files[old]])
+        kept_files = [uri for old in kept for uri in files[old]]
 
-    assert run.code == 0
-    assert run.out == [
-        *head(),
-        *(line("change", uri) for uri in edited),  # the spec's compiled entry goes up before the spec
-        *(line("unchanged", uri) for uri in uris if uri not in edited),
-        f"summary: 0 added, 2 changed, 0 deleted, {len(uris) - 2} unchanged",
-    ]
-    assert run.err == progress_lines("change", edited)
-    assert versions(s3) == {uri: ["put", "put"] if uri in edited else ["put"] for uri in uris}
-    assert_bucket_holds_the_bundle(s3, project, uris)
+        run = deploy(capsys, url, project)
+
+        assert run.code == 0
+        assert run.out == [
+            *head(),
+            # the release whole, its unchanged files copied from the releases there, then the loader switches to it
+            *(line("add" if uri in edited else "copy", uri) for uri in release),
+            line("change", LOADER_URI),
+            *(release_line("delete", old, len(files[old])) for old in deleted),
+            *(release_line("keep", old, len(files[old])) for old in kept),
+            *(line("unchanged", uri) for uri in others),
+            f"summary: {len(release)} added ({len(release) - 2} copied in S3), 1 changed, {len(removed)} deleted, "
+            f"{len(others)} unchanged; {len(kept_files)} remote-only file(s) kept",
+        ]
+        assert run.err == progress_of(
+            [*(("add", uri) for uri in release), ("change", LOADER_URI), *(("delete", uri) for uri in removed)]
+        )
+        written |= {uri: ["put"] for uri in release} | {uri: ["put", "deleted"] for uri in removed}
+        written[LOADER_URI].append("put")
+        assert versions(s3) == written  # a delete marker: a deleted release stays recoverable
+        names.append(name)
+        files[name] = release
+        objects |= expected_objects(project)
+        gone += deleted
+        assert_bucket_holds_the_bundle(s3, project, uris, extra={uri: objects[uri] for uri in kept_files})
+        assert_records_list(s3, [*uris, *kept_files], names)
+
+    assert gone == names[:1]  # the last deploy deleted the first release
 
 
 def test_dry_run_prints_the_plan_and_uploads_nothing(capsys, url: str, s3: Any, project: Path) -> None:
@@ -375,6 +545,13 @@ def test_dry_run_prints_the_plan_and_uploads_nothing(capsys, url: str, s3: Any, 
         f"dry run: {len(uris)} to add, 0 to change, 0 to delete, 0 unchanged; nothing uploaded",
     ]
     assert versions(s3) == {}
+    assert record_versions(s3) == {}  # neither a lock taken nor a manifest written
+
+    # Nor does it wait for a deploy that holds the lock: it only reads.
+    s3.put_object(Bucket=BUCKET, Key=LOCK_KEY, Body=b'{"holder": "the CI deploy"}\n')
+    assert deploy(capsys, url, project, "--dry-run").out == run.out
+    assert record_versions(s3) == {RECORDS[1]: ["put"]}
+    assert record(s3, LOCK_KEY) == {"holder": "the CI deploy"}
 
 
 OUTSIDE = {
@@ -388,47 +565,58 @@ OUTSIDE = {
     # the console's "Create folder" marker is the prefix itself, not a file
     f"s3://{BUCKET}/dags/": b"",
 }
+BY_HAND = {
+    # under the prefixes, but never uploaded by dagen
+    f"{DAGS_URI}hand_written_dag.py": b"from airflow import DAG\n",
+    f"{DAGS_URI}plugins.zip": b"PK",
+    f"{DAGS_URI}README.md": b"# What is in this bucket\n",
+    f"{SCRIPTS_URI}hand_copied_job.py": b"print('copied by hand')\n",
+}
+UNMANAGED = "  (not managed by dagen: left alone)"
 
 
-def test_prune_removes_the_deleted_spec_and_nothing_else(capsys, url: str, s3: Any, project: Path) -> None:
-    assert deploy(capsys, url, project).code == 0
-    for uri, body in OUTSIDE.items():
+def test_prune_deletes_what_dagen_uploaded_and_retired_and_never_what_it_did_not_upload(
+    capsys, url: str, s3: Any, project: Path
+) -> None:
+    retired = project / "spark_jobs" / "retired_job.py"
+    retired.write_text("print('retired')\n")
+    assert deploy(capsys, url, project).code == 0  # the retired job is uploaded, so dagen's to delete
+    for uri, body in {**OUTSIDE, **BY_HAND}.items():
         s3.put_object(Bucket=split(uri)[0], Key=split(uri)[1], Body=body)
+    retired.unlink()
     retired_job = f"{SCRIPTS_URI}retired_job.py"
-    s3.put_object(Bucket=DATA_BUCKET, Key="spark_jobs/retired_job.py", Body=b"print('retired')\n")
-    (project / "pipelines" / "salary_batch_etl.yaml").unlink()
-    deleted_spec = f"{DAGS_URI}pipelines/salary_batch_etl.yaml"
-    deleted_entry = f"{DAGS_URI}compiled/pipelines/salary_batch_etl.yaml.json"
     uris = bundle_uris(project)
     unchanged = [line("unchanged", uri) for uri in uris]
+    # unknown files under the DAGs prefix, then the scripts, each by path
+    not_managed = [line("keep", uri) + UNMANAGED for uri in sorted(BY_HAND) if uri.startswith(DAGS_URI)]
+    not_managed.append(line("keep", f"{SCRIPTS_URI}hand_copied_job.py") + UNMANAGED)
 
     kept = deploy(capsys, url, project)
     assert (kept.code, kept.err) == (0, [])
     assert kept.out == [
-        *head(specs=2),
-        line("keep", deleted_spec) + "  (not in the bundle; --prune deletes it)",
-        line("keep", deleted_entry) + "  (not in the bundle; --prune deletes it)",
+        *head(),
+        *not_managed,
         line("keep", retired_job) + "  (not in the bundle; --prune deletes it)",
         *unchanged,
-        f"summary: 0 added, 0 changed, 0 deleted, {len(uris)} unchanged; 3 remote-only file(s) kept",
+        f"summary: 0 added, 0 changed, 0 deleted, {len(uris)} unchanged; 5 remote-only file(s) kept",
     ]
+    assert_records_list(s3, [*uris, retired_job], [release_name(project)])
 
-    pruned = deploy(capsys, url, project, "--prune")
-    assert pruned.code == 0
-    assert pruned.out == [
-        *head(specs=2),
-        line("delete", deleted_spec),  # specs, then their entries, then the scripts a running task may still need
-        line("delete", deleted_entry),
+    code, printed = deploy_interleaved(url, project, "--prune")
+    assert code == 0
+    assert printed == [  # the plan first, then the deletion done
+        *head(),
         line("delete", retired_job),
+        *not_managed,
         *unchanged,
-        f"summary: 0 added, 0 changed, 3 deleted, {len(uris)} unchanged",
+        f"[1/1] delete {retired_job}",
+        f"summary: 0 added, 0 changed, 1 deleted, {len(uris)} unchanged; 4 remote-only file(s) kept",
     ]
-    assert pruned.err == progress_lines("delete", [deleted_spec, deleted_entry, retired_job])
-    assert_bucket_holds_the_bundle(s3, project, uris, extra=OUTSIDE)
+    assert_bucket_holds_the_bundle(s3, project, uris, extra={**OUTSIDE, **BY_HAND})
     history = versions(s3)
-    # A delete marker: the spec's last version stays recoverable in the versioned bucket.
-    assert history[deleted_spec] == ["put", "deleted"]
-    assert {uri: history[uri] for uri in OUTSIDE} == {uri: ["put"] for uri in OUTSIDE}
+    assert retired_job not in history  # the scripts' bucket is not versioned: nothing of it is left
+    assert {uri: history[uri] for uri in {**OUTSIDE, **BY_HAND}} == {uri: ["put"] for uri in {**OUTSIDE, **BY_HAND}}
+    assert_records_list(s3, uris, [release_name(project)])
 
 
 def break_spec(project: Path) -> None:
@@ -446,7 +634,7 @@ def test_an_invalid_spec_blocks_the_whole_deploy(
     shutil.copy(project / "pipelines" / "emr_notebook_best_sellers.yaml", project / "pipelines" / "new_pipeline.yaml")
     (project / "spark_jobs" / "salary_averages.py").unlink()
     break_spec(project)
-    before = versions(s3)
+    before, records_before = versions(s3), record_versions(s3)
 
     run = deploy(capsys, url, project, "--prune")
 
@@ -461,6 +649,7 @@ def test_an_invalid_spec_blocks_the_whole_deploy(
         "    hint: fix them (dagen validate pipelines/) and deploy again",
     ]
     assert versions(s3) == before
+    assert record_versions(s3) == records_before  # nor a lock taken
 
 
 @pytest.mark.parametrize(
@@ -518,6 +707,7 @@ def test_a_bucket_mwaa_cannot_use_is_refused(
     if versioning != "no bucket":
         assert s3.list_object_versions(Bucket=bucket).get("Versions", []) == []
     assert versions(s3) == {}  # nor a script
+    assert record_versions(s3) == {}  # nor a lock or a manifest
 
 
 def test_without_scripts_uri_the_scripts_are_left_alone(capsys, url: str, s3: Any, project: Path) -> None:
@@ -533,61 +723,84 @@ def test_without_scripts_uri_the_scripts_are_left_alone(capsys, url: str, s3: An
     assert not any(SCRIPTS_URI in text for text in out)
     history = versions(s3)
     assert history.pop(f"{SCRIPTS_URI}retired_job.py") == ["put"]
-    assert history == {uri: ["put"] for uri in bundle_uris(project) if uri.startswith(DAGS_URI)}
+    uris = [uri for uri in bundle_uris(project, version="3.3.1") if uri.startswith(DAGS_URI)]
+    assert history == {uri: ["put"] for uri in uris}
+    assert_records_list(s3, uris, [release_name(project, version="3.3.1")])  # the manifest lists no scripts folder
 
 
 def test_killing_the_server_mid_deploy_fails_clearly_and_a_rerun_converges(
-    capsys, project: Path, monkeypatch: pytest.MonkeyPatch
+    capsys, url: str, s3: Any, project: Path
 ) -> None:
-    # No retries: a refused connection fails at once instead of after botocore's back-off.
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    first = start_server()
-    url = url_of(first)
-    port = first.get_host_and_port()[1]
-    remove_buckets(url)
-    make_buckets(url)
+    """The server goes away mid-release: from the 20th operation on, every request finds its connection closed
+    (a proxy in front of the server drops them, at once, where stopping the server would take half a second
+    while the uploads into the release, 8 at a time, went on)."""
+    proxy = FaultProxy(url)
     uris = bundle_uris(project)
+    release = release_folder(release_name(project))
     survived = 20
 
     def kill_after(done: int, step: Any) -> None:
         if done == survived:
-            first.stop()
+            proxy.reset(lambda number: "drop")
 
-    broken = deploy(capsys, url, project, on_step=kill_after)
+    try:
+        # One attempt per request: a dropped connection fails at once instead of after botocore's back-off.
+        broken = deploy(capsys, proxy.url, project, "--max-attempts", "1", on_step=kill_after)
+    finally:
+        proxy.close()
 
-    failed = uris[survived]
-    assert failed.startswith(f"{DAGS_URI}generator/")  # mid-package: the worst place to stop
-    source = failed.removeprefix(DAGS_URI)
+    done = len(broken.err) - 2
+    failed = uris[done]
+    assert done >= survived
+    assert failed.startswith(f"{release}generator/")  # mid-release, mid-package
     assert broken.code == 1
     assert broken.err == [
-        *progress_lines("add", uris)[:survived],
-        f"dagen deploy: uploading {source} to {failed} failed: "
-        f'Could not connect to the endpoint URL: "{url}/{BUCKET}/dags/{source}"',
-        f"    hint: {survived} of {len(uris)} operation(s) done, in order; "
+        *progress_lines("add", uris)[:done],
+        f"dagen deploy: uploading {within(failed)} to {failed} failed: "
+        f"Connection was closed before we received a valid response from endpoint URL: "
+        f'"{proxy.url}/{BUCKET}/{split(failed)[1]}".',
+        f"    hint: {done} of {len(uris)} operation(s) done; "
         "rerun dagen deploy to finish (it uploads only what still differs)",
     ]
     assert broken.out[-1] == line("add", uris[-1])  # the plan, then no summary
 
-    second = start_server(port)  # moto's state is process-wide: the bucket is as the first server left it
-    try:
-        s3 = client_for(url)
-        assert sorted(versions(s3)) == sorted(uris[:survived])
-        rerun = deploy(capsys, url, project)
-        assert rerun.code == 0
-        assert rerun.out == [
-            *head(),
-            *(line("add", uri) for uri in uris[survived:]),
-            *(line("unchanged", uri) for uri in uris[:survived]),
-            f"summary: {len(uris) - survived} added, 0 changed, 0 deleted, {survived} unchanged",
-        ]
-        assert rerun.err == progress_lines("add", uris[survived:])
-        converged = deploy(capsys, url, project)
-        assert converged.out[-1] == f"summary: 0 added, 0 changed, 0 deleted, {len(uris)} unchanged"
-        assert versions(s3) == {uri: ["put"] for uri in uris}
-        assert_bucket_holds_the_bundle(s3, project, uris)
-    finally:
-        remove_buckets(url)
-        second.stop()
+    # The server is back (the proxy is gone): the bucket is as the killed deploy left it.
+    there = [uri for uri in uris if uri in versions(s3)]
+    assert there[:done] == uris[:done] and LOADER_URI not in there  # the loader never went up
+    assert versions(s3) == {uri: ["put"] for uri in there}
+    # The manifest had listed the whole bundle before the first upload; the lock stayed (S3 was gone).
+    assert record(s3, MANIFEST_KEY) == manifest_of(uris, [])
+    holder = record(s3, LOCK_KEY)["holder"]
+    assert re.fullmatch(holder_pattern(), holder), holder
+
+    refused = deploy(capsys, url, project)
+    assert (refused.code, refused.out) == (1, head()[:2])
+    assert refused.err == [
+        f"dagen deploy: another deploy to {DAGS_URI} is in progress: {holder}; nothing was uploaded",
+        f"    hint: wait for it to finish; if it died, rerun with --break-lock (the lock is {RECORDS[1]})",
+    ]
+    assert versions(s3) == {uri: ["put"] for uri in there}
+    assert record_versions(s3)[RECORDS[1]] == ["put"]
+
+    expected = expected_objects(project)
+    missing = [uri for uri in uris if uri not in there]
+    held = {expected[uri] for uri in there if uri.startswith(DAGS_URI)}
+    copied = [uri for uri in missing if expected[uri] in held]  # content the prefix holds: copied in S3
+    rerun = deploy(capsys, url, project, "--break-lock")
+    assert rerun.code == 0
+    assert rerun.out == [
+        *head(),
+        *(line("copy" if uri in copied else "add", uri) for uri in missing),
+        *(line("unchanged", uri) for uri in there),
+        f"summary: {len(missing)} added{f' ({len(copied)} copied in S3)' if copied else ''}, "
+        f"0 changed, 0 deleted, {len(there)} unchanged",
+    ]
+    assert rerun.err == progress_lines("add", missing)
+    converged = deploy(capsys, url, project)
+    assert converged.out[-1] == f"summary: 0 added, 0 changed, 0 deleted, {len(uris)} unchanged"
+    assert versions(s3) == {uri: ["put"] for uri in uris}
+    assert_bucket_holds_the_bundle(s3, project, uris)
+    assert_records_list(s3, uris, [release_name(project)])
 
 
 def test_an_aws_error_mid_deploy_names_the_file_and_the_cause(capsys, url: str, s3: Any, project: Path) -> None:
@@ -606,15 +819,18 @@ def test_an_aws_error_mid_deploy_names_the_file_and_the_cause(capsys, url: str, 
         f"[1/{len(uris)}] add {uris[0]}",
         f"dagen deploy: uploading spark_jobs/best_sellers.py to {uris[1]} failed: "
         "NoSuchBucket: The specified bucket does not exist",
-        f"    hint: 1 of {len(uris)} operation(s) done, in order; "
+        f"    hint: 1 of {len(uris)} operation(s) done; "
         "rerun dagen deploy to finish (it uploads only what still differs)",
     ]
     assert versions(s3) == {uris[0]: ["put"]}
+    # S3 still answered: the lock is released; the manifest lists what the deploy set out to upload.
+    assert_records_list(s3, uris, [])
 
 
 def test_the_listing_decides_and_metadata_settles_what_it_cannot(capsys, url: str, s3: Any, project: Path) -> None:
     """A multipart upload's ETag is not an MD5: the SHA-256 metadata (a HEAD, not a download) decides."""
     assert deploy(capsys, url, project).code == 0
+    release = release_folder(release_name(project)).removeprefix(f"s3://{BUCKET}/")
 
     def multipart(key: str, body: bytes, metadata: dict[str, str]) -> None:
         upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key, Metadata=metadata)["UploadId"]
@@ -628,14 +844,14 @@ def test_the_listing_decides_and_metadata_settles_what_it_cannot(capsys, url: st
         assert s3.head_object(Bucket=BUCKET, Key=key)["ETag"].endswith('-1"')
 
     defaults = project / "pipelines" / "defaults.yaml"
-    multipart("dags/pipelines/defaults.yaml", defaults.read_bytes(), {"dagen-sha256": _sha256(defaults)})
+    multipart(f"{release}pipelines/defaults.yaml", defaults.read_bytes(), {"dagen-sha256": _sha256(defaults)})
     schema = project / "schemas" / "pipeline.schema.json"
-    multipart("dags/schemas/pipeline.schema.json", schema.read_bytes(), {})  # same bytes, but nothing proves it
+    multipart(f"{release}schemas/pipeline.schema.json", schema.read_bytes(), {})  # same bytes, but nothing proves it
 
     run = deploy(capsys, url, project)
-    changed = f"{DAGS_URI}schemas/pipeline.schema.json"
+    changed = f"s3://{BUCKET}/{release}schemas/pipeline.schema.json"
     assert run.out[5:7] == [line("change", changed), line("unchanged", f"{DAGS_URI}.airflowignore")]
-    assert line("unchanged", f"{DAGS_URI}pipelines/defaults.yaml") in run.out
+    assert line("unchanged", f"s3://{BUCKET}/{release}pipelines/defaults.yaml") in run.out
     assert run.out[-1] == f"summary: 0 added, 1 changed, 0 deleted, {len(bundle_uris(project)) - 1} unchanged"
 
 
@@ -708,11 +924,21 @@ def test_the_downloaded_bundle_loads_every_seed_dag_with_its_own_package(
     """The DAGs prefix, synced into an empty folder as MWAA does, is a DAGs folder Airflow loads."""
     assert deploy(capsys, url, project).code == 0
     folder = sync(s3, tmp_path / "mwaa" / "dags")
-    assert (folder / "generator" / "loader" / "airflow_loader.py").is_file()
+    name = release_name(project)
+    assert sorted(path.name for path in folder.iterdir()) == [
+        ".airflowignore",
+        "dagen-manifest.json",
+        "pipelines_loader.py",
+        "releases",
+        "requirements.txt",
+    ]
+    assert [path.name for path in (folder / "releases").iterdir()] == [name]
+    assert (folder / "releases" / name / "generator" / "loader" / "airflow_loader.py").is_file()
 
     report = probe(folder, tmp_path)
     assert report["installed_generator"] is None  # nothing but the bundle can provide the package
-    assert report["generator"] == str(folder / "generator" / "__init__.py")
+    assert report["release"] == f"releases/{name}"
+    assert report["generator"] == str(folder / "releases" / name / "generator" / "__init__.py")
     assert report["airflow"] == VERSION
     assert report["import_errors"] == {}
     assert report["dag_ids"] == SEEDS
@@ -761,7 +987,9 @@ def test_a_bundle_that_parses_past_the_import_timeout_is_refused_before_any_uplo
 
 
 def tamper(folder: Path, spec: str, change: Callable[[dict], None]) -> None:
-    entry = folder / "compiled" / "pipelines" / f"{spec}.yaml.json"
+    """Change a spec's shipped entry in a synced DAGs folder (the release its loader names)."""
+    release = re.search(r'^RELEASE = "([^"]+)"', (folder / "pipelines_loader.py").read_text(), re.MULTILINE).group(1)
+    entry = folder / release / "compiled" / "pipelines" / f"{spec}.yaml.json"
     data = json.loads(entry.read_text())
     change(data)
     entry.write_text(json.dumps(data))
@@ -797,45 +1025,92 @@ def test_a_tampered_shipped_entry_is_ignored_and_its_spec_compiled(
     assert all("dagen:invalid-spec" not in tags for tags in report["tags"].values())
 
 
+def as_in_the_docs(lines: list[str]) -> list[str]:
+    """Lines with what depends on the day and the machine made neutral: the release names (ID1, ID2 in the order
+    they first appear), the counts that grow with the package (progress counters, file counts of a whole release,
+    the summary's added, copied and kept), the parse budget's seconds."""
+    names: dict[str, str] = {}
+    total = max((int(found.group(1)) for text in lines if (found := re.match(r"\[\d+/(\d+)\] ", text))), default=0)
+
+    def counter(found: re.Match[str]) -> str:
+        done = int(found.group(1))
+        return f"[{done}/N]" if done <= total // 2 else f"[N-{total - done}/N]" if done < total else "[N/N]"
+
+    out = []
+    for text in lines:
+        text = re.sub(
+            r"releases/([0-9a-f]{16})/", lambda m: f"releases/ID{names.setdefault(m[1], len(names) + 1)}/", text
+        )
+        text = re.sub(r"^\[(\d+)/\d+\]", counter, text)
+        text = re.sub(r"\(\d+ file\(s\): ", "(R file(s): ", text)
+        text = re.sub(r"^summary: \d+ added \(\d+ copied in S3\)", "summary: A added (C copied in S3)", text)
+        text = re.sub(r"; \d+ remote-only file\(s\) kept$", "; K remote-only file(s) kept", text)
+        out.append(re.sub(r"\d+\.\d\d s\b", "N s", text))
+    return out
+
+
 def test_the_docs_example_is_what_the_command_prints(capsys, url: str, project: Path, repo: Path) -> None:
-    """docs/deploying-dags.md's example, whose "..." lines stand for unchanged files left out."""
+    """docs/deploying-dags.md's example, whose "..." lines stand for lines left out.
+
+    The release names and the counts that grow with the package are those of the day the docs were written:
+    both sides are compared through :func:`as_in_the_docs`, and the real figures are checked on their own.
+    """
     bucket, data = DOCS_BUCKETS
     argv = ["--bucket", bucket, "--scripts-uri", f"s3://{data}/spark_jobs/", "--prune"]
     s3 = client_for(url)
     for name in (bucket, data):
         s3.create_bucket(Bucket=name)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    retired = project / "spark_jobs" / "weekly_report.py"
+    retired.write_text("print('weekly')\n")
     assert main([*argv, "--endpoint-url", url, "--project", str(project), "--no-parse-budget"]) == 0
+    version = "3.3.1"  # the default: the example names none
+    before, before_name = release_files(project, version), release_name(project, version)
     spec = project / "pipelines" / "salary_batch_etl.yaml"
     spec.write_text(spec.read_text().replace("description: ", "description: Nightly. "))
     (project / "pipelines" / "emr_notebook_best_sellers.yaml").unlink()
     script = project / "spark_jobs" / "salary_averages.py"
     script.write_text(script.read_text() + "\n")
+    retired.unlink()
+    after = release_files(project, version)
     capsys.readouterr()
 
-    assert main([*argv, "--endpoint-url", url, "--project", str(project)]) == 0
+    both = io.StringIO()  # as a terminal shows them: the progress (stderr) between the plan and the summary
+    with contextlib.redirect_stdout(both), contextlib.redirect_stderr(both):
+        assert main([*argv, "--endpoint-url", url, "--project", str(project)]) == 0
+    printed = both.getvalue().splitlines()
 
-    captured = capsys.readouterr()
-    out, err = captured.out.splitlines(), captured.err.splitlines()
-    # as a terminal shows them (progress goes to stderr); the parse budget's seconds are this machine's
-    printed = [re.sub(r"\d+\.\d\d s\b", "N s", text) for text in [*out[:-1], *err, out[-1]]]
+    dags, scripts = f"s3://{bucket}/dags/", f"s3://{data}/spark_jobs/"
+    operations = 1 + len(after) + 1 + 1  # the changed script, the new release, the loader, the retired script
+    assert printed[-operations - 1 :] == [
+        f"[1/{operations}] change {scripts}salary_averages.py",
+        *(
+            f"[{done}/{operations}] add {dags}releases/{release_name(project, version)}/{path}"
+            for done, path in enumerate(after, start=2)
+        ),
+        f"[{operations - 1}/{operations}] change {dags}pipelines_loader.py",
+        f"[{operations}/{operations}] delete {scripts}weekly_report.py",
+        f"summary: {len(after)} added ({len(after) - 2} copied in S3), 2 changed, 1 deleted, 8 unchanged; "
+        f"{len(before)} remote-only file(s) kept",
+    ]
+    kept = f"  keep      {dags}releases/{before_name}/  ({len(before)} file(s): {KEPT_LIVE})"
+    assert printed.index(kept) == printed.index(f"  delete    {scripts}weekly_report.py") + 1
+
     example = console_block((repo / "docs" / "deploying-dags.md").read_text(), f"dagen deploy {' '.join(argv)}")
-    example = [re.sub(r"\d+\.\d\d s\b", "N s", text) for text in example]
     segments: list[list[str]] = [[]]
-    for text in example:
+    for text in as_in_the_docs(example):
         if text.strip() == "...":
             segments.append([])
         else:
             segments[-1].append(text)
-    summary = segments[-1].pop()
-    position = 0
-    for segment in segments:  # each run of lines between "..." is printed as is, in this order
+    printed = as_in_the_docs(printed)
+    assert printed[: len(segments[0])] == segments[0]  # the example starts where the command does
+    position = len(segments[0])
+    for segment in segments[1:]:  # each run of lines between "..." is printed as is, in this order
         starts = [i for i in range(position, len(printed)) if printed[i : i + len(segment)] == segment]
         assert starts, segment
         position = starts[0] + len(segment)
-    unchanged = len(bundle_uris(project)) - 3  # the script, the spec and its compiled entry changed
-    # the docs' count of unchanged files is the one of the day they were written (the package grows)
-    assert printed[position:] == [re.sub(r"\d+ unchanged$", f"{unchanged} unchanged", summary)]
+    assert position == len(printed)  # and it ends where the command does
 
 
 ATHENA_SPEC = """\
@@ -849,49 +1124,180 @@ tasks:
     database: analytics
     workgroup: analytics
 """
+QUERY_V1 = "SELECT count(*) FROM events WHERE day = DATE '{{ ds }}'\n"
+QUERY_V2 = "SELECT count(*) FROM orders WHERE day = DATE '{{ ds }}'\n"
 
 
-def test_sql_files_go_up_before_the_specs_that_read_them_and_every_state_compiles(
+class DagsPrefix:
+    """The DAGs prefix after each operation of a deploy, as MWAA would sync it: listed once, then followed
+    operation by operation, each checked with a HEAD (a listing per state costs moto about a second), and listed
+    again at the end (:meth:`check`)."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self.etags = self.listing()
+        self.loader: tuple[str, str | None] = ("", None)  # the ETag of the loader last read, and its release
+
+    def listing(self) -> dict[str, str]:
+        """Path below the prefix -> ETag, dagen's own records left out (the loader never reads them)."""
+        found = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="dags/"):
+            for item in page.get("Contents", []):
+                if f"s3://{BUCKET}/{item['Key']}" not in RECORDS:
+                    found[item["Key"].removeprefix("dags/")] = item["ETag"].strip('"')
+        return found
+
+    def follow(self, step: Any) -> None:
+        """The operation the deploy reports done, as the bucket shows it."""
+        if step.area != "dags":
+            return
+        try:
+            etag = self.s3.head_object(Bucket=BUCKET, Key=f"dags/{step.path}")["ETag"].strip('"')
+        except ClientError:
+            etag = None
+        assert (etag is None) == (step.action == "delete"), step
+        if etag is None:
+            del self.etags[step.path]
+        else:
+            self.etags[step.path] = etag
+
+    def live(self) -> tuple[str | None, dict[str, str]]:
+        """The release the loader names, with the files of that release (path within it -> ETag); (None, {})
+        without a loader."""
+        etag = self.etags.get("pipelines_loader.py")
+        if etag is None:
+            return None, {}
+        if self.loader[0] != etag:
+            text = self.s3.get_object(Bucket=BUCKET, Key="dags/pipelines_loader.py")["Body"].read().decode()
+            self.loader = (etag, re.search(r'^RELEASE = "releases/([0-9a-f]+)"', text, re.MULTILINE).group(1))
+        name = self.loader[1]
+        folder = f"releases/{name}/"
+        return name, {path.removeprefix(folder): tag for path, tag in self.etags.items() if path.startswith(folder)}
+
+    def check(self) -> None:
+        """Nothing changed but what the operations said."""
+        assert self.etags == self.listing()
+
+
+def md5s(files: dict[str, bytes]) -> dict[str, str]:
+    return {path: hashlib.md5(content, usedforsecurity=False).hexdigest() for path, content in files.items()}
+
+
+def test_sql_files_ship_in_the_release_and_every_state_of_the_bucket_loads_the_old_or_the_new_dags(
     capsys, url: str, s3: Any, project: Path, tmp_path: Path
 ) -> None:
+    """After every operation of four deploys (the first; a spec moved to a new .sql file; two edits, the second of
+    which deletes the first release), the loader in the bucket names a release that is all there and whose specs
+    compile; Airflow loads the old DAGs just before a switch and the new ones while an old release is deleted."""
     pipelines = project / "pipelines"
     (pipelines / "sql").mkdir()
-    (pipelines / "sql" / "counts_v1.sql").write_text("SELECT count(*) FROM events WHERE day = DATE '{{ ds }}'\n")
+    (pipelines / "sql" / "counts_v1.sql").write_text(QUERY_V1)
     (pipelines / "athena_counts.yaml").write_text(ATHENA_SPEC.format(name="counts_v1"))
-    spec = f"{DAGS_URI}pipelines/athena_counts.yaml"
-    v1, v2 = f"{DAGS_URI}pipelines/sql/counts_v1.sql", f"{DAGS_URI}pipelines/sql/counts_v2.sql"
-    problems: list[tuple[str, list[str]]] = []
+    releases: dict[str | None, dict[str, str]] = {None: {}}  # what a state may load: release -> its files' MD5s
+    seen: list[str | None] = []  # the release each state loads
+    problems: list[tuple[str, Any]] = []
+    compiled: set[str] = set()
+    probes: dict[str, dict[str, Any]] = {}
+    prefixes: list[DagsPrefix] = []
 
-    def every_state_compiles(done: int, step: Any) -> None:
-        """After each operation, what a sync would copy of pipelines/ compiles without a diagnostic."""
-        synced = sync(s3, tmp_path / "synced", prefix="dags/pipelines/")
-        for result in process([synced], profile=installed_profile(), airflow_major=airflow_major()):
-            if result.diagnostics:
-                problems.append((step.path, [d.text() for d in result.diagnostics]))
+    def every_state_loads_a_whole_release(done: int, step: Any) -> None:
+        prefixes[-1].follow(step)
+        name, files = prefixes[-1].live()
+        seen.append(name)
+        if name not in releases or files != releases[name]:
+            problems.append((step.path, name))
+        elif name is not None and name not in compiled:  # the specs of each release the bucket may load compile
+            compiled.add(name)
+            synced = sync(s3, tmp_path / "synced" / name / "pipelines", prefix=f"dags/releases/{name}/pipelines/")
+            for result in process([synced], profile=installed_profile(), airflow_major=airflow_major()):
+                if result.diagnostics:
+                    problems.append((step.path, [d.text() for d in result.diagnostics]))
 
-    first = deploy(capsys, url, project, on_step=every_state_compiles)
-    assert (first.code, problems) == (0, [])
-    added = [text.split()[-1] for text in first.out if text.startswith("  add ")]
-    assert added.index(v1) < added.index(spec)  # the SQL before the spec that reads it
+    def deploy_followed(on_step: Callable[[int, Any], None] = every_state_loads_a_whole_release) -> Run:
+        """A deploy (with --prune: it changes nothing here) of a new release, every state of it checked."""
+        releases[release_name(project)] = md5s(release_files(project))
+        seen.clear()
+        prefixes.append(DagsPrefix(s3))
+        run = deploy(capsys, url, project, "--prune", on_step=on_step)
+        prefixes[-1].check()  # the bucket holds what the operations did, and nothing else changed
+        assert (run.code, problems) == (0, [])
+        return run
 
-    # The spec moves to a new file: the new file goes up first, the old one is deleted only after the spec.
+    first = deploy_followed()
+    names, files = [release_name(project)], {release_name(project): release_uris(project)}
+    objects = expected_objects(project)  # every object a deploy uploaded, with its content
+    assert seen == [None] * (len(bundle_uris(project)) - 1) + names  # nothing to load until the loader, the last
+    assert line("add", f"{release_folder(names[0])}pipelines/sql/counts_v1.sql") in first.out
+
+    # The spec moves to a new .sql file: a new release; the old one, and its .sql file, stay for MWAA meanwhile.
     (pipelines / "sql" / "counts_v1.sql").unlink()
-    (pipelines / "sql" / "counts_v2.sql").write_text("SELECT count(*) FROM orders WHERE day = DATE '{{ ds }}'\n")
+    (pipelines / "sql" / "counts_v2.sql").write_text(QUERY_V2)
     (pipelines / "athena_counts.yaml").write_text(ATHENA_SPEC.format(name="counts_v2"))
-    second = deploy(capsys, url, project, "--prune", on_step=every_state_compiles)
-    assert (second.code, problems) == (0, [])
-    done = [text.split("] ", 1)[1] for text in second.err if text.startswith("[")]
-    assert [operation for operation in done if "/dags/pipelines/" in operation] == [
-        f"add {v2}",
-        f"change {spec}",
-        f"delete {v1}",
-    ]
+    names.append(release_name(project))
+    files[names[1]] = release_uris(project)
+    objects |= expected_objects(project)
 
-    # Airflow loads the synced bundle, and the Athena task runs the SQL of the file.
-    report = probe(sync(s3, tmp_path / "mwaa" / "dags"), tmp_path)
-    assert report["import_errors"] == {}
-    assert report["dag_ids"] == sorted([*SEEDS, "athena_counts"])
-    assert "dagen:invalid-spec" not in report["tags"]["athena_counts"]
-    assert report["athena_queries"] == {
-        "athena_counts.counts": "SELECT count(*) FROM orders WHERE day = DATE '{{ ds }}'\n"
+    def and_probe_before_the_switch(done: int, step: Any) -> None:
+        every_state_loads_a_whole_release(done, step)
+        if f"{DAGS_URI}{step.path}" == files[names[1]][-1]:  # the new release is all there; the loader is next
+            probes["before"] = probe(sync(s3, tmp_path / "before-switch" / "dags"), tmp_path)
+
+    second = deploy_followed(and_probe_before_the_switch)
+    assert seen == [names[0]] * len(files[names[1]]) + [names[1]]
+    folder = release_folder(names[1])
+    others = len(bundle_uris(project)) - len(files[names[1]]) - 1
+    assert [text for text in second.out[len(head()) :] if not text.startswith(("  copy ", "  unchanged "))] == [
+        line("add", f"{folder}pipelines/sql/counts_v2.sql"),
+        line("add", f"{folder}compiled/pipelines/athena_counts.yaml.json"),
+        line("add", f"{folder}pipelines/athena_counts.yaml"),
+        line("change", LOADER_URI),
+        release_line("keep", names[0], len(files[names[0]])),  # counts_v1.sql with it: the old spec reads it
+        f"summary: {len(files[names[1]])} added ({len(files[names[1]]) - 3} copied in S3), 1 changed, 0 deleted, "
+        f"{others} unchanged; {len(files[names[0]])} remote-only file(s) kept",
+    ]
+    before = probes["before"]
+    assert before["release"] == f"releases/{names[0]}"
+    assert before["import_errors"] == {}
+    assert before["dag_ids"] == sorted([*SEEDS, "athena_counts"])
+    assert before["athena_queries"] == {"athena_counts.counts": QUERY_V1}
+
+    # Two more releases: the second of them deletes the first release, counts_v1.sql with it.
+    edit(project, "athena_counts")
+    names.append(release_name(project))
+    files[names[2]] = release_uris(project)
+    objects |= expected_objects(project)
+    deploy_followed()
+    assert seen == [names[1]] * len(files[names[2]]) + [names[2]]
+    edit(project, "salary_batch_etl")
+    names.append(release_name(project))
+    files[names[3]] = release_uris(project)
+    removed = deletion_order(files[names[0]])
+    assert f"{release_folder(names[0])}pipelines/sql/counts_v1.sql" in removed
+
+    def and_probe_mid_deletion(done: int, step: Any) -> None:
+        every_state_loads_a_whole_release(done, step)
+        if f"{DAGS_URI}{step.path}" == removed[len(removed) // 2]:
+            probes["during"] = probe(sync(s3, tmp_path / "mid-deletion" / "dags"), tmp_path)
+
+    fourth = deploy_followed(and_probe_mid_deletion)
+    assert seen == [names[2]] * len(files[names[3]]) + [names[3]] * (1 + len(removed))
+    assert fourth.err[-len(removed) :] == [
+        f"[{done}/{len(fourth.err)}] delete {uri}"
+        for done, uri in enumerate(removed, start=len(fourth.err) - len(removed) + 1)
+    ]
+    during = probes["during"]
+    assert during["release"] == f"releases/{names[3]}"
+    assert during["import_errors"] == {}
+    assert during["dag_ids"] == sorted([*SEEDS, "athena_counts"])
+    assert "dagen:invalid-spec" not in during["tags"]["athena_counts"]
+    assert during["athena_queries"] == {"athena_counts.counts": QUERY_V2}  # the Athena task runs the file's SQL
+    # each object written once (twice for the loader), the first release's deleted: no state but those followed
+    assert versions(s3) == {
+        **{uri: ["put"] for name in names[1:] for uri in files[name]},
+        **{uri: ["put"] for uri in bundle_uris(project)},
+        **{uri: ["put", "deleted"] for uri in removed},
+        LOADER_URI: ["put"] * 4,
     }
+    kept = [uri for name in names[1:3] for uri in files[name]]
+    assert_bucket_holds_the_bundle(s3, project, bundle_uris(project), extra={uri: objects[uri] for uri in kept})
+    assert_records_list(s3, [*bundle_uris(project), *kept], names)

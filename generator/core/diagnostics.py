@@ -246,8 +246,13 @@ class Diagnostic:
         return (self.file, self.line, self.column, self.code)
 
     def text(self) -> str:
-        head = f"{self.file}:{self.line}:{self.column}: {self.code} {self.message}"
-        return f"{head}\n    hint: {self.hint}" if self.hint else head
+        """One line (and one hint line): a line break inside a value the message quotes is shown escaped."""
+        head = f"{self.file}:{self.line}:{self.column}: {self.code} {_one_line(self.message)}"
+        return f"{head}\n    hint: {_one_line(self.hint)}" if self.hint else head
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def sorted_unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

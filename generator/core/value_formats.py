@@ -33,8 +33,7 @@ STATE_MACHINE_ARN_PATTERN = (
     r"|[^{]*(\{\{|\{%).*)$"
 )
 SCHEDULE_PATTERN = (
-    r"^\s*(@(once|continuous|hourly|daily|weekly|monthly|quarterly|yearly)"
-    r"|[0-9A-Za-z*,/-]+(\s+[0-9A-Za-z*,/-]+){4})\s*$"
+    r"^(@(once|continuous|hourly|daily|weekly|monthly|quarterly|yearly)|[0-9A-Za-z*,/-]+( +[0-9A-Za-z*,/-]+){4})$"
 )
 MAX_DURATION_SECONDS = 366 * 86400  # a year: Airflow adds durations to dates; a larger one overflows them
 
@@ -130,6 +129,8 @@ def _cron_field_problem(text: str, name: str, low: int, high: int) -> str | None
 
 def schedule_problem(value: str) -> str | None:
     text = value.strip()
+    if text != value:
+        return f"the schedule {value!r} has spaces or line breaks around it (Airflow would refuse it)"
     if text.startswith("@"):
         if text in SCHEDULE_PRESETS:
             return None

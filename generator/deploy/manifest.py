@@ -67,7 +67,7 @@ class Manifest:
         except ValueError:
             return None
         ours = isinstance(data, dict) and data.get("format") == FORMAT
-        folders, releases = (data.get("managed"), data.get("releases")) if ours else (None, None)
+        folders, releases = (data.get("managed"), data.get("releases", [])) if ours else (None, None)
         if not isinstance(folders, dict) or not all(
             isinstance(paths, list) and all(isinstance(path, str) for path in paths) for paths in folders.values()
         ):

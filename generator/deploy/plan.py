@@ -101,7 +101,7 @@ class Step:
 
 KEPT_FOR_PRUNE = "not in the bundle; --prune deletes it"
 KEPT_UNMANAGED = "not managed by dagen: left alone"
-KEPT_LIVE = "a release MWAA may still parse: kept until the next deploy"
+KEPT_LIVE = "a release MWAA may still parse: kept"
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def s3_client(*, region: str | None, endpoint_url: str | None, max_attempts: int
         user_agent_extra="dagen-deploy",
         # S3-compatible servers behind a custom endpoint rarely resolve bucket subdomains.
         s3={"addressing_style": "path"} if endpoint_url else {},
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},  # the first attempt included
         connect_timeout=10,
         read_timeout=60,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +175,23 @@ def _marked(code: str, file: str, message: str, mark: Any, hint: str | None = No
 
 
 def load_text(text: str, file: str) -> tuple[SourceDocument | None, list[Diagnostic]]:
-    """Parse one YAML document; return it, or the diagnostics explaining why not."""
+    """Parse one YAML document; return it, or the diagnostics explaining why not (always inside the text)."""
+    doc, diagnostics = _parse_text(text, file)
+    return doc, [_inside_text(diagnostic, text) for diagnostic in diagnostics]
+
+
+def _inside_text(diagnostic: Diagnostic, text: str) -> Diagnostic:
+    """A position past the end (YAML's parser reports the end of a file without a final newline on the line
+    after it) is moved to the end of the last line."""
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    if not lines or diagnostic.line <= len(lines):
+        return diagnostic
+    return replace(diagnostic, line=len(lines), column=len(lines[-1]) + 1)
+
+
+def _parse_text(text: str, file: str) -> tuple[SourceDocument | None, list[Diagnostic]]:
     try:
         data = _construct(text)
     except _SpecProblem as problem:

@@ -38,7 +38,7 @@ def _datetime(text: str | None, tz_name: str | None) -> datetime | None:
 
             return moment.replace(tzinfo=zoneinfo.ZoneInfo(tz_name))
         return moment.replace(tzinfo=timezone.utc)
-    return moment
+    return moment.astimezone(timezone.utc)  # the same instant: Airflow takes a zone, not a bare offset
 
 
 _DEFAULT_ARG_KEYS = ("retries", "retry_exponential_backoff", "email", "email_on_failure", "email_on_retry")

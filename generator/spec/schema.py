@@ -184,7 +184,16 @@ NOTIFICATIONS = obj(
 SHARED_PROPERTIES: dict[str, Schema] = {
     "owner": prop(STRING, "Owner shown in the Airflow UI.", "data-platform"),
     "tags": prop(
-        {"type": "array", "items": {**STRING, "maxLength": 100}, "uniqueItems": True},
+        {
+            "type": "array",
+            "items": {
+                **STRING,
+                "maxLength": 100,
+                "pattern": "^(?!dagen:)",
+                "title": "tag (one starting with 'dagen:' is reserved: it marks placeholder and stale DAGs)",
+            },
+            "uniqueItems": True,
+        },
         "Tags for filtering in the UI (at most 100 characters each, Airflow's limit).",
         ["movielens", "emr"],
     ),

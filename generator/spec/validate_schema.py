@@ -81,7 +81,7 @@ def _errors(doc: SourceDocument, kind: str) -> Iterator[ValidationError]:
     if not isinstance(tasks, dict):
         return
     for task_id, task in tasks.items():
-        if isinstance(task, dict) and task.get("type") in TASK_TYPES:
+        if isinstance(task, dict) and isinstance(task.get("type"), str) and task["type"] in TASK_TYPES:
             for error in _task_validator(task["type"]).iter_errors(task):
                 error.path.extendleft((task_id, "tasks"))  # as if found from the document's root
                 yield error

@@ -21,6 +21,7 @@ import yaml
 MAX_DEPTH = 50  # mappings and lists inside each other, counted through aliases
 MAX_VALUES = 100_000  # keys, values and items, each alias counted as everything it repeats
 MAX_STRING = 100_000  # characters in one key or value
+MAX_DIGITS = 30  # characters in a number
 
 _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
@@ -78,6 +79,16 @@ def _surprise(tag: str, value: str) -> tuple[str, str] | None:
     return None
 
 
+def _explicit_tag(event: Any) -> YamlProblem:
+    tag = str(event.tag).replace("tag:yaml.org,2002:", "!!")
+    return YamlProblem(
+        "DG103",
+        f"YAML tag '{tag}' is not allowed",
+        event.start_mark,
+        "specs are plain data: remove the tag (only !!str, to keep a value as text, is allowed)",
+    )
+
+
 def _scalar_problem(loader: Any, event: yaml.ScalarEvent, is_key: bool) -> YamlProblem | None:
     value = event.value
     if len(value) > MAX_STRING:
@@ -86,9 +97,17 @@ def _scalar_problem(loader: Any, event: yaml.ScalarEvent, is_key: bool) -> YamlP
             event.start_mark,
             "put long SQL in a query_file beside the spec, and data in S3",
         )
-    if event.style or (event.tag not in (None, "!")):  # quoted, block or explicitly tagged: as written
+    if event.tag not in (None, "!", _STR):
+        return _explicit_tag(event)
+    if event.style or event.tag is not None:  # quoted, block or tagged as text: as written
         return None
     tag = loader.resolve(yaml.ScalarNode, value, event.implicit)
+    if tag in (_INT, _FLOAT) and len(value) > MAX_DIGITS:
+        return _limit(
+            f"this number has {len(value):,} characters, over the limit of {MAX_DIGITS}",
+            event.start_mark,
+            "quote it if it is an identifier, not a number",
+        )
     if is_key and tag in _KEY_KINDS:
         return YamlProblem(
             "DG110",
@@ -167,6 +186,8 @@ def yaml_problem(loader: Any) -> YamlProblem | None:
             else:
                 problem = add(*anchors.get(event.anchor or "", (1, 0)))
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if event.tag is not None and not event.implicit:
+                return _explicit_tag(event)
             if len(stack) >= MAX_DEPTH:
                 problem = _too_deep(event.start_mark)
             stack.append(_Collection(event.start_mark, event.anchor, isinstance(event, yaml.MappingStartEvent)))

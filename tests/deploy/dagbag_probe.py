@@ -5,23 +5,27 @@ Run by tests/test_deploy.py as ``python -I -S dagbag_probe.py FOLDER SITE_PACKAG
 editable install of dagen (a .pth file) is not on sys.path.  The lane's
 site-packages (given by the test: without ``site`` a venv does not know its own)
 are added back by hand, without their .pth files: Airflow is importable,
-``generator`` only from the bundle.  It also reports which specs the bundle's
-package compiled (the others came from the shipped build or the compile cache).
+``generator`` only from the bundle, from the release its loader names (read
+here, not run).  It also reports which specs the bundle's package compiled (the
+others came from the shipped build or the compile cache).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
 folder = Path(sys.argv[1])
 sys.path.extend(path for path in sys.argv[2:] if path not in sys.path)
 installed = importlib.util.find_spec("generator")
+named = re.search(r'^RELEASE = "([^"]*)"', (folder / "pipelines_loader.py").read_text(encoding="utf-8"), re.MULTILINE)
+release = named.group(1) if named else ""
 
 # Count the specs the bundle's own package compiles (lowering is the step a shipped or cached entry skips).
-sys.path.insert(0, str(folder))
+sys.path.insert(0, str(folder / release))
 import generator.compile.pipelines  # noqa: E402
 
 compiled: list[str] = []
@@ -52,6 +56,7 @@ print(
     json.dumps(
         {
             "airflow": airflow.__version__,
+            "release": release,
             "installed_generator": installed.origin if installed else None,
             "generator": sys.modules["generator"].__file__,
             "import_errors": bag.import_errors,

@@ -1,0 +1,3 @@
+from pkg.b_models import Model
+
+service = Model
