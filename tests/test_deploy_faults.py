@@ -33,23 +33,14 @@ import pytest
 from generator.compile.build import airflow_major
 from generator.deploy import command
 from tests.s3_fault_proxy import FaultProxy
+from tests.test_input_limits import SPEC as ATHENA_SPEC
 
 BUCKET = "airflow-dagen-faults"
 DAGS = f"s3://{BUCKET}/dags/"
 VERSION = {3: "3.3.1", 2: "2.10.3"}[airflow_major()]
 PROBE = Path(__file__).parent / "deploy_faults_probe.py"
 KILLS = 21
-REPORT_SPEC = """\
-description: Daily counts.
-start_date: 2024-01-01
-schedule: "@daily"
-tasks:
-  counts:
-    type: athena_query
-    query_file: sql/counts.sql
-    database: analytics
-    output_location: s3://results/athena/
-"""
+REPORT_SPEC = "description: Daily counts.\n" + ATHENA_SPEC
 
 
 @pytest.fixture(scope="module")

@@ -54,21 +54,22 @@ class SpecResult:
         return self.config is not None and not self.diagnostics
 
 
+def is_spec(path: Path) -> bool:
+    """A spec file by its name (a FIFO, a device or a dangling link is one too: it is reported, DG106)."""
+    return (
+        path.suffix in SPEC_SUFFIXES
+        and path.name not in DEFAULTS_NAMES
+        and not path.name.startswith(".")
+        and not path.is_dir()
+    )
+
+
 def discover(paths: Iterable[Path]) -> list[Path]:
     """Spec files under the given files/folders (sorted), excluding defaults files."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix in SPEC_SUFFIXES
-                    and not p.is_dir()  # a FIFO, a device or a dangling link is reported (DG106), not skipped
-                    and p.name not in DEFAULTS_NAMES
-                    and not p.name.startswith(".")
-                )
-            )
+            found.extend(sorted(p for p in path.rglob("*") if is_spec(p)))
         else:
             found.append(path)
     return list(dict.fromkeys(found))
@@ -315,10 +316,7 @@ def _clashes_with_folders(paths: list[Path], results: list[SpecResult], root: Pa
         folder = result.path.parent
         if folder not in neighbours:
             neighbours[folder] = []
-            siblings = sorted(p for p in folder.iterdir() if p.suffix in SPEC_SUFFIXES and not p.is_dir())
-            for other in siblings:
-                if other.resolve() in processed or other.name in DEFAULTS_NAMES or other.name.startswith("."):
-                    continue
+            for other in sorted(p for p in folder.iterdir() if is_spec(p) and p.resolve() not in processed):
                 try:
                     raw = read_regular(other)
                 except (OSError, TooLarge):

@@ -14,7 +14,7 @@ from typing import Any
 from generator.deploy.bundle import LOADER, RELEASES
 from generator.deploy.manifest import LOCK, MANIFEST, Manifest, lock_holder, lock_record
 from generator.deploy.plan import Location
-from generator.deploy.s3 import DeployError, Retries, create_exclusively, delete_object, get_object, put_object
+from generator.deploy.s3 import DeployError, Retries, delete_object, get_object, put_record
 
 _RELEASE = re.compile(rf'^RELEASE = "{RELEASES}/([0-9a-f]+)"', re.MULTILINE)
 
@@ -24,7 +24,7 @@ def deploy_lock(client: Any, dags: Location, retries: Retries, *, break_lock: bo
     """Hold the bucket's deploy lock for the block; refuse when another deploy holds it."""
     if break_lock:
         delete_object(client, dags, LOCK, retries)
-    if not create_exclusively(client, dags, LOCK, lock_record(), retries):
+    if not put_record(client, dags, LOCK, lock_record(), retries, exclusive=True):
         holder = lock_holder(get_object(client, dags, LOCK, retries))
         raise DeployError(
             f"another deploy to {dags.uri()} is in progress: {holder}; nothing was uploaded",
@@ -58,7 +58,7 @@ def read_manifest(client: Any, dags: Location, retries: Retries) -> Manifest:
 
 
 def write_manifest(client: Any, dags: Location, manifest: Manifest, retries: Retries) -> None:
-    put_object(client, dags, MANIFEST, manifest.to_bytes(), retries)
+    put_record(client, dags, MANIFEST, manifest.to_bytes(), retries)
 
 
 def live_release(client: Any, dags: Location, retries: Retries) -> str | None:

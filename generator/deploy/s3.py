@@ -278,39 +278,31 @@ def get_object(client: Any, location: Location, path: str, retries: Retries) -> 
     except _errors() as error:
         if _code(error) in ("NoSuchKey", "404"):
             return None
-        raise DeployError(f"cannot read {location.uri(path)}: {_cause(error)}", "check the network and rerun") from None
+        raise _record_failure("read", location, path, error) from None
 
 
-def put_object(client: Any, location: Location, path: str, content: bytes, retries: Retries) -> None:
+def _record_failure(verb: str, location: Location, path: str, error: Exception) -> DeployError:
+    return DeployError(f"cannot {verb} {location.uri(path)}: {_cause(error)}", "check the network and rerun")
+
+
+def put_record(
+    client: Any, location: Location, path: str, content: bytes, retries: Retries, *, exclusive: bool = False
+) -> bool:
+    """Write one of dagen's records; with ``exclusive``, only if it does not exist (S3 conditional write).
+
+    False when an exclusive write finds the object there.
+    """
+    condition = {"IfNoneMatch": "*"} if exclusive else {}
     try:
-        retries.record(
-            client.put_object(
-                Bucket=location.bucket,
-                Key=_inside(location, location.key(path)),
-                Body=content,
-                ContentType="application/json",
-            )
+        key = _inside(location, location.key(path))
+        response = client.put_object(
+            Bucket=location.bucket, Key=key, Body=content, ContentType="application/json", **condition
         )
+        retries.record(response)
     except _errors() as error:
-        raise DeployError(
-            f"cannot write {location.uri(path)}: {_cause(error)}", "check the network and rerun"
-        ) from None
-
-
-def create_exclusively(client: Any, location: Location, path: str, content: bytes, retries: Retries) -> bool:
-    """Create the object only if it does not exist (S3 conditional write); False when it already exists."""
-    try:
-        retries.record(
-            client.put_object(
-                Bucket=location.bucket, Key=_inside(location, location.key(path)), Body=content, IfNoneMatch="*"
-            )
-        )
-    except _errors() as error:
-        if _code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+        if exclusive and _code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
             return False
-        raise DeployError(
-            f"cannot write {location.uri(path)}: {_cause(error)}", "check the network and rerun"
-        ) from None
+        raise _record_failure("write", location, path, error) from None
     return True
 
 
@@ -318,6 +310,4 @@ def delete_object(client: Any, location: Location, path: str, retries: Retries) 
     try:
         retries.record(client.delete_object(Bucket=location.bucket, Key=_inside(location, location.key(path))))
     except _errors() as error:
-        raise DeployError(
-            f"cannot delete {location.uri(path)}: {_cause(error)}", "check the network and rerun"
-        ) from None
+        raise _record_failure("delete", location, path, error) from None
