@@ -18,6 +18,7 @@ from generator.core.provider_profile import LEGACY, MODERN, ProviderProfile, ins
 from generator.deploy import command as deploy_command
 from generator.iam import command as iam_command
 from generator.local import command as run_command
+from generator.local import emulator_command
 from generator.preview import command as preview_command
 from generator.spec.schema import SCHEMAS
 
@@ -161,7 +162,7 @@ def parser() -> argparse.ArgumentParser:
     list_.set_defaults(run=cmd_list)
 
     # Commands that live in modules of their own.
-    for module in (iam_command, preview_command, deploy_command, run_command):
+    for module in (iam_command, preview_command, deploy_command, run_command, emulator_command):
         module.register(commands)
     return main
 

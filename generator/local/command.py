@@ -35,6 +35,7 @@ from typing import Any
 
 from generator.compile.pipelines import SpecResult, process
 from generator.core.diagnostics import REPORTERS, sorted_unique
+from generator.core.lowering_context import create_cluster_task_id
 from generator.core.provider_profile import profile_for
 from generator.core.schema_parts import DURATION_PATTERN
 from generator.core.value_formats import seconds
@@ -56,7 +57,7 @@ FAILABLE = (
     "emr_eks_job",
     "lambda_invoke",
 )
-FLAKY = (*FAILABLE, "glue_crawler")
+FLAKY = (*FAILABLE, "glue_crawler", "cluster")  # "cluster": a create_<cluster> task (RunJobFlow)
 DEFAULT_TIMEOUT = "30m"
 TIMED_OUT = 124  # the exit code of timeout(1)
 INTERRUPTED = 130
@@ -145,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- checks
 
 
-def _installed_target() -> tuple[Any, int]:
+def installed_target() -> tuple[Any, int]:
     """The lane's provider profile and Airflow major, from package metadata (no Airflow import)."""
     try:
         provider = metadata.version("apache-airflow-providers-amazon")
@@ -207,6 +208,12 @@ def parse_timeout(text: str) -> int:
 def check_tasks(option: str, task_ids: Sequence[str], result: SpecResult, allowed: Sequence[str]) -> list[str]:
     assert result.spec is not None
     types = {task.task_id: task.type for task in result.spec.tasks}
+    if "cluster" in allowed:  # the create_<cluster> task of each cluster the pipeline creates
+        types.update(
+            (create_cluster_task_id(cluster.name), "cluster")
+            for cluster in result.spec.clusters
+            if "existing_cluster_id" not in cluster.settings
+        )
     for task_id in task_ids:
         if task_id not in types:
             raise UsageError(
@@ -251,7 +258,7 @@ def run_local(
             raise UsageError(f"no such file or folder: {pipeline}")
         if not path.is_file():
             raise UsageError(f"dagen run takes one pipeline spec file, not a folder: {pipeline}")
-        profile, major = _installed_target()
+        profile, major = installed_target()
         result = process([path], profile=profile, airflow_major=major, root=Path.cwd())[0]
         if not result.ok:
             say(REPORTERS["text"](sorted_unique(result.diagnostics), 1))

@@ -40,10 +40,10 @@ def _editor_id() -> str:
 class ResourceProvider:
     """Makes local resources on demand, once each."""
 
-    def __init__(self, aws: LocalAws, params: dict[str, Any]) -> None:
+    def __init__(self, aws: LocalAws, params: dict[str, Any], cache: dict[str, str] | None = None) -> None:
         self.aws = aws
         self.params = params
-        self.cache: dict[str, str] = {}
+        self.cache: dict[str, str] = {} if cache is None else cache
         self.buckets: list[str] = []  # in the order they were made
         self.stacks: dict[str, dict[str, str]] = {}  # template -> outputs
         self.skipped: list[str] = []  # template resources not created locally

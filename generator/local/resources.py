@@ -223,10 +223,15 @@ def _named_resources(provider: ResourceProvider, config: dict[str, Any], params:
             yield f"SNS topic {name} of account {account} not made: the emulator is account {ACCOUNT_ID}"
 
 
-def create_local_resources(aws: LocalAws, config: dict[str, Any], params: dict[str, Any]) -> LocalResources:
-    """Create what the pipeline refers to on ``aws``; return the Variables that point at it."""
+def create_local_resources(
+    aws: LocalAws, config: dict[str, Any], params: dict[str, Any], cache: dict[str, str] | None = None
+) -> LocalResources:
+    """Create what the pipeline refers to on ``aws``; return the Variables that point at it.
+
+    ``cache`` (what was made, by key) is shared by the pipelines of one emulator: each resource is made once.
+    """
     out = LocalResources()
-    provider = ResourceProvider(aws, params)
+    provider = ResourceProvider(aws, params, cache)
     for name in variables_read(config):
         value, note = _variable_value(name, provider)
         out.variables[name] = value

@@ -56,6 +56,9 @@ in-process:
   FAILED with a cause (:meth:`LocalAws.fail`), or make the first start call of
   an origin take effect but lose its response
   (:meth:`LocalAws.lose_first_response`), as when a worker dies right after it.
+  The same faults can name a *resource* instead (:meth:`LocalAws.fault_on`: a step
+  or cluster name, a state machine, a job, a function...), for callers the
+  emulator cannot attribute, such as a real Airflow deployment (``dagen emulator``).
 * Every resource those calls create is recorded with its origin, so a run can
   report what each task did (:meth:`LocalAws.snapshot`).
 * **A call moto does not implement fails at once**: ``501`` with ``dagen emulator:
@@ -73,7 +76,7 @@ with every service module) and ``snapshot`` (what a run did, as plain data).
 """
 
 from generator.local.emulator.server import LocalAws
-from generator.local.emulator.shared import ACCOUNT_ID, DEFAULT_REGION, DUMMY_KEY
+from generator.local.emulator.shared import ACCOUNT_ID, DEFAULT_REGION, DUMMY_KEY, RESOURCE_KINDS
 from generator.local.emulator.stepfunctions import runnable_in_moto
 
-__all__ = ["ACCOUNT_ID", "DEFAULT_REGION", "DUMMY_KEY", "LocalAws", "runnable_in_moto"]
+__all__ = ["ACCOUNT_ID", "DEFAULT_REGION", "DUMMY_KEY", "RESOURCE_KINDS", "LocalAws", "runnable_in_moto"]

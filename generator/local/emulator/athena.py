@@ -53,7 +53,7 @@ def install() -> None:
         execution = self.executions[exec_id]
         execution.origin = current_origin()
         execution.output_location = location
-        cause = fail_cause(execution.origin)
+        cause = fail_cause(execution.origin, ("query", workgroup or "primary"))
         bucket = location.removeprefix("s3://").split("/", 1)[0]
         if cause is None and bucket not in s3_backends[self.account_id]["global"].buckets:
             cause = f"Unable to verify/create output bucket {bucket}"
@@ -83,4 +83,9 @@ def install() -> None:
         return json.dumps(document)
 
     responses.AthenaResponse.get_query_execution = get_query_execution
-    lose_responses_of(responses.AthenaResponse, ("start_query_execution",), "InvalidRequestException")
+    lose_responses_of(
+        responses.AthenaResponse,
+        ("start_query_execution",),
+        "InvalidRequestException",
+        lambda response, action: [("query", str(response._get_param("WorkGroup") or "primary"))],
+    )

@@ -37,6 +37,15 @@ STEP_MODEL = "emr::step"
 NOTEBOOK_MODEL = "emr::notebook_execution"
 
 
+def _started(response: Any, action: str) -> list[tuple[str, str]]:
+    """What an EMR start call starts, for faults by resource."""
+    if action == "run_job_flow":
+        return [("cluster", str(response._get_param("Name")))]
+    if action == "add_job_flow_steps":
+        return [("step", str(step.get("Name"))) for step in plain(response._get_param("Steps") or [])]
+    return [("notebook", str(response._get_param("RelativePath")))]
+
+
 def install() -> None:
     import moto.emr.models as emr_models
     import moto.emr.responses as emr_responses
@@ -52,7 +61,7 @@ def install() -> None:
 
         def __init__(self, state: str, **kwargs: Any) -> None:
             self.origin = current_origin()
-            self.failure_cause = fail_cause(self.origin)
+            self.failure_cause = fail_cause(self.origin, ("step", str(kwargs.get("name", ""))))
             last = "FAILED" if self.failure_cause else "COMPLETED"
             ManagedState.__init__(self, STEP_MODEL, [("PENDING", "RUNNING"), ("RUNNING", last)])
             self._seen = "PENDING"
@@ -172,7 +181,7 @@ def install() -> None:
 
         def __init__(self, request: dict[str, Any], region: str) -> None:
             self.origin = current_origin()
-            self.failure_cause = fail_cause(self.origin)
+            self.failure_cause = fail_cause(self.origin, ("notebook", str(request.get("RelativePath") or "")))
             last = "FAILED" if self.failure_cause else "FINISHED"
             ManagedState.__init__(self, NOTEBOOK_MODEL, [("START_PENDING", "RUNNING"), ("RUNNING", last)])
             self.id = "ex-" + uuid.uuid4().hex[:26].upper()
@@ -292,7 +301,10 @@ def install() -> None:
     response.stop_notebook_execution = stop_notebook_execution
     response.list_notebook_executions = list_notebook_executions
     lose_responses_of(
-        response, ("add_job_flow_steps", "start_notebook_execution", "run_job_flow"), "InvalidRequestException"
+        response,
+        ("add_job_flow_steps", "start_notebook_execution", "run_job_flow"),
+        "InvalidRequestException",
+        _started,
     )
 
     state_manager.register_default_transition(STEP_MODEL, ONE_STATE_PER_POLL)

@@ -27,7 +27,7 @@ def install() -> None:
             run.failure_reason = "USER_ERROR"
             run.state_details = run.failure_cause
 
-    models.JobRun = job_run_class(models.JobRun, EKS_RUN_MODEL, "PENDING", "COMPLETED", ended)
+    models.JobRun = job_run_class(models.JobRun, EKS_RUN_MODEL, "PENDING", "COMPLETED", ended, "eks_job")
 
     stock_start = models.EMRContainersBackend.start_job_run
     stock_describe = models.EMRContainersBackend.describe_job_run
@@ -48,5 +48,10 @@ def install() -> None:
 
     models.EMRContainersBackend.start_job_run = start_job_run
     models.EMRContainersBackend.describe_job_run = describe_job_run
-    lose_responses_of(responses.EMRContainersResponse, ("start_job_run",), "ValidationException")
+    lose_responses_of(
+        responses.EMRContainersResponse,
+        ("start_job_run",),
+        "ValidationException",
+        lambda response, action: [("eks_job", str(response._get_param("name") or ""))],
+    )
     state_manager.register_default_transition(EKS_RUN_MODEL, ONE_STATE_PER_POLL)

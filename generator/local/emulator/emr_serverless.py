@@ -27,7 +27,7 @@ def install() -> None:
         if state == "FAILED":
             run.state_details = run.failure_cause
 
-    models.JobRun = job_run_class(models.JobRun, SERVERLESS_RUN_MODEL, "SUBMITTED", "SUCCESS", ended)
+    models.JobRun = job_run_class(models.JobRun, SERVERLESS_RUN_MODEL, "SUBMITTED", "SUCCESS", ended, "serverless_job")
 
     stock_start = models.EMRServerlessBackend.start_job_run
     stock_get = models.EMRServerlessBackend.get_job_run
@@ -48,5 +48,10 @@ def install() -> None:
 
     models.EMRServerlessBackend.start_job_run = start_job_run
     models.EMRServerlessBackend.get_job_run = get_job_run
-    lose_responses_of(responses.EMRServerlessResponse, ("start_job_run",), "ValidationException")
+    lose_responses_of(
+        responses.EMRServerlessResponse,
+        ("start_job_run",),
+        "ValidationException",
+        lambda response, action: [("serverless_job", str(response._get_param("name") or ""))],
+    )
     state_manager.register_default_transition(SERVERLESS_RUN_MODEL, ONE_STATE_PER_POLL)

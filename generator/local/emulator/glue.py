@@ -23,7 +23,7 @@ def install() -> None:
         run_id = stock_job_start(self, *args, **kwargs)
         run = next(run for run in self.job_runs if run.job_run_id == run_id)
         run.origin = current_origin()
-        run.failure_cause = fail_cause(run.origin)
+        run.failure_cause = fail_cause(run.origin, ("glue_job", str(self.name)))
         if run.failure_cause:
             run._transitions = [("STARTING", "RUNNING"), ("RUNNING", "FAILED")]
         record("job_run", run_id, run, parent=self.name)
@@ -82,4 +82,13 @@ def install() -> None:
         return ActionResult({"CrawlerMetricsList": metrics})
 
     glue_responses.GlueResponse.get_crawler_metrics = get_crawler_metrics
-    lose_responses_of(glue_responses.GlueResponse, ("start_job_run", "start_crawler"), "InvalidInputException")
+    lose_responses_of(
+        glue_responses.GlueResponse,
+        ("start_job_run", "start_crawler"),
+        "InvalidInputException",
+        lambda response, action: [
+            ("glue_job", str(response.parameters.get("JobName")))
+            if action == "start_job_run"
+            else ("crawler", str(response.parameters.get("Name")))
+        ],
+    )

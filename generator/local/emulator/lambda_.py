@@ -15,6 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from generator.local.emulator.shared import active, current_origin, fail_cause, lose_responses_of, record
 
@@ -22,6 +23,11 @@ from generator.local.emulator.shared import active, current_origin, fail_cause, 
 _FUNCTION_REFERENCE = re.compile(
     r"(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:)?(?:[0-9]{12}:)?(?:function:)?([A-Za-z0-9_-]+)(?::([A-Za-z0-9$_-]+))?"
 )
+
+
+def _function_name(reference: str) -> str:
+    match = _FUNCTION_REFERENCE.fullmatch(reference)
+    return match.group(1) if match else reference
 
 
 @dataclass
@@ -52,7 +58,7 @@ def install() -> None:
             function_name, qualifier = reference.group(1), reference.group(2) or qualifier
         function = self.get_function(function_name, qualifier)
         origin = current_origin()
-        cause = fail_cause(origin)
+        cause = fail_cause(origin, ("lambda", str(function.function_name)))
         text = body.decode() if isinstance(body, bytes) else body
         try:
             payload = json.loads(text) if text else None
@@ -84,4 +90,9 @@ def install() -> None:
         return stock_invoke_response(self)
 
     lambda_responses.LambdaResponse.invoke = invoke_response
-    lose_responses_of(lambda_responses.LambdaResponse, ("invoke",), "InvalidRequestContentException")
+    lose_responses_of(
+        lambda_responses.LambdaResponse,
+        ("invoke",),
+        "InvalidRequestContentException",
+        lambda response, action: [("lambda", _function_name(unquote(response.path.rsplit("/", 2)[-2])))],
+    )

@@ -23,7 +23,18 @@ from generator.local.emulator import (
     stepfunctions,
     unsupported,
 )
-from generator.local.emulator.shared import ACCOUNT_ID, DEFAULT_REGION, DUMMY_KEY, Faults, Record, active, set_active
+from generator.local.emulator.shared import (
+    ACCOUNT_ID,
+    DEFAULT_REGION,
+    DUMMY_KEY,
+    LOSE_ONLY,
+    RESOURCE_KINDS,
+    Faults,
+    Record,
+    ResourceFault,
+    active,
+    set_active,
+)
 from generator.local.emulator.snapshot import snapshot_of
 
 _INSTALL_LOCK = threading.Lock()
@@ -55,8 +66,9 @@ def install() -> None:
 class LocalAws:
     """moto's server on 127.0.0.1 with the service modules' behaviours; use as a context manager."""
 
-    def __init__(self, region: str = DEFAULT_REGION) -> None:
+    def __init__(self, region: str = DEFAULT_REGION, port: int = 0) -> None:
         self.region = region
+        self.port = port  # 0: any free port
         self.origin: str | None = None
         self.editors: set[str] = set()
         self.provided: dict[str, str] = {}  # s3:// URI -> the task it was put for
@@ -83,7 +95,7 @@ class LocalAws:
         # (moto.awslambda_simple), whose invoke answers with the event instead of running the code.
         moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         state_manager.set_transition("glue::crawl", {"progression": "immediate"})
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()
         self._server = server
         host, port = server.get_host_and_port()
@@ -150,6 +162,17 @@ class LocalAws:
     def lose_first_response(self, origin: str) -> None:
         """The next start call of ``origin`` takes effect, but the caller gets an error instead of the answer."""
         self._faults.lose.add(origin)
+
+    def fault_on(self, kind: str, name: str, mode: str, cause: str = "") -> None:
+        """A fault by resource (``RESOURCE_KINDS``): ``fail`` ends every start of its work FAILED with ``cause``,
+        ``fail-once`` only the first, ``lose`` makes the first start call take effect but lose its response."""
+        if (
+            kind not in RESOURCE_KINDS
+            or mode not in ("fail", "fail-once", "lose")
+            or (mode != "lose" and kind in LOSE_ONLY)
+        ):
+            raise ValueError(f"no fault {mode} on {kind}")
+        self._faults.by_resource.append(ResourceFault(kind=kind, name=name, mode=mode, cause=cause))
 
     def register_editor(self, editor_id: str) -> None:
         """An EMR Studio workspace (editor) notebook executions may name."""

@@ -38,10 +38,49 @@ class Record:
     parent: str | None = None  # the cluster of a step, the job of a run...
 
 
+# What a fault by resource names: KIND -> what NAME is, for the work (or call) KIND names.
+RESOURCE_KINDS = {
+    "step": "an EMR step, by its name",
+    "cluster": "an EMR cluster (RunJobFlow), by its name",
+    "execution": "a Step Functions execution, by its state machine's name",
+    "notebook": "an EMR notebook execution, by the notebook's path in the workspace",
+    "glue_job": "a Glue job run, by the job's name",
+    "crawler": "a Glue crawler run, by the crawler's name",
+    "serverless_job": "an EMR Serverless job run, by its name",
+    "eks_job": "an EMR on EKS job run, by its name",
+    "query": "an Athena query, by its workgroup",
+    "lambda": "a Lambda invocation, by the function's name",
+}
+Resource = tuple[str, str]  # (kind, name)
+# Kinds whose start call can lose its response but whose work cannot be made to fail.
+LOSE_ONLY = ("cluster", "crawler")
+
+
+@dataclass
+class ResourceFault:
+    """A fault on the work a resource starts: ``fail`` (every start), ``fail-once`` (the first) or ``lose``
+    (the first start call's response)."""
+
+    kind: str
+    name: str
+    mode: str
+    cause: str
+    hits: int = 0
+
+    def applies(self, resources: list[Resource], modes: tuple[str, ...]) -> bool:
+        if self.mode not in modes or (self.kind, self.name) not in resources:
+            return False
+        if self.mode != "fail" and self.hits:
+            return False
+        self.hits += 1
+        return True
+
+
 @dataclass
 class Faults:
     fail: dict[str, str] = field(default_factory=dict)  # origin -> cause
     lose: set[str] = field(default_factory=set)  # origins whose next start response is lost
+    by_resource: list[ResourceFault] = field(default_factory=list)
 
 
 class EmulatedFault(Exception):
@@ -66,11 +105,31 @@ def current_origin() -> str | None:
     return emulator.origin if emulator else None
 
 
-def fail_cause(origin: str | None) -> str | None:
+def fail_cause(origin: str | None, resource: Resource | None = None) -> str | None:
+    """Why the work ``origin`` starts now (on ``resource``) must fail, if it must: a fault by origin, else one
+    by resource (a ``fail-once`` fault counts this start)."""
     emulator = active()
-    if emulator is None or origin is None:
+    if emulator is None:
         return None
-    return emulator._faults.fail.get(origin)
+    if origin is not None and origin in emulator._faults.fail:
+        return emulator._faults.fail[origin]
+    with emulator._lock:
+        for fault in emulator._faults.by_resource:
+            if resource is not None and fault.applies([resource], ("fail", "fail-once")):
+                return fault.cause
+    return None
+
+
+def _lose_now(emulator: LocalAws, origin: str | None, resources: list[Resource]) -> str | None:
+    """Who loses this call's response (consumed): the calling origin, or the resource a fault names."""
+    if origin in emulator._faults.lose:
+        emulator._faults.lose.discard(origin)
+        return origin
+    with emulator._lock:
+        for fault in emulator._faults.by_resource:
+            if fault.applies(resources, ("lose",)):
+                return f"{fault.kind}:{fault.name}"
+    return None
 
 
 def record(kind: str, id_: str, obj: Any, parent: str | None = None) -> None:
@@ -95,7 +154,7 @@ def plain(value: Any) -> Any:
     return value
 
 
-def job_run_class(stock: Any, model: str, first: str, done: str, on_end: Callable[[Any, str], None]) -> Any:
+def job_run_class(stock: Any, model: str, first: str, done: str, on_end: Callable[[Any, str], None], kind: str) -> Any:
     """moto's job run class made a managed state: ``first -> RUNNING -> done`` (or FAILED with its cause)."""
     from moto.moto_api._internal.managed_state_model import ManagedState
 
@@ -103,7 +162,7 @@ def job_run_class(stock: Any, model: str, first: str, done: str, on_end: Callabl
         def __init__(self, **kwargs: Any) -> None:
             stock.__init__(self, **kwargs)  # sets moto's fixed state through the setter below
             self.origin = current_origin()
-            self.failure_cause = fail_cause(self.origin)
+            self.failure_cause = fail_cause(self.origin, (kind, str(kwargs.get("name") or "")))
             last = "FAILED" if self.failure_cause else done
             if active() is None:  # plain moto (no emulator running): its fixed state, as before
                 fixed = self.__dict__["_status"]
@@ -128,12 +187,18 @@ def job_run_class(stock: Any, model: str, first: str, done: str, on_end: Callabl
     return EmulatedJobRun
 
 
-def lose_responses_of(response_class: Any, actions: tuple[str, ...], error_code: str) -> None:
+def lose_responses_of(
+    response_class: Any,
+    actions: tuple[str, ...],
+    error_code: str,
+    resources: Callable[[Any, str], list[Resource]] = lambda response, action: [],
+) -> None:
     """Wrap start calls: with a lose-response fault armed, the call takes effect, then the caller gets an error.
 
     ``error_code`` is a client error of the service's own model that botocore does
     not retry, so the caller (the Airflow task) fails at once, as when its worker
-    dies right after the call.
+    dies right after the call.  ``resources(response, action)`` names what the call
+    starts, for faults by resource.
     """
     from moto.core.exceptions import ServiceException
 
@@ -146,12 +211,11 @@ def lose_responses_of(response_class: Any, actions: tuple[str, ...], error_code:
         def wrapped(self: Any, _stock: Callable[..., Any] = stock, _action: str = action) -> Any:
             result = _stock(self)
             emulator = active()
-            origin = emulator.origin if emulator else None
-            if emulator is not None and origin in emulator._faults.lose:
-                emulator._faults.lose.discard(origin)
-                emulator.lost_responses.append((origin, _action))
+            loser = _lose_now(emulator, emulator.origin, resources(self, _action)) if emulator else None
+            if emulator is not None and loser is not None:
+                emulator.lost_responses.append((loser, _action))
                 raise LostResponse(
-                    f"dagen emulator: the {_action} call of '{origin}' took effect but its response was lost"
+                    f"dagen emulator: the {_action} call of '{loser}' took effect but its response was lost"
                 )
             return result
 

@@ -97,8 +97,8 @@ def install() -> None:
         self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None
     ) -> Any:
         origin = current_origin()
-        cause = fail_cause(origin)
         state_machine = self.describe_state_machine(state_machine_arn)
+        cause = fail_cause(origin, ("execution", str(state_machine.name)))
         if name:
             self._validate_name(name)  # the parser backend skips this; EMR-like names must be checked
         if cause is None and runnable_in_moto(state_machine.definition):
@@ -138,5 +138,10 @@ def install() -> None:
         return execution
 
     parser_models.StepFunctionsParserBackend.describe_execution = describe_execution
-    lose_responses_of(sfn_responses.StepFunctionResponse, ("start_execution",), "ValidationException")
+    lose_responses_of(
+        sfn_responses.StepFunctionResponse,
+        ("start_execution",),
+        "ValidationException",
+        lambda response, action: [("execution", str(response._get_param("stateMachineArn")).rsplit(":", 1)[-1])],
+    )
     state_manager.register_default_transition(EXECUTION_MODEL, ONE_STATE_PER_POLL)
