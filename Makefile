@@ -17,7 +17,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 LANES := .venv .venv-airflow2
 PYTEST_GENERATOR := -m pytest tests --ignore=tests/spark_jobs --ignore=tests/cloudformation -q
 
-.PHONY: test demo bench lanes lint preview-tools test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
+.PHONY: test demo bench lanes lint preview-tools postgres test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
 
 $(UV):
 	python3 -m venv .tools
@@ -60,11 +60,16 @@ lanes: .venv/.installed .venv-airflow2/.installed
 preview-tools:
 	scripts/ensure-preview-tools.sh
 
+# PostgreSQL's server programs, from Debian's package: the metadata DB of tests/real_scheduler (each session
+# starts a private cluster of its own on loopback and stops it).
+postgres:
+	scripts/ensure-postgres.sh
+
 # Both lanes, whichever runs: tests/test_property_inputs.py checks its verdicts against the other lane's Python.
-test-airflow3: lanes preview-tools
+test-airflow3: lanes preview-tools postgres
 	.venv/bin/python $(PYTEST_GENERATOR)
 
-test-airflow2: lanes preview-tools
+test-airflow2: lanes preview-tools postgres
 	.venv-airflow2/bin/python $(PYTEST_GENERATOR)
 
 test-cloudformation: .venv-tools/.installed

@@ -527,7 +527,7 @@ NAMED_CONFIG = {
             "application_id": "00fkabc0123456789",
         },
         "eks": {
-            "operator": "generator.task_types.emr_eks_job.IdempotentEmrContainerOperator",
+            "operator": "generator.runtime.emr_containers.RetrySafeEmrContainerOperator",
             "virtual_cluster_id": "{{ params.virtual_cluster }}",
         },
         "load": {"operator": LAMBDA, "function_name": "arn:aws:lambda:us-east-1:123456789012:function:loader:live"},

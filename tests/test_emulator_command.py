@@ -189,9 +189,53 @@ def test_bad_input_is_refused_before_anything_starts(tmp_path: Path, args: list[
     assert not env_file.exists()
 
 
+def test_an_env_file_not_named_json_is_for_a_shell(tmp_path: Path) -> None:
+    env_file = tmp_path / "emulator.env"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "generator", "emulator", "pipelines/salary_batch_etl.yaml", "--env-file", str(env_file)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not env_file.exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        shell = subprocess.run(
+            ["bash", "-c", f"source {env_file} && echo $AIRFLOW_VAR_EMR_SUBNET_ID && echo $AWS_ENDPOINT_URL"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    subnet, endpoint = shell.stdout.split()
+    assert subnet.startswith("subnet-")
+    assert endpoint.startswith("http://127.0.0.1:")
+
+
 def test_sigterm_stops_it_cleanly(emulator: Emulator) -> None:
     emulator.process.send_signal(signal.SIGTERM)
     output = emulator.process.communicate(timeout=30)[0]
     assert emulator.process.returncode == 0
     assert output.rstrip().endswith("dagen emulator: stopped")
     assert "Traceback" not in output
+
+
+def test_executions_the_emulator_completed_and_ones_moto_ran_list_together() -> None:
+    """A fault on a machine moto can run makes the emulator complete that execution: both kinds are listed."""
+    from generator.local.emulator import LocalAws
+
+    with LocalAws() as aws:
+        sfn = aws.client("stepfunctions")
+        role = aws.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        machine = sfn.create_state_machine(name="passes", roleArn=role, definition=definition)["stateMachineArn"]
+        aws.fault_on("execution", "passes", "fail-once", "first fails")
+        for name in ("first", "second"):
+            arn = sfn.start_execution(stateMachineArn=machine, name=name)["executionArn"]
+            _final(lambda arn=arn: sfn.describe_execution(executionArn=arn)["status"], ("SUCCEEDED", "FAILED"))
+        listed = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert sorted((item["name"], item["status"]) for item in listed) == [("first", "FAILED"), ("second", "SUCCEEDED")]

@@ -46,25 +46,19 @@ def test_groups_prefix_ids_and_group_dependencies_expand(bag) -> None:
         "prepare.clean": [],
         "prepare.enrich": ["prepare.clean"],
         "prepare.notebook": ["prepare.clean"],
-        "prepare.notebook_wait": ["prepare.notebook"],
-        # `depends_on: [prepare]` is the group's last tasks (the notebook's exit is its _wait)
-        "publish.curate": ["prepare.enrich", "prepare.notebook_wait"],
-        "publish.curate_wait": ["publish.curate"],
+        # `depends_on: [prepare]` is the group's last tasks
+        "publish.curate": ["prepare.enrich", "prepare.notebook"],
     }
     assert {task.task_id: task.task_group.group_id for task in dag.tasks} == {
         "prepare.clean": "prepare",
         "prepare.enrich": "prepare",
         "prepare.notebook": "prepare",
-        "prepare.notebook_wait": "prepare",
         "publish.curate": "publish",
-        "publish.curate_wait": "publish",
     }
     assert dag.task_group.children["prepare"].tooltip == "Prepare the raw data"
-    # ids that travel by XCom name the grouped task
-    assert dag.get_task("prepare.notebook_wait").notebook_execution_id == (
-        "{{ ti.xcom_pull(task_ids='prepare.notebook') }}"
-    )
-    assert dag.get_task("publish.curate_wait").execution_arn == "{{ ti.xcom_pull(task_ids='publish.curate') }}"
+    # a task that starts work and waits for it is one task, inside its group
+    assert type(dag.get_task("prepare.notebook")).__name__ == "RetrySafeEmrNotebookExecutionOperator"
+    assert type(dag.get_task("publish.curate")).__name__ == "RetrySafeStepFunctionStartExecutionOperator"
 
 
 def test_existing_cluster_is_used_not_managed(bag) -> None:
@@ -85,8 +79,8 @@ def asset_uris(value) -> list[str]:
 def test_asset_schedules_and_outlets(bag) -> None:
     producer = bag.dags["curation_producer"]
     # Airflow normalises s3:// URIs (no trailing slash) the same way on both sides, so they still match
-    assert [outlet.uri for outlet in producer.get_task("publish.curate_wait").outlets] == ["s3://warehouse/curated"]
-    assert producer.get_task("publish.curate").outlets == []  # the data exists once the execution ended
+    # on the task that waits for the execution: the data exists once it ended
+    assert [outlet.uri for outlet in producer.get_task("publish.curate").outlets] == ["s3://warehouse/curated"]
     consumer, either = bag.dags["curation_consumer"], bag.dags["either_consumer"]
     assert "Triggered" in type(consumer.timetable).__name__
     assert type(
@@ -190,14 +184,12 @@ EVERY_TYPE_TASKS = [
     "process.eks_etl",
     "process.load_partitions",
     "process.report_notebook",
-    "process.report_notebook_wait",
     "process.serverless_etl",
     "process.weekly_total",
     "publish.announce",
     "publish.catalogue",
     "publish.crawl",
     "publish.curate",
-    "publish.curate_wait",
     "publish.summarise",
 ]
 

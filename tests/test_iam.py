@@ -77,10 +77,22 @@ def test_policy_invariants_over_every_spec(repo: Path) -> None:
         cluster_actions = [a for a in listed if a.startswith("elasticmapreduce:") and "NotebookExecution" not in a]
         if "elasticmapreduce:RunJobFlow" in cluster_actions:
             assert list(condition) == ["elasticmapreduce:RequestTag/dagen:dag-id"], statement
+        elif "elasticmapreduce:ListClusters" in cluster_actions:
+            # EMR authorises ListClusters on no resource and no tag: alone, it reveals only clusters' summaries
+            assert (listed, statement["Resource"], statement.get("Condition")) == (
+                ["elasticmapreduce:ListClusters"],
+                "*",
+                None,
+            ), statement
         elif cluster_actions or statement["Resource"] == "arn:aws:elasticmapreduce:*:*:cluster/*":
             assert list(condition) == ["elasticmapreduce:ResourceTag/dagen:dag-id"], statement
         if statement["Resource"] == "*" and not statement["Sid"].startswith("DeclaredByTasks"):
-            assert listed in (["elasticmapreduce:RunJobFlow"], ["glue:GetCrawlerMetrics"]), statement
+            assert listed in (
+                ["elasticmapreduce:RunJobFlow"],
+                ["elasticmapreduce:ListClusters"],
+                ["elasticmapreduce:ListNotebookExecutions"],  # no resource-level permission either
+                ["glue:GetCrawlerMetrics"],
+            ), statement
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import types
-import uuid
 from pathlib import Path
 
 import jinja2
@@ -14,7 +11,6 @@ import pytest
 from generator.compile.lower import lower, widest_parallel_set
 from generator.compile.pipelines import process
 from generator.core.provider_profile import LEGACY, MODERN
-from generator.task_types.step_function import EXECUTION_NAME
 
 
 def lowered(repo: Path, name: str, profile=MODERN):
@@ -25,21 +21,6 @@ def lowered(repo: Path, name: str, profile=MODERN):
 
 def render(template: str, **context) -> str:
     return jinja2.Environment().from_string(template).render(**context)
-
-
-def execution_name(run_id: str, try_number: int, task_id: str = "curate") -> str:
-    ti = types.SimpleNamespace(task_id=task_id, dag_id="movielens_emr_step_functions", try_number=try_number)
-    return render(EXECUTION_NAME, ti=ti, run_id=run_id, macros=types.SimpleNamespace(uuid=uuid))
-
-
-def test_step_functions_execution_name_is_new_per_try_and_run() -> None:
-    run = "manual__2024-05-01T10:00:00.123456+00:00"
-    names = {execution_name(run, 1), execution_name(run, 2), execution_name("scheduled__2024-05-02T00:00:00+00:00", 1)}
-    assert len(names) == 3
-    assert execution_name(run, 1) == execution_name(run, 1)  # deterministic: a re-render names the same try
-    long_task = "t" * 200
-    for name in names | {execution_name(run, 1, long_task)}:
-        assert len(name) <= 80 and re.fullmatch(r"[A-Za-z0-9_.-]+", name), name
 
 
 def test_notebook_params_are_json_with_runtime_values(repo: Path) -> None:
@@ -69,7 +50,7 @@ def test_step_function_input_is_json(repo: Path) -> None:
     start = lowered(repo, "movielens_emr_step_functions")["curate"]
     rendered = render(start.kwargs["state_machine_input"], params={"data_bucket": "b"}, run_id="manual__1")
     assert json.loads(rendered) == {"bucket": "b", "run_id": "manual__1"}
-    assert start.kwargs["deferrable"] is False  # the reschedule sensor waits, not a worker slot
+    assert start.kwargs["deferrable"] is True  # the triggerer waits, not a worker slot
 
 
 @pytest.mark.parametrize(

@@ -173,7 +173,7 @@ def test_show_args_json_keeps_templates(capsys: pytest.CaptureFixture[str]) -> N
     assert (item["dag_id"], item["task_id"], item["operator"]) == (
         "emr_notebook_best_sellers",
         "find_best_sellers",
-        "EmrStartNotebookExecutionOperator",
+        "RetrySafeEmrNotebookExecutionOperator",
     )
     assert item["arguments"]["notebook_params"].startswith('{"CATEGORIES": {{ (params.categories) | tojson }}, ')
     assert item["arguments"]["cluster_id"] == "{{ ti.xcom_pull(task_ids='create_notebooks') }}"

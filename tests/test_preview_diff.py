@@ -130,9 +130,9 @@ def test_diff_of_a_folder_and_of_the_working_tree(history: Path, capsys: pytest.
         "  params\n"
         '    + bucket: "my-bucket"\n'
         "  tasks\n"
-        "    + create_extra  (cluster create, EmrCreateJobFlowOperator, setup)\n"
+        "    + create_extra  (cluster create, RetrySafeEmrCreateJobFlowOperator, setup)\n"
         "    + transform  (emr_step, EmrAddStepsOperator)\n"
-        "    + terminate_extra  (cluster terminate, EmrTerminateJobFlowOperator, teardown)\n"
+        "    + terminate_extra  (cluster terminate, RetrySafeEmrTerminateJobFlowOperator, teardown)\n"
         "  dependencies\n"
         "    + create_extra -> transform\n"
         "    + create_extra -> terminate_extra\n"

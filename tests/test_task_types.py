@@ -126,15 +126,23 @@ def test_validating_never_imports_user_code(tmp_path: Path) -> None:
     assert "operator: boom_module.BoomOperator" in done.stdout and "imported!" not in done.stdout + done.stderr
 
 
-def test_emr_eks_module_builds_its_operator_only_when_asked() -> None:
+def test_compiling_imports_neither_airflow_nor_the_runtime_operators() -> None:
+    """The compiler names the runtime operators by path only: lowering every seed imports no Airflow."""
     code = (
-        "import sys, generator.task_types.emr_eks_job as m\n"
-        "assert 'airflow' not in sys.modules\n"
-        "cls = m.IdempotentEmrContainerOperator\n"
-        "assert cls.__module__ + '.' + cls.__qualname__ == m.OPERATORS[0]\n"
-        "assert 'client_request_token' in cls.template_fields and cls is m.IdempotentEmrContainerOperator\n"
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from generator.compile.lower import lower\n"
+        "from generator.compile.pipelines import process\n"
+        "from generator.core.provider_profile import MODERN\n"
+        "results = process([Path('pipelines')], profile=MODERN, airflow_major=3, root=Path())\n"
+        "paths = {t.operator for r in results for t in lower(r.spec, MODERN).tasks}\n"
+        "assert any(p.startswith('generator.runtime.') for p in paths), paths\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'airflow' or m.startswith('generator.runtime'))\n"
+        "assert loaded == [], loaded\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=Path(__file__).parent.parent
+    )
     assert done.returncode == 0, done.stderr
 
 

@@ -11,7 +11,13 @@ module wires them:
 * ``create_<cluster>`` waits for the upstream tasks that all of the cluster's
   first tasks share, so a cluster is not paid for while it cannot be used;
 * ``StepConcurrencyLevel`` is the widest set of the cluster's steps that the
-  graph lets run at once.
+  graph lets run at once;
+* the pair is retry-safe (:mod:`generator.runtime.emr_cluster`, named here by
+  path only): each cluster is tagged ``dagen:dag-id``, ``dagen:cluster`` and
+  ``dagen:run-id`` (the schema reserves the ``dagen:`` prefix), a retried
+  ``create_<cluster>`` adopts the live cluster of its run carrying them instead
+  of starting another, and ``terminate_<cluster>`` terminates every live cluster
+  of the run carrying them, besides the one ``create_<cluster>`` returned.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from generator.core.value_formats import seconds
 from generator.resources.emr_cluster import run_job_flow_request
 from generator.task_types import TASK_TYPES
 
-CREATE_OPERATOR = "airflow.providers.amazon.aws.operators.emr.EmrCreateJobFlowOperator"
-TERMINATE_OPERATOR = "airflow.providers.amazon.aws.operators.emr.EmrTerminateJobFlowOperator"
+CREATE_OPERATOR = "generator.runtime.emr_cluster.RetrySafeEmrCreateJobFlowOperator"
+TERMINATE_OPERATOR = "generator.runtime.emr_cluster.RetrySafeEmrTerminateJobFlowOperator"
 CLUSTER_START_TIMEOUT = 3600
 TERMINATE_RETRIES = 3
 
@@ -140,11 +146,12 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
         terminate_id = terminate_cluster_task_id(cluster.name)
 
         steps = [task.task_id for task in members if task.type == "emr_step"]
+        identity = {"dagen:dag-id": spec.dag_id, "dagen:cluster": cluster.name, "dagen:run-id": "{{ run_id }}"}
         request = run_job_flow_request(
             cluster=cluster.settings,
             default_name=f"{spec.dag_id}-{cluster.name}",
             step_concurrency=widest_parallel_set(steps, ancestors) if steps else 1,
-            tags={"dagen:dag-id": spec.dag_id, "dagen:cluster": cluster.name, "dagen:run-id": "{{ run_id }}"},
+            tags=identity,
             seconds=seconds,
         )
         poll = min(task.poll_interval for task in members)
@@ -168,6 +175,8 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
             kwargs={
                 **ctx.aws(),
                 "job_flow_id": xcom_pull(create_id),
+                "cluster_name": request["Name"],  # with the tags: how the run's clusters are found
+                "cluster_tags": dict(identity),
                 "deferrable": True,
                 "waiter_delay": poll,
                 "waiter_max_attempts": max(1, CLUSTER_START_TIMEOUT // poll),

@@ -88,7 +88,7 @@ _CODES = (
     Code(
         "DG304",
         "duplicate generated task id",
-        "A task id collides with a task the generator adds (cluster create/terminate, `_wait` sensors).",
+        "A task id collides with a task the generator adds (a cluster's `create_<cluster>`/`terminate_<cluster>`).",
     ),
     Code("DG305", "unused cluster", "A cluster is defined but no task runs on it; it would never be created."),
     Code("DG306", "task depends on itself", "A task lists itself in `depends_on`."),
@@ -97,8 +97,7 @@ _CODES = (
     Code(
         "DG309",
         "task id too long",
-        "Airflow allows 250 characters in a task id, counted with its group prefix (`group.task`) and the "
-        "`_wait` suffix of the sensor that follows `step_function` and `emr_notebook` tasks.",
+        "Airflow allows 250 characters in a task id, counted with its group prefix (`group.task`).",
     ),
     # DG4xx: values
     Code("DG401", "invalid schedule", "The cron expression or preset is not valid."),

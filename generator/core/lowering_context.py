@@ -18,10 +18,6 @@ def terminate_cluster_task_id(cluster: str) -> str:
     return f"terminate_{cluster}"
 
 
-def wait_task_id(task_id: str) -> str:
-    return f"{task_id}_wait"
-
-
 @dataclass(frozen=True, kw_only=True)
 class LowerContext:
     spec: PipelineSpec

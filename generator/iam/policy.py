@@ -51,8 +51,9 @@ _BY_CLASS = {
     "AthenaOperator": athena_tasks,
     "S3KeySensor": s3_wait_tasks,
     "EmrServerlessStartJobOperator": emr_serverless_tasks,
+    "RetrySafeEmrServerlessStartJobOperator": emr_serverless_tasks,
     "EmrContainerOperator": emr_eks_tasks,
-    "IdempotentEmrContainerOperator": emr_eks_tasks,
+    "RetrySafeEmrContainerOperator": emr_eks_tasks,
     "LambdaInvokeFunctionOperator": lambda_tasks,
 }
 # Task types that run code dagen does not see: they get what their `iam` entries declare.
@@ -81,9 +82,9 @@ def pipeline_policy(pipelines: Iterable[LoweredPipeline], arns: Arns) -> dict[st
                 _BY_CLASS[class_name](builder, task)
             elif class_name in _NO_AWS:
                 continue
-            elif module == "emr" and "Notebook" in task.operator:
+            elif module in ("emr", "emr_notebook") and "Notebook" in task.operator:
                 notebook_tasks(builder, task, pipeline.spec.dag_id)
-            elif module == "emr":
+            elif module in ("emr", "emr_cluster"):
                 emr_cluster_tasks(builder, task, pipeline.spec.dag_id)
             elif module == "step_function":
                 step_function_tasks(builder, task, state_machines)

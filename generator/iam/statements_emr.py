@@ -3,7 +3,11 @@
 EMR clusters are the pipeline's own: RunJobFlow is allowed only with the
 ``dagen:dag-id`` tag the compiler puts on every cluster, and every later call
 (steps, describe, terminate, notebooks) only on clusters carrying that tag; a
-long-running cluster a task names is granted by id.
+long-running cluster a task names is granted by id.  A cluster's create and
+terminate tasks find the clusters of their DAG run by tags
+(:mod:`generator.runtime.emr_cluster`): ListClusters, which EMR authorises on
+no resource (``"*"``, no condition key applies), then DescribeCluster and
+TerminateJobFlows, on the DAG's own clusters only.
 """
 
 from __future__ import annotations
@@ -22,12 +26,20 @@ def _existing_cluster(arns: Arns, cluster_id: str) -> str | None:
     return arns.make("elasticmapreduce", f"cluster/{widen(cluster_id)}")
 
 
+# The cluster pair's operators (generator.runtime.emr_cluster), by class name.
+_CREATE = "RetrySafeEmrCreateJobFlowOperator"
+_TERMINATE = "RetrySafeEmrTerminateJobFlowOperator"
+
+
 def emr_cluster_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -> None:
     arns = builder.arns
     own_clusters = ("StringEquals", f"elasticmapreduce:ResourceTag/{TAG_KEY}", dag_id)
     cluster = arns.make("elasticmapreduce", "cluster/*")
     name = task.operator.rsplit(".", 1)[1]
-    if name == "EmrCreateJobFlowOperator":
+    if name in (_CREATE, _TERMINATE):
+        # Both find the run's clusters by tags; EMR has no resource-level permission for ListClusters.
+        builder.allow("EmrFindRunClusters", ["elasticmapreduce:ListClusters"], ["*"])
+    if name == _CREATE:
         request = task.kwargs["job_flow_overrides"]
         builder.allow(
             "EmrCreateTaggedClusters",
@@ -35,7 +47,14 @@ def emr_cluster_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -
             ["*"],
             ("StringEquals", f"elasticmapreduce:RequestTag/{TAG_KEY}", dag_id),
         )
-        builder.allow("EmrManageOwnClusters", ["elasticmapreduce:DescribeCluster"], [cluster], own_clusters)
+        # DescribeCluster: adoption, the wait, the log link; TerminateJobFlows: the provider's clean-up of a
+        # cluster whose wait failed (9.34) or whose task was killed.
+        builder.allow(
+            "EmrManageOwnClusters",
+            ["elasticmapreduce:DescribeCluster", "elasticmapreduce:TerminateJobFlows"],
+            [cluster],
+            own_clusters,
+        )
         builder.allow(
             "PassEmrServiceRole",
             ["iam:PassRole"],
@@ -48,7 +67,7 @@ def emr_cluster_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -
             [role_arn(arns, request["JobFlowRole"])],
             ("StringEquals", "iam:PassedToService", "ec2.amazonaws.com"),
         )
-    elif name == "EmrAddStepsOperator":
+    if name == "EmrAddStepsOperator":
         actions = [
             "elasticmapreduce:AddJobFlowSteps",
             "elasticmapreduce:DescribeCluster",
@@ -59,7 +78,7 @@ def emr_cluster_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -
             builder.allow("EmrRunStepsOnExistingClusters", actions, [existing])
         else:
             builder.allow("EmrRunStepsOnOwnClusters", actions, [cluster], own_clusters)
-    elif name == "EmrTerminateJobFlowOperator":
+    elif name == _TERMINATE:
         builder.allow(
             "EmrManageOwnClusters",
             ["elasticmapreduce:DescribeCluster", "elasticmapreduce:TerminateJobFlows"],
@@ -69,41 +88,40 @@ def emr_cluster_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -
 
 
 def notebook_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -> None:
+    """One task starts the execution and waits for it (generator.runtime.emr_notebook), finding the executions
+    of its run's earlier tries by their tags: ListNotebookExecutions, then DescribeNotebookExecution."""
     arns = builder.arns
-    name = task.operator.rsplit(".", 1)[1]
-    if name == "EmrStartNotebookExecutionOperator":
-        # StartNotebookExecution is authorised on the editor and on the cluster: one statement each,
-        # because only the cluster carries the pipeline's tag.
-        existing = _existing_cluster(arns, task.kwargs["cluster_id"])
-        if existing:
-            builder.allow(
-                "EmrStartNotebooksOnExistingClusters", ["elasticmapreduce:StartNotebookExecution"], [existing]
-            )
-        else:
-            builder.allow(
-                "EmrStartNotebooksOnOwnClusters",
-                ["elasticmapreduce:StartNotebookExecution"],
-                [arns.make("elasticmapreduce", "cluster/*")],
-                ("StringEquals", f"elasticmapreduce:ResourceTag/{TAG_KEY}", dag_id),
-            )
+    # StartNotebookExecution is authorised on the editor and on the cluster: one statement each,
+    # because only the cluster carries the pipeline's tag.
+    existing = _existing_cluster(arns, task.kwargs["cluster_id"])
+    if existing:
+        builder.allow("EmrStartNotebooksOnExistingClusters", ["elasticmapreduce:StartNotebookExecution"], [existing])
+    else:
         builder.allow(
-            "EmrStartNotebooksFromEditors",
+            "EmrStartNotebooksOnOwnClusters",
             ["elasticmapreduce:StartNotebookExecution"],
-            [arns.make("elasticmapreduce", f"editor/{widen(task.kwargs['editor_id'])}")],
+            [arns.make("elasticmapreduce", "cluster/*")],
+            ("StringEquals", f"elasticmapreduce:ResourceTag/{TAG_KEY}", dag_id),
         )
-        builder.allow(
-            "PassEmrNotebookRole",
-            ["iam:PassRole"],
-            [role_arn(arns, task.kwargs["service_role"])],
-            ("StringEquals", "iam:PassedToService", "elasticmapreduce.amazonaws.com"),
-        )
-    elif name == "EmrNotebookExecutionSensor":
-        # Execution ids are made by EMR at run time: any notebook execution of the account.
-        builder.allow(
-            "EmrWatchNotebookExecutions",
-            ["elasticmapreduce:DescribeNotebookExecution"],
-            [arns.make("elasticmapreduce", "notebook-execution/*")],
-        )
+    builder.allow(
+        "EmrStartNotebooksFromEditors",
+        ["elasticmapreduce:StartNotebookExecution"],
+        [arns.make("elasticmapreduce", f"editor/{widen(task.kwargs['editor_id'])}")],
+    )
+    builder.allow(
+        "PassEmrNotebookRole",
+        ["iam:PassRole"],
+        [role_arn(arns, task.kwargs["service_role"])],
+        ("StringEquals", "iam:PassedToService", "elasticmapreduce.amazonaws.com"),
+    )
+    # Execution ids are made by EMR at run time: any notebook execution of the account.
+    builder.allow(
+        "EmrWatchNotebookExecutions",
+        ["elasticmapreduce:DescribeNotebookExecution"],
+        [arns.make("elasticmapreduce", "notebook-execution/*")],
+    )
+    # ListNotebookExecutions has no resource-level permission: EMR authorises it on "*" only.
+    builder.allow("EmrFindNotebookExecutions", ["elasticmapreduce:ListNotebookExecutions"], ["*"])
 
 
 def emr_serverless_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:

@@ -1,4 +1,9 @@
-"""IAM statements of the Step Functions tasks: start an execution of a named state machine, then watch it."""
+"""IAM statements of the Step Functions tasks: start an execution of a named state machine and watch it.
+
+One task starts the execution and waits for it (:mod:`generator.runtime.step_function`): before it
+starts, it describes the executions its run's earlier tries would have started (their names are
+known), so StartExecution and DescribeExecution, both on the one state machine.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +17,11 @@ def _state_machine_name(arn: str) -> str:
 
 
 def step_function_tasks(builder: PolicyBuilder, task: OperatorTask, state_machines: dict[str, str]) -> None:
+    """``state_machines`` (task id -> state machine name) is filled for the caller."""
     arns = builder.arns
-    name = task.operator.rsplit(".", 1)[1]
-    if name == "StepFunctionStartExecutionOperator":
-        machine = _state_machine_name(task.kwargs["state_machine_arn"])
-        state_machines[task.task_id] = machine
-        builder.allow(
-            "StatesStartExecutions", ["states:StartExecution"], [arns.make("states", f"stateMachine:{machine}")]
-        )
-    elif name == "StepFunctionExecutionSensor":
-        # the start task's Airflow id; a task group prefixes it with "group."
-        start_id = task.kwargs["execution_arn"].split("task_ids='")[1].split("'")[0].rsplit(".", 1)[-1]
-        machine = state_machines.get(start_id, "*")
-        builder.allow(
-            "StatesWatchExecutions", ["states:DescribeExecution"], [arns.make("states", f"execution:{machine}:*")]
-        )
+    machine = _state_machine_name(task.kwargs["state_machine_arn"])
+    state_machines[task.task_id] = machine
+    builder.allow("StatesStartExecutions", ["states:StartExecution"], [arns.make("states", f"stateMachine:{machine}")])
+    builder.allow(
+        "StatesWatchExecutions", ["states:DescribeExecution"], [arns.make("states", f"execution:{machine}:*")]
+    )

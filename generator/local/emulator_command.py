@@ -10,9 +10,9 @@ scheduler, DAG processor, triggerer and workers) pointed at it:
    (:mod:`generator.local.resources`: the resources behind its Airflow Variables, buckets, state
    machines, workspaces...) and the HTTP/SMTP stand-ins its tasks talk to;
 3. it prints the endpoint and the environment to give Airflow (``AIRFLOW_CONN_*``, ``AIRFLOW_VAR_*``,
-   dummy AWS keys, ``AWS_ENDPOINT_URL``), writes the same as a JSON object to ``--env-file`` once
-   everything is ready (atomically: a reader that sees the file sees all of it), and serves until
-   SIGINT or SIGTERM.
+   dummy AWS keys, ``AWS_ENDPOINT_URL``), writes the same to ``--env-file`` once everything is ready
+   (a JSON object for a ``.json`` name, else ``export`` lines for a shell; atomically: a reader that
+   sees the file sees all of it), and serves until SIGINT or SIGTERM.
 
 Faults are injected *by resource*, since the emulator cannot tell which Airflow task of which process
 is calling: ``--fail KIND:NAME`` ends every start of that work FAILED, ``--fail-once`` only the first,
@@ -57,7 +57,11 @@ def register(subparsers: Any) -> None:
     emulator.add_argument("paths", nargs="*", default=["pipelines"], help="spec files or folders (default: pipelines)")
     emulator.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     emulator.add_argument("--region", help=f"the emulator's region (default: the specs' region, else {DEFAULT_REGION})")
-    emulator.add_argument("--env-file", help="also write the environment for Airflow here, as a JSON object")
+    emulator.add_argument(
+        "--env-file",
+        help="also write the environment for Airflow here once ready: a JSON object when the name ends in .json, "
+        "else export lines for a shell's `source`",
+    )
     for option, what in (
         ("--fail", "every start of this work ends FAILED"),
         ("--fail-once", "the first start of this work ends FAILED, later ones succeed"),
@@ -156,10 +160,13 @@ def serve(args: argparse.Namespace, stop: threading.Event) -> int:
         for kind, name, mode, _ in faults:
             print(f"  fault: {mode} {kind}:{name}")
         print("Give Airflow this environment (or read it from --env-file):")
-        for key, value in sorted(env.items()):
-            print(f"  export {key}={_shell_quote(value)}")
+        exports = [f"export {key}={_shell_quote(value)}" for key, value in sorted(env.items())]
+        for line in exports:
+            print(f"  {line}")
         if args.env_file:
-            _write_atomically(Path(args.env_file), json.dumps(env, indent=2, sort_keys=True))
+            target = Path(args.env_file)
+            text = json.dumps(env, indent=2, sort_keys=True) if target.suffix == ".json" else "\n".join(exports)
+            _write_atomically(target, text + "\n")
         print("Serving until Ctrl-C.", flush=True)
         stop.wait()
     finally:

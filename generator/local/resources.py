@@ -180,7 +180,7 @@ def _named_resources(provider: ResourceProvider, config: dict[str, Any], params:
     """Create the resources tasks name literally or by one param; yield what each is (Variables are done)."""
     for task_id, task in (config.get("tasks") or {}).items():
         operator = task.get("operator")
-        if operator in emr_serverless_job.OPERATORS:
+        if operator in (*emr_serverless_job.OPERATORS, emr_serverless_job.BASE_OPERATOR):
             app = _fixed(task.get("application_id"), params)
             if app:
                 yield f"EMR Serverless application {provider.application(task_id, app)} (for {task_id})"

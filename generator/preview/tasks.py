@@ -16,6 +16,7 @@ from generator.core.lowering_context import LowerContext, create_cluster_task_id
 from generator.core.model import PipelineSpec
 from generator.core.provider_profile import ProviderProfile
 from generator.preview.values import plain
+from generator.resources.emr_cluster import CREATE_RETRY, TERMINATE_RETRY
 from generator.task_types import TASK_TYPES
 
 CLUSTER_CREATE = "cluster create"
@@ -39,6 +40,7 @@ class TaskPreview:
     upstream: tuple[str, ...]
     downstream: tuple[str, ...]
     arguments: dict[str, Any]
+    retry: str | None = None  # what a retry of the task does, when its type says (its module's RETRY)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,22 +56,29 @@ class TaskPreview:
             "upstream": list(self.upstream),
             "downstream": list(self.downstream),
             "arguments": self.arguments,
+            "retry": self.retry,
         }
 
 
-def _origins(spec: PipelineSpec, profile: ProviderProfile) -> dict[str, tuple[str, str | None, str | None]]:
-    """Airflow task id -> (kind, spec task, cluster), by lowering each spec task as the compiler does."""
+Origin = tuple[str, str | None, str | None, str | None]  # kind, spec task, cluster, retry
+
+
+def _origins(spec: PipelineSpec, profile: ProviderProfile) -> dict[str, Origin]:
+    """Airflow task id -> (kind, spec task, cluster, retry), by lowering each spec task as the compiler does."""
     ctx = LowerContext(spec=spec, profile=profile)
-    out: dict[str, tuple[str, str | None, str | None]] = {}
+    out: dict[str, Origin] = {}
     for task in spec.tasks:
-        for index, op in enumerate(TASK_TYPES[task.type].lower(task, ctx)):
+        module = TASK_TYPES[task.type]
+        lowered = module.lower(task, ctx)
+        for index, op in enumerate(lowered):
             kind = task.type if index == 0 else f"{task.type} wait"
-            out[ctx.airflow_id(task, op.task_id)] = (kind, task.task_id, task.cluster)
+            retry = getattr(module, "RETRY", None) if index == len(lowered) - 1 else None
+            out[ctx.airflow_id(task, op.task_id)] = (kind, task.task_id, task.cluster, retry)
     for cluster in spec.clusters:
         if "existing_cluster_id" in cluster.settings:
             continue
-        out[create_cluster_task_id(cluster.name)] = (CLUSTER_CREATE, None, cluster.name)
-        out[terminate_cluster_task_id(cluster.name)] = (CLUSTER_TERMINATE, None, cluster.name)
+        out[create_cluster_task_id(cluster.name)] = (CLUSTER_CREATE, None, cluster.name, CREATE_RETRY)
+        out[terminate_cluster_task_id(cluster.name)] = (CLUSTER_TERMINATE, None, cluster.name, TERMINATE_RETRY)
     return out
 
 
@@ -110,7 +119,7 @@ def task_previews(
     position = {task.task_id: index for index, task in enumerate(ordered)}
     tasks = []
     for task in ordered:
-        kind, spec_task, cluster = origins.get(task.task_id, ("", None, None))
+        kind, spec_task, cluster, retry = origins.get(task.task_id, ("", None, None, None))
         compiled = config["tasks"].get(task.task_id, {})
         fallback = materialise(
             {**default_args, **{k: v for k, v in compiled.items() if k not in ("operator", "dependencies")}}
@@ -131,6 +140,7 @@ def task_previews(
                 upstream=tuple(sorted(task.upstream_task_ids, key=position.__getitem__)),
                 downstream=tuple(sorted(task.downstream_task_ids, key=position.__getitem__)),
                 arguments=_arguments(task, fallback),
+                retry=retry,
             )
         )
     return tuple(tasks)

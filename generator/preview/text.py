@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from datetime import datetime
 from typing import Any
 
@@ -217,6 +218,16 @@ def _task_lines(preview: DagPreview) -> list[str]:
         upstream = ", ".join(task.upstream) or "-"
         downstream = ", ".join(task.downstream) or "-"
         lines.append(f"{INDENT * 3}upstream: {upstream}  downstream: {downstream}")
+        if task.retry:
+            lines.extend(
+                textwrap.wrap(
+                    f"retry: {task.retry}",
+                    width=110,
+                    initial_indent=INDENT * 3,
+                    subsequent_indent=INDENT * 4,
+                    break_on_hyphens=False,  # never inside a task id or a tag
+                )
+            )
     return lines
 
 

@@ -12,6 +12,17 @@ from typing import Any
 
 DEFAULT_IDLE_TIMEOUT = 3600
 
+# What a retry of a cluster's create and terminate tasks does (generator.runtime.emr_cluster), as previews say it.
+_IDENTITY = "the same EMR name and tags dagen:dag-id, dagen:cluster, dagen:run-id"
+CREATE_RETRY = (
+    f"adopts the live cluster an earlier try of this run started ({_IDENTITY}) and waits for it, deferrably; "
+    "RunJobFlow only when there is none"
+)
+TERMINATE_RETRY = (
+    f"terminates every live cluster of this run ({_IDENTITY}) and the id create returned, if any; "
+    "succeeds when there is none"
+)
+
 
 def _ebs(ebs: dict[str, Any]) -> dict[str, Any]:
     return {

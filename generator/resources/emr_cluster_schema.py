@@ -234,7 +234,18 @@ CLUSTER_PROPERTIES: dict[str, Schema] = {
         "Scripts run on each node before applications start.",
         [{"name": "install-requirements", "script": "s3://my-bucket/bootstrap/install.sh"}],
     ),
-    "tags": prop(TAGS_MAP, "Tags on the cluster and its instances (cost allocation).", {"team": "data-platform"}),
+    "tags": prop(
+        {
+            **TAGS_MAP,
+            "propertyNames": {
+                **TAGS_MAP["propertyNames"],
+                "pattern": "^(?!dagen:)",
+                "title": "cluster tag key (one starting with 'dagen:' is reserved: it names the run that owns it)",
+            },
+        },
+        "Tags on the cluster and its instances (cost allocation).",
+        {"team": "data-platform"},
+    ),
     "idle_timeout": prop(
         {"anyOf": [DURATION, {"type": "null"}]},
         "Terminate the cluster after this much idle time: a safety net if the pipeline cannot terminate it "

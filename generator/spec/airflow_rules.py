@@ -14,14 +14,12 @@ from functools import cache
 from typing import Any
 
 from generator.core.diagnostics import Diagnostic
-from generator.core.lowering_context import wait_task_id
 
 At = Callable[..., dict[str, Any]]
 
 # Dates Airflow computes with both ways (a data interval before start_date, a year of runs after end_date).
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 TASK_ID_LENGTH = 250  # Airflow's ID_LEN, for the task id with its group prefix
-WAITED_TYPES = frozenset({"emr_notebook", "step_function"})  # a `<task>_wait` sensor follows their start task
 
 
 def _parse_date(text: str) -> datetime | None:
@@ -127,10 +125,9 @@ def check_schedule(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
 
 def check_task_ids(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
     for task_id, task in spec["tasks"].items():
-        own = wait_task_id(task_id) if task.get("type") in WAITED_TYPES else task_id
-        full = f"{task['group']}.{own}" if task.get("group") else own
+        full = f"{task['group']}.{task_id}" if task.get("group") else task_id
         if len(full) > TASK_ID_LENGTH:
-            made = " with its group prefix" + (" and the suffix of its '_wait' sensor" if own != task_id else "")
+            made = " with its group prefix"
             yield Diagnostic(
                 code="DG309",
                 **at(("tasks", task_id), key=True),

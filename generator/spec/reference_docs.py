@@ -164,7 +164,7 @@ def _limits() -> list[str]:
         ("keys, values and items, aliases expanded", f"{MAX_VALUES:,}", "DG109"),
         ("one key or value", f"{MAX_STRING:,} characters", "DG109"),
         ("tasks in one spec", f"{MAX_TASKS:,}", "DG207"),
-        ("a task id with its group prefix and `_wait` suffix", f"{TASK_ID_LENGTH} characters", "DG309"),
+        ("a task id with its group prefix", f"{TASK_ID_LENGTH} characters", "DG309"),
         ("a duration", "366d", "DG206"),
         ("`start_date`, `end_date`", f"years {FIRST_YEAR} to {LAST_YEAR}", "DG407"),
     ]

@@ -17,10 +17,10 @@ import jinja2
 from jinja2 import meta, nodes
 
 from generator.core.diagnostics import Diagnostic
-from generator.core.lowering_context import create_cluster_task_id, terminate_cluster_task_id, wait_task_id
+from generator.core.lowering_context import create_cluster_task_id, terminate_cluster_task_id
 from generator.core.value_formats import is_templated
 from generator.resources.emr_cluster_schema import check_cluster
-from generator.spec.airflow_rules import AIRFLOW_RULES, WAITED_TYPES
+from generator.spec.airflow_rules import AIRFLOW_RULES
 from generator.task_types import TASK_TYPES
 
 At = Callable[..., dict[str, Any]]
@@ -37,8 +37,6 @@ TEMPLATE_CONTEXT = frozenset(
 )
 # Free text that Airflow never renders.
 _NOT_TEMPLATED_KEYS = frozenset({"description", "doc_md"})
-
-# Task types whose work is started by one task and awaited by a second, `<id>_wait`.
 
 
 def _did_you_mean(word: str, options: Any) -> str | None:
@@ -325,9 +323,6 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
             continue
         generated[create_cluster_task_id(name)] = f"creates cluster '{name}'"
         generated[terminate_cluster_task_id(name)] = f"terminates cluster '{name}'"
-    for task_id, task in tasks.items():
-        if task["type"] in WAITED_TYPES:
-            generated[wait_task_id(task_id)] = f"waits for task '{task_id}'"
     for task_id in tasks:
         if task_id in generated:
             yield Diagnostic(

@@ -1,22 +1,29 @@
-"""``emr_notebook``: execute an EMR Studio notebook on a pipeline cluster.
+"""``emr_notebook``: execute an EMR Studio notebook on a pipeline cluster, in one retryable task.
 
-Lowers to ``EmrStartNotebookExecutionOperator`` (returns the execution id) and
-``EmrNotebookExecutionSensor`` in reschedule mode, so no worker slot is held
-while the notebook runs.  Parameters are serialised with ``json.dumps``.
+Lowers to :class:`generator.runtime.emr_notebook.RetrySafeEmrNotebookExecutionOperator` (named by
+path: compiling imports no provider): the provider's ``EmrNotebookExecutionSensor`` in reschedule
+mode (no worker slot held between pokes; no provider line has a notebook trigger) whose poke also
+starts the execution, with ``EmrStartNotebookExecutionOperator``'s arguments.  Each try tags its
+execution with the DAG run, task and try, adopts a running or finished execution of an earlier try of
+the run, and starts a new one only when they all ended unsuccessfully (:data:`RETRY`).  Parameters
+are serialised with ``json.dumps``.
 """
 
 from __future__ import annotations
 
-from generator.core.lowering_context import LowerContext, wait_task_id
+from generator.core.lowering_context import LowerContext
 from generator.core.model import OperatorTask, TaskSpec
 from generator.core.schema_parts import ROLE, STRING, TAGS_MAP, TEMPLATED_STRING, prop
 from generator.core.templating import json_with_templates
 
 NAME = "emr_notebook"
 SUMMARY = "Execute an EMR Studio notebook on a pipeline cluster and wait for it."
-OPERATORS = (
-    "airflow.providers.amazon.aws.operators.emr.EmrStartNotebookExecutionOperator",
-    "airflow.providers.amazon.aws.sensors.emr.EmrNotebookExecutionSensor",
+OPERATORS = ("generator.runtime.emr_notebook.RetrySafeEmrNotebookExecutionOperator",)
+BASE_OPERATOR = "airflow.providers.amazon.aws.sensors.emr.EmrNotebookExecutionSensor"
+RETRY = (
+    "adopts the execution an earlier try of this run started (found by its dagen:task-run and dagen:try tags): "
+    "FINISHED is the result, a running one is waited for; only when all ended FAILED or STOPPED is a new execution "
+    "started.  A wait past `timeout` fails the task without a retry"
 )
 
 PROPERTIES = {
@@ -48,30 +55,20 @@ REQUIRED = ("cluster", "editor_id", "notebook_path")
 def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
     settings = task.settings
     assert task.cluster is not None
-    start_kwargs = {
+    kwargs = {
         **ctx.aws(),
         "editor_id": settings["editor_id"],
         "relative_path": settings["notebook_path"],
         "cluster_id": ctx.cluster_id(task.cluster),
         "service_role": settings.get("service_role", "EMR_Notebooks_DefaultRole"),
         "notebook_params": json_with_templates(settings.get("params", {})),
-        "wait_for_completion": False,
+        "notebook_execution_id": "",  # found (an earlier try's) or started by each poke
+        "mode": "reschedule",
+        "poke_interval": task.poll_interval,
+        "timeout": task.timeout,
     }
     if "execution_name" in settings:
-        start_kwargs["notebook_execution_name"] = settings["execution_name"]
+        kwargs["notebook_execution_name"] = settings["execution_name"]
     if "tags" in settings:
-        start_kwargs["tags"] = [{"Key": key, "Value": value} for key, value in settings["tags"].items()]
-    return [
-        OperatorTask(task_id=task.task_id, operator=OPERATORS[0], kwargs=start_kwargs),
-        OperatorTask(
-            task_id=wait_task_id(task.task_id),
-            operator=OPERATORS[1],
-            kwargs={
-                **ctx.aws(),
-                "notebook_execution_id": ctx.result_of(task),
-                "mode": "reschedule",
-                "poke_interval": task.poll_interval,
-                "timeout": task.timeout,
-            },
-        ),
-    ]
+        kwargs["tags"] = [{"Key": key, "Value": value} for key, value in settings["tags"].items()]
+    return [OperatorTask(task_id=task.task_id, operator=OPERATORS[0], kwargs=kwargs)]

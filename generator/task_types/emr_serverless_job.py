@@ -1,18 +1,14 @@
 """``emr_serverless_job``: run a Spark job on an EMR Serverless application and wait for it.
 
-Lowers to ``EmrServerlessStartJobOperator``: it starts the application if it is
-stopped, submits the job run and waits deferrably (no worker slot is held).
+Lowers to :class:`generator.runtime.emr_serverless.RetrySafeEmrServerlessStartJobOperator` (named
+by path: compiling imports no provider), an ``EmrServerlessStartJobOperator``: it starts the
+application if it is stopped, submits the job run and waits deferrably (no worker slot is held).
 
-**Retries never start a second job run.**  StartJobRun is idempotent on its
-client token, but the operator's ``client_request_token`` is not a template
-field and defaults to a fresh ``uuid4()`` each time the DAG file is parsed, i.e.
-on every try (providers 9.0 and 9.34 alike).  The operator spreads its templated
-``config`` over the request *after* the token, so dagen sends the token there:
-``config: {clientToken: CLIENT_TOKEN}``, rendered per run.  The token is the same
-for every automatic retry of a task in one run (a retry re-attaches to the job
-run the failed try started: still running, it is awaited; finished, its state
-is the task's), and changes when the task is cleared in the UI (Airflow then
-raises ``max_tries``), so a manual re-run starts a fresh job.
+**A retry re-runs a failed job run, and never starts a duplicate** (:data:`RETRY`).  StartJobRun is
+idempotent on its client token; the operator sends one token per try and first sends the earlier
+tries' tokens of this run again, which gives back their job runs without starting anything: one
+still running or succeeded is awaited or is the result, and only when all ended FAILED or CANCELLED
+does the try start a new job run under its own token.  A clear starts afresh.
 
 The Spark job driver and configuration overrides are shared with
 :mod:`generator.task_types.emr_eks_job` (the two APIs take the same shapes).
@@ -29,14 +25,13 @@ from generator.resources.emr_cluster import configurations
 
 NAME = "emr_serverless_job"
 SUMMARY = "Run a Spark job on an EMR Serverless application and wait for it."
-OPERATORS = ("airflow.providers.amazon.aws.operators.emr.EmrServerlessStartJobOperator",)
-
-# Same for every try of one task in one run (not the try number: a retry must find the first try's job run);
-# new when the task is cleared (clearing sets max_tries = try_number + retries).  A UUID: 36 characters,
-# within the 1-64 both EMR Serverless and EMR on EKS accept.
-CLIENT_TOKEN = (  # a template, not a secret
-    "{{ macros.uuid.uuid5(macros.uuid.NAMESPACE_URL, 'dagen/' ~ ti.dag_id ~ '/' ~ run_id ~ '/' ~ ti.task_id"  # noqa: S105
-    " ~ '/' ~ ti.map_index ~ '/' ~ ti.max_tries) }}"
+OPERATORS = ("generator.runtime.emr_serverless.RetrySafeEmrServerlessStartJobOperator",)
+BASE_OPERATOR = "airflow.providers.amazon.aws.operators.emr.EmrServerlessStartJobOperator"
+# Both EMR job APIs: the client token is one UUID per try (36 characters, within the 1-64 they accept).
+RETRY = (
+    "adopts the job run an earlier try of this run started (each try has its own client token and first re-sends "
+    "the earlier ones; StartJobRun is idempotent on them): SUCCESS is the result, a running one is waited for; "
+    "only when all ended FAILED or CANCELLED is a new job run started"
 )
 
 ROLE_ARN: Schema = {
@@ -146,7 +141,6 @@ def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
         "execution_role_arn": settings["execution_role_arn"],
         "job_driver": {"sparkSubmit": spark_submit(settings["spark"])},
         "name": settings.get("name", f"{ctx.spec.dag_id}.{task.task_id}"),
-        "config": {"clientToken": CLIENT_TOKEN},
         "wait_for_completion": True,
         "deferrable": True,
         "waiter_delay": task.poll_interval,

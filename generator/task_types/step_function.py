@@ -1,22 +1,28 @@
-"""``step_function``: start a Step Functions state machine and wait for it.
+"""``step_function``: start a Step Functions state machine and wait for it, in one retryable task.
 
-Lowers to ``StepFunctionStartExecutionOperator`` with an execution name unique
-per DAG run, task and try (a retry never hits ExecutionAlreadyExists), and
-``StepFunctionExecutionSensor`` in reschedule mode.
+Lowers to :class:`generator.runtime.step_function.RetrySafeStepFunctionStartExecutionOperator`
+(named by path: compiling imports no provider), a ``StepFunctionStartExecutionOperator`` that
+waits deferrably (the provider's trigger, no worker slot held) and whose retry re-runs a failed
+execution: each try names its execution per DAG run, task and try, adopts a running or succeeded
+execution of an earlier try of the run, and starts a new one only when they all ended unsuccessfully
+(:data:`RETRY`).
 """
 
 from __future__ import annotations
 
-from generator.core.lowering_context import LowerContext, wait_task_id
+from generator.core.lowering_context import LowerContext
 from generator.core.model import OperatorTask, TaskSpec
 from generator.core.schema_parts import STATE_MACHINE_ARN, prop
 from generator.core.templating import json_with_templates
 
 NAME = "step_function"
 SUMMARY = "Start an AWS Step Functions execution and wait for it to finish."
-OPERATORS = (
-    "airflow.providers.amazon.aws.operators.step_function.StepFunctionStartExecutionOperator",
-    "airflow.providers.amazon.aws.sensors.step_function.StepFunctionExecutionSensor",
+OPERATORS = ("generator.runtime.step_function.RetrySafeStepFunctionStartExecutionOperator",)
+BASE_OPERATOR = "airflow.providers.amazon.aws.operators.step_function.StepFunctionStartExecutionOperator"
+RETRY = (
+    "adopts the execution an earlier try of this run started (each try names its own: <task id>-<uuid of the DAG, "
+    "run, task and try>): SUCCEEDED is the result, RUNNING is waited for; only when all ended FAILED, TIMED_OUT or "
+    "ABORTED is a new execution started"
 )
 
 PROPERTIES = {
@@ -34,12 +40,6 @@ PROPERTIES = {
 }
 REQUIRED = ("state_machine_arn",)
 
-# Unique per DAG run, task and try; only characters Step Functions allows; at most 80.
-EXECUTION_NAME = (
-    "{{ ti.task_id[:43] }}-{{ macros.uuid.uuid5(macros.uuid.NAMESPACE_URL, "
-    "ti.dag_id ~ '/' ~ run_id ~ '/' ~ ti.task_id ~ '/' ~ ti.try_number) }}"
-)
-
 
 def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
     settings = task.settings
@@ -50,20 +50,10 @@ def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
             kwargs={
                 **ctx.aws(),
                 "state_machine_arn": settings["state_machine_arn"],
-                "name": EXECUTION_NAME,
                 "state_machine_input": json_with_templates(settings.get("input", {})),
-                "deferrable": False,
+                "deferrable": True,
+                "waiter_delay": task.poll_interval,
+                "waiter_max_attempts": ctx.max_attempts(task),
             },
-        ),
-        OperatorTask(
-            task_id=wait_task_id(task.task_id),
-            operator=OPERATORS[1],
-            kwargs={
-                **ctx.aws(),
-                "execution_arn": ctx.result_of(task),
-                "mode": "reschedule",
-                "poke_interval": task.poll_interval,
-                "timeout": task.timeout,
-            },
-        ),
+        )
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from generator.local.emulator.shared import ONE_STATE_PER_POLL, current_origin, fail_cause, lose_responses_of, record
@@ -65,6 +65,8 @@ def install() -> None:
             last = "FAILED" if failure_cause else "SUCCEEDED"
             ManagedState.__init__(self, EXECUTION_MODEL, [("RUNNING", last)])
             sfn_models.Execution.__init__(self, **kwargs)
+            # aware, like the executions moto runs itself (ListExecutions sorts both kinds together)
+            self.start_date = self.start_date.replace(tzinfo=timezone.utc)  # type: ignore[has-type]
             self.stop_date: datetime | None = None
             self.status = "RUNNING"
             self.failure_cause = failure_cause
@@ -75,7 +77,7 @@ def install() -> None:
             self.advance()
             status = str(self.status)
             if status != "RUNNING" and self.stop_date is None:
-                self.stop_date = sfn_models.utcnow()
+                self.stop_date = sfn_models.utcnow().replace(tzinfo=timezone.utc)
                 if status == "SUCCEEDED":
                     self.output = self.execution_input
                     self.output_details = {"included": True}
@@ -86,7 +88,7 @@ def install() -> None:
         def stop(self, *args: Any, **kwargs: Any) -> None:
             if self.stop_date is None:
                 self.status = "ABORTED"
-                self.stop_date = sfn_models.utcnow()
+                self.stop_date = sfn_models.utcnow().replace(tzinfo=timezone.utc)
 
         def to_history_output(self) -> dict[str, Any]:
             return {"events": []}
