@@ -17,9 +17,7 @@ TASK_IDS = (
     "prepare.clean",
     "prepare.enrich",
     "prepare.notebook",
-    "prepare.notebook_wait",
     "publish.curate",
-    "publish.curate_wait",
 )
 
 
