@@ -50,9 +50,7 @@ def _declared_permissions(builder: PolicyBuilder, settings: dict[str, Any]) -> N
 _BY_CLASS = {
     "AthenaOperator": athena_tasks,
     "S3KeySensor": s3_wait_tasks,
-    "EmrServerlessStartJobOperator": emr_serverless_tasks,
     "RetrySafeEmrServerlessStartJobOperator": emr_serverless_tasks,
-    "EmrContainerOperator": emr_eks_tasks,
     "RetrySafeEmrContainerOperator": emr_eks_tasks,
     "LambdaInvokeFunctionOperator": lambda_tasks,
 }
@@ -82,7 +80,7 @@ def pipeline_policy(pipelines: Iterable[LoweredPipeline], arns: Arns) -> dict[st
                 _BY_CLASS[class_name](builder, task)
             elif class_name in _NO_AWS:
                 continue
-            elif module in ("emr", "emr_notebook") and "Notebook" in task.operator:
+            elif module == "emr_notebook":
                 notebook_tasks(builder, task, pipeline.spec.dag_id)
             elif module in ("emr", "emr_cluster"):
                 emr_cluster_tasks(builder, task, pipeline.spec.dag_id)
