@@ -22,13 +22,16 @@ module wires them:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from typing import Any
 
+from generator.compile.control_flow import around, cleanups, follow_lists, for_lowering, join_rules
+from generator.core.conditions import run_if_task_id
 from generator.core.lowering_context import LowerContext, create_cluster_task_id, terminate_cluster_task_id
 from generator.core.model import LoweredPipeline, OperatorTask, PipelineSpec, TaskSpec, Teardown
 from generator.core.provider_profile import ProviderProfile
-from generator.core.templating import xcom_pull
+from generator.core.templating import json_with_templates, xcom_pull
 from generator.core.value_formats import seconds
 from generator.resources.emr_cluster import run_job_flow_request
 from generator.task_types import TASK_TYPES
@@ -109,16 +112,19 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
     ctx = LowerContext(spec=spec, profile=profile)
     dependencies = expanded_dependencies(spec)
     ancestors = _ancestors(spec, dependencies)
+    branches = {task.task_id for task in spec.tasks if task.type == "branch"}
     tasks: dict[str, OperatorTask] = {}
     upstream: dict[str, list[str]] = defaultdict(list)
     entry: dict[str, str] = {}
     exit_: dict[str, str] = {}
 
     for task in spec.tasks:
-        lowered = TASK_TYPES[task.type].lower(task, ctx)
+        lowered = around(task, TASK_TYPES[task.type].lower(for_lowering(task), ctx), ctx)
         common = _common_kwargs(task)
         for index, op in enumerate(lowered):
             kwargs = {**op.kwargs, **common}
+            if index == 0 and task.trigger_rule not in (None, "all_success"):
+                kwargs["trigger_rule"] = task.trigger_rule
             if task.outlets and index == len(lowered) - 1:
                 kwargs["outlets"] = list(task.outlets)  # the data is there when the last task of the work ends
             tasks[op.task_id] = OperatorTask(task_id=op.task_id, operator=op.operator, kwargs=kwargs, group=task.group)
@@ -185,8 +191,11 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
             },
         )
         upstream[create_id].extend(exit_[dep] for dep in sorted(shared_external))
+        if len(firsts) == 1 and firsts[0].run_if is not None:  # a skipped first task starts no cluster
+            upstream[create_id].append(run_if_task_id(firsts[0].task_id))
         for task in firsts:
-            direct[task.task_id] = [dep for dep in direct[task.task_id] if dep not in shared_external]
+            # a branch keeps its edge: it must be able to skip the task itself
+            direct[task.task_id] = [d for d in direct[task.task_id] if d not in shared_external or d in branches]
             upstream[entry[task.task_id]].append(create_id)
         lasts = [task for task in members if not any(task.task_id in dependencies[other.task_id] for other in members)]
         upstream[terminate_id].extend(exit_[task.task_id] for task in lasts)
@@ -194,6 +203,8 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
 
     for task_id, deps in direct.items():
         upstream[entry[task_id]].extend(exit_[dep] for dep in deps)
+    for cleanup in cleanups(spec, dependencies):
+        teardowns.append(Teardown(task_id=ctx.airflow_id(cleanup, entry[cleanup.task_id]), setups=()))
 
     wired = {
         task_id: OperatorTask(
@@ -205,7 +216,20 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
         )
         for task_id, op in tasks.items()
     }
-    return LoweredPipeline(spec=spec, tasks=_topological(wired), teardowns=tuple(teardowns))
+    for branch_id, paths in follow_lists(spec, wired, entry, ctx).items():
+        branch = wired[entry[branch_id]]
+        wired[branch.task_id] = dataclasses.replace(
+            branch, kwargs={**branch.kwargs, "op_args": [json_with_templates(paths)]}
+        )
+    ordered = _topological(wired)
+    fixed = {op.task_id for op in ordered if "trigger_rule" in op.kwargs}
+    fixed |= {teardown.task_id.rpartition(".")[2] for teardown in teardowns}
+    joins = join_rules(ordered, {entry[branch] for branch in branches}, fixed)
+    ordered = tuple(
+        dataclasses.replace(op, kwargs={**op.kwargs, "trigger_rule": joins[op.task_id]}) if op.task_id in joins else op
+        for op in ordered
+    )
+    return LoweredPipeline(spec=spec, tasks=ordered, teardowns=tuple(teardowns))
 
 
 def _topological(tasks: dict[str, OperatorTask]) -> tuple[OperatorTask, ...]:

@@ -24,6 +24,7 @@ from generator.core.diagnostics import Diagnostic
 from generator.core.model import PipelineSpec
 from generator.core.provider_profile import ProviderProfile
 from generator.core.value_formats import DAG_ID
+from generator.spec.fan_out import expand, fan_out_diagnostics
 from generator.spec.files import read_spec_files, unchanged
 from generator.spec.load import SourceDocument, TooLarge, declared_dag_id, load_bytes, read_file, read_regular
 from generator.spec.locate import Locator
@@ -202,12 +203,17 @@ def process_file(
         return result
     merged = merge_defaults(doc.data, defaults_doc.data if defaults_doc else None)
     locator = Locator(doc, defaults_doc)
-    result.diagnostics = semantic_diagnostics(merged, locator.at)
-    files = read_spec_files(merged, folder=path.parent, file=file, at=locator.at)
+    result.diagnostics = fan_out_diagnostics(merged, locator.at)
+    if result.diagnostics:
+        return result
+    expansion = expand(merged)
+    at = expansion.locate(locator.at)
+    result.diagnostics = semantic_diagnostics(expansion.spec, at)
+    files = read_spec_files(expansion.spec, folder=path.parent, file=file, at=at)
     result.diagnostics += files.diagnostics
     if result.diagnostics:
         return result
-    result.spec = normalise(files.spec, dag_id=result.dag_id, file=file)
+    result.spec = normalise(files.spec, dag_id=result.dag_id, file=file, fan_outs=expansion.origin)
     if not compile_specs:
         return result
     result.config = to_dagfactory_config(lower(result.spec, profile), airflow_major=airflow_major)

@@ -27,6 +27,11 @@ class TaskSpec:
     timeout: int = 6 * 3600
     group: str | None = None
     outlets: tuple[str, ...] = ()
+    run_if: Any = None  # a condition (generator.core.conditions), checked when the run gets there
+    trigger_rule: str | None = None  # as the spec sets it (the lowering chooses the join default)
+    fan_out: str | None = None  # the task with `for_each` this task is a member of
+    map_over: str | None = None  # the upstream task whose output the task is mapped over at run time
+    max_items: int = 256
 
 
 @dataclass(frozen=True, kw_only=True)

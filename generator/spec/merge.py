@@ -19,9 +19,16 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return out
 
 
+def without_fragments(document: dict[str, Any]) -> dict[str, Any]:
+    """The document without its top-level ``x-...`` keys (anchors to reuse; they mean nothing themselves)."""
+    return {key: value for key, value in document.items() if not key.startswith("x-")}
+
+
 def merge_defaults(spec: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
+    spec = without_fragments(spec)
     if not defaults:
         return spec
+    defaults = without_fragments(defaults)
     shared = {key: value for key, value in defaults.items() if key != "cluster_defaults"}
     merged = _deep_merge(shared, spec)
     if "tags" in defaults and "tags" in spec:

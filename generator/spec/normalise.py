@@ -11,6 +11,7 @@ from generator.spec.schema import COMMON_TASK_PROPERTIES
 
 DEFAULT_POLL_INTERVAL = 30
 DEFAULT_TIMEOUT = 6 * 3600
+DEFAULT_MAX_ITEMS = 256
 
 
 def format_duration(total: float) -> str:
@@ -53,8 +54,10 @@ def _default_args(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any]) -> TaskSpec:
+def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any], fan_out: str | None) -> TaskSpec:
     common = {"type", "cluster", *COMMON_TASK_PROPERTIES}
+    for_each = raw.get("for_each")
+    mapped: dict[str, Any] = for_each if isinstance(for_each, dict) else {}
     return TaskSpec(
         task_id=task_id,
         type=raw["type"],
@@ -69,10 +72,17 @@ def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any]) -> T
         timeout=seconds(raw.get("timeout", task_defaults.get("timeout", DEFAULT_TIMEOUT))),
         group=raw.get("group"),
         outlets=tuple(raw.get("outlets", ())),
+        run_if=raw.get("run_if"),
+        trigger_rule=raw.get("trigger_rule"),
+        fan_out=fan_out,
+        map_over=mapped.get("output_of"),
+        max_items=mapped.get("max_items", DEFAULT_MAX_ITEMS),
     )
 
 
-def normalise(spec: dict[str, Any], *, dag_id: str, file: str) -> PipelineSpec:
+def normalise(spec: dict[str, Any], *, dag_id: str, file: str, fan_outs: dict[str, str] | None = None) -> PipelineSpec:
+    """``fan_outs``: each member of a static fan-out (already expanded in ``spec``) -> its task's id."""
+    fan_outs = fan_outs or {}
     task_defaults = spec.get("task_defaults", {})
     tz_name = spec.get("timezone")
     schedule = spec.get("schedule")
@@ -80,7 +90,9 @@ def normalise(spec: dict[str, Any], *, dag_id: str, file: str) -> PipelineSpec:
     return PipelineSpec(
         dag_id=spec.get("dag_id", dag_id),
         file=file,
-        tasks=tuple(_task(task_id, raw, task_defaults) for task_id, raw in spec["tasks"].items()),
+        tasks=tuple(
+            _task(task_id, raw, task_defaults, fan_outs.get(task_id)) for task_id, raw in spec["tasks"].items()
+        ),
         clusters=tuple(ClusterSpec(name=name, settings=raw) for name, raw in spec.get("clusters", {}).items()),
         params=tuple(
             ParamSpec(

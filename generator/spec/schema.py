@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from generator.core.conditions import CONDITION, TRIGGER_RULES
 from generator.core.schema_parts import (
     BOOLEAN,
     DURATION,
@@ -28,6 +29,8 @@ from generator.core.value_formats import DAG_ID_PATTERN
 from generator.resources.emr_cluster_schema import CLUSTER_PROPERTIES, CLUSTER_SCHEMA, CONFIGURATION_DEF
 from generator.task_types import TASK_TYPES
 
+# Top-level `x-...` keys hold YAML anchors for the spec to reuse (`<<: *fragment`); the spec ignores them.
+FRAGMENTS: Schema = {"^x-": {"description": "A fragment to reuse with YAML anchors and aliases; ignored."}}
 MAX_TASKS = 1000  # tasks in one spec (docs/spec-reference.md, "Input limits")
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 TASK_ID_NAMES: Schema = {
@@ -71,6 +74,59 @@ ASSET_URI: Schema = {
     "title": "asset URI such as s3://bucket/prefix/",
 }
 
+SCALAR: Schema = {"type": ["string", "integer", "number", "boolean"], "title": "string, number or boolean"}
+MAX_ITEMS = 1024  # Airflow's default max_map_length
+FOR_EACH: Schema = {
+    "title": "a list of items, {param: NAME}, {matrix: {FIELD: [...]}} or {output_of: TASK}",
+    "anyOf": [
+        {"type": "array", "minItems": 1, "maxItems": 1000, "items": SCALAR, "uniqueItems": True},
+        obj(
+            {"param": prop(NAME_STRING, "A param whose default is the list of items.", "categories")},
+            required=("param",),
+            title="items of a param's default",
+        ),
+        obj(
+            {
+                "matrix": prop(
+                    {
+                        "type": "object",
+                        "minProperties": 1,
+                        "propertyNames": NAMES,
+                        "additionalProperties": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 1000,
+                            "items": SCALAR,
+                            "uniqueItems": True,
+                        },
+                    },
+                    "Fields and their values: one task per combination, `{{ item.FIELD }}` its value.",
+                    {"category": ["Books", "Toys"], "region": ["eu", "us"]},
+                )
+            },
+            required=("matrix",),
+            title="matrix",
+        ),
+        obj(
+            {
+                "output_of": prop(
+                    {"type": "string", **TASK_ID_NAMES},
+                    "An upstream task whose return value is the list (mapped when the run gets there).",
+                    "list_files",
+                ),
+                "max_items": prop(
+                    {"type": "integer", "minimum": 1, "maximum": MAX_ITEMS},
+                    "Fail the run's mapping when the list is longer than this.",
+                    100,
+                    default=256,
+                ),
+            },
+            required=("output_of",),
+            title="map at run time",
+        ),
+    ],
+}
+
 COMMON_TASK_PROPERTIES: dict[str, Schema] = {
     "description": prop(STRING, "What the task does (shown in the Airflow UI).", "Convert ratings CSV to Parquet"),
     "depends_on": prop(
@@ -88,6 +144,30 @@ COMMON_TASK_PROPERTIES: dict[str, Schema] = {
         {"type": "array", "items": ASSET_URI, "uniqueItems": True},
         "Assets (datasets) this task updates when it succeeds; pipelines scheduled on them then run.",
         ["s3://movielens/curated/"],
+    ),
+    "run_if": prop(
+        CONDITION,
+        "Run the task only when this holds (checked when the run gets there); otherwise it is skipped, and so "
+        "is every task that needs it.",
+        "{{ params.full_refresh }}",
+        {"s3_exists": "s3://landing/sales/{{ ds }}/_SUCCESS"},
+        {"python": "lib.checks.is_business_day", "kwargs": {"day": "{{ ds }}"}},
+    ),
+    "trigger_rule": prop(
+        {"enum": list(TRIGGER_RULES)},
+        "When the task runs, from its upstream tasks' states (default all_success; a join after a branch: "
+        "none_failed_min_one_success; all_done on a last task makes it a cleanup).",
+        "all_done",
+    ),
+    "for_each": prop(
+        FOR_EACH,
+        "Make one task per item (a list, a list param's default, or a matrix: every combination), or map "
+        "the task over another task's output when the run gets there; `{{ item }}` (`{{ item.FIELD }}`) "
+        "is the item.",
+        ["Books", "Toys"],
+        {"param": "categories"},
+        {"matrix": {"category": ["Books", "Toys"], "region": ["eu", "us"]}},
+        {"output_of": "list_files", "max_items": 100},
     ),
 }
 
@@ -347,6 +427,7 @@ def pipeline_schema() -> dict[str, Any]:
         "title": "dagen pipeline spec (v1)",
         "description": "One Airflow pipeline for Amazon MWAA: schedule, params, EMR clusters and tasks.",
         **obj({**PIPELINE_ONLY_PROPERTIES, **SHARED_PROPERTIES}, required=("tasks",)),
+        "patternProperties": FRAGMENTS,
         "$defs": defs,
     }
 
@@ -370,6 +451,7 @@ def defaults_schema() -> dict[str, Any]:
                 ),
             }
         ),
+        "patternProperties": FRAGMENTS,
         "$defs": {"emr_configuration": CONFIGURATION_DEF},
     }
 

@@ -16,11 +16,13 @@ from typing import Any
 import jinja2
 from jinja2 import meta, nodes
 
+from generator.core.conditions import map_items_task_id, run_if_task_id
 from generator.core.diagnostics import Diagnostic
 from generator.core.lowering_context import create_cluster_task_id, terminate_cluster_task_id
 from generator.core.value_formats import is_templated
 from generator.resources.emr_cluster_schema import check_cluster
 from generator.spec.airflow_rules import AIRFLOW_RULES
+from generator.spec.control_flow_checks import control_flow_diagnostics
 from generator.task_types import TASK_TYPES
 
 At = Callable[..., dict[str, Any]]
@@ -104,7 +106,8 @@ def _template_facts(text: str) -> _TemplateFacts:
         tree = _jinja().parse(text)
     except jinja2.TemplateSyntaxError as error:
         return _TemplateFacts(syntax_error=error.message or str(error), unknown_names=(), params_read=())
-    unknown = tuple(sorted(meta.find_undeclared_variables(tree) - TEMPLATE_CONTEXT))
+    # `item` is a for_each item: replaced when the spec is compiled, or mapped at run time (spec.fan_out checks it)
+    unknown = tuple(sorted(meta.find_undeclared_variables(tree) - TEMPLATE_CONTEXT - {"item"}))
     return _TemplateFacts(syntax_error=None, unknown_names=unknown, params_read=tuple(_params_read(tree)))
 
 
@@ -323,6 +326,11 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
             continue
         generated[create_cluster_task_id(name)] = f"creates cluster '{name}'"
         generated[terminate_cluster_task_id(name)] = f"terminates cluster '{name}'"
+    for task_id, task in tasks.items():
+        if task.get("run_if") is not None:
+            generated[run_if_task_id(task_id)] = f"checks the run_if of '{task_id}'"
+        if isinstance(task.get("for_each"), dict) and "output_of" in task["for_each"]:
+            generated[map_items_task_id(task_id)] = f"makes the items '{task_id}' is mapped over"
     for task_id in tasks:
         if task_id in generated:
             yield Diagnostic(
@@ -346,6 +354,7 @@ def semantic_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
     out.extend(check_graph(spec, at))
     out.extend(check_notifications(spec, at))
     out.extend(check_sla(spec, at))
+    out.extend(control_flow_diagnostics(spec, at))
     for rule in AIRFLOW_RULES:
         out.extend(rule(spec, at))
     out.extend(check_params(spec, at))

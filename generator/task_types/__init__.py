@@ -8,7 +8,8 @@ of keys of which a task sets exactly one; ``check`` enforces it, the spec
 reference's example uses the first) and ``FILE_KEYS`` (keys naming a file
 beside the spec, read into another key by :mod:`generator.spec.files`).
 Adding a type means adding its module, one line here, and its data cases in
-``tests/cases``.
+``tests/cases``.  A type with ``MAPPED_KWARG`` (the operator argument that
+holds ``{{ item }}``) can be mapped over another task's output at run time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from types import ModuleType
 
 from generator.task_types import (
     athena_query,
+    branch,
     emr_eks_job,
     emr_notebook,
     emr_serverless_job,
@@ -34,5 +36,7 @@ from generator.task_types import (
 TASK_TYPES: dict[str, ModuleType] = {
     module.NAME: module
     for module in (emr_step, emr_notebook, step_function, glue_job, glue_crawler)
-    + (athena_query, s3_wait, emr_serverless_job, emr_eks_job, lambda_invoke, python, http_wait, generic_operator)
+    + (athena_query, s3_wait, emr_serverless_job, emr_eks_job, lambda_invoke, python, http_wait, branch)
+    + (generic_operator,)
 }
+MAPPABLE_TYPES = frozenset(name for name, module in TASK_TYPES.items() if hasattr(module, "MAPPED_KWARG"))

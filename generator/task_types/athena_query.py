@@ -29,6 +29,8 @@ from generator.core.schema_parts import S3_URI, TEMPLATED_STRING, Schema, prop
 NAME = "athena_query"
 SUMMARY = "Run a SQL query on Amazon Athena and wait for it."
 OPERATORS = ("airflow.providers.amazon.aws.operators.athena.AthenaOperator",)
+MAPPED_KWARG = "query"  # the argument that holds {{ item }} when the task is mapped at run time
+MAPPED_SETTINGS = ("query", "query_file")  # the keys of the spec that go into it
 
 SQL_FILE: Schema = {
     "type": "string",

@@ -26,6 +26,8 @@ from generator.resources.emr_cluster import configurations
 NAME = "emr_serverless_job"
 SUMMARY = "Run a Spark job on an EMR Serverless application and wait for it."
 OPERATORS = ("generator.runtime.emr_serverless.RetrySafeEmrServerlessStartJobOperator",)
+MAPPED_KWARG = "job_driver"  # the argument that holds {{ item }} when the task is mapped at run time
+MAPPED_SETTINGS = ("spark",)  # the keys of the spec that go into it
 BASE_OPERATOR = "airflow.providers.amazon.aws.operators.emr.EmrServerlessStartJobOperator"
 # Both EMR job APIs: the client token is one UUID per try (36 characters, within the 1-64 they accept).
 RETRY = (

@@ -17,6 +17,8 @@ from generator.core.schema_parts import S3_URI, STRING, STRING_LIST, TEMPLATED_S
 NAME = "emr_step"
 SUMMARY = "Run a Spark, Hive, shell-command or jar step on a pipeline EMR cluster."
 OPERATORS = ("airflow.providers.amazon.aws.operators.emr.EmrAddStepsOperator",)
+MAPPED_KWARG = "steps"  # the argument that holds {{ item }} when the task is mapped at run time
+MAPPED_SETTINGS = ("name", "spark", "hive", "command", "jar")  # the keys of the spec that go into it
 KINDS = ("spark", "hive", "command", "jar")
 
 PROPERTIES = {

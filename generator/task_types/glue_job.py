@@ -17,6 +17,8 @@ from generator.core.schema_parts import POSITIVE_INT, STRING, TEMPLATED_STRING, 
 NAME = "glue_job"
 SUMMARY = "Run an existing AWS Glue job and wait for it."
 OPERATORS = ("airflow.providers.amazon.aws.operators.glue.GlueJobOperator",)
+MAPPED_KWARG = "script_args"  # the argument that holds {{ item }} when the task is mapped at run time
+MAPPED_SETTINGS = ("arguments",)  # the keys of the spec that go into it
 
 PROPERTIES = {
     "job_name": prop(TEMPLATED_STRING, "Name of the existing Glue job.", "movielens-curate"),

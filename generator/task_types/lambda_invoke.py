@@ -30,6 +30,8 @@ from generator.core.templating import json_with_templates
 NAME = "lambda_invoke"
 SUMMARY = "Invoke an AWS Lambda function with a JSON payload."
 OPERATORS = ("airflow.providers.amazon.aws.operators.lambda_function.LambdaInvokeFunctionOperator",)
+MAPPED_KWARG = "payload"  # the argument that holds {{ item }} when the task is mapped at run time
+MAPPED_SETTINGS = ("payload",)  # the keys of the spec that go into it
 
 # Lambda stops a function after 900 s; past that (plus time to return the response) nothing can arrive.
 LAMBDA_MAX_SECONDS = 900

@@ -1,0 +1,115 @@
+"""Conditions and trigger rules: the spec's control-flow vocabulary, shared by ``run_if`` and ``branch``.
+
+A condition is one of
+
+* a Jinja expression, written as a template: ``"{{ params.full_refresh }}"``;
+* ``{s3_exists: URI}``: an object exists at the key (a URI ending in ``/``: any object under the prefix);
+* ``{python: module.function, kwargs: {...}}``: a function under ``pipelines/`` returns true.
+
+Every kind is evaluated when the task runs (:mod:`generator.runtime.conditions`, named here by path only),
+never when the loader parses the DAGs folder.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from generator.core.schema_parts import S3_URI, Schema, obj, prop
+
+DOTTED_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+EXPRESSION_PATTERN = r"^\s*\{\{.*\}\}\s*$"
+
+CONDITION: Schema = {
+    "title": "condition: a {{ expression }}, {s3_exists: URI} or {python: module.function}",
+    "anyOf": [
+        {
+            "type": "string",
+            "pattern": EXPRESSION_PATTERN,
+            "title": "a Jinja expression between {{ and }}, true or false when the task runs",
+        },
+        obj(
+            {
+                "s3_exists": prop(
+                    S3_URI,
+                    "Holds when this object exists (a URI ending in '/': any object under the prefix).",
+                    "s3://landing/sales/{{ ds }}/_SUCCESS",
+                )
+            },
+            required=("s3_exists",),
+            title="S3 condition",
+        ),
+        obj(
+            {
+                "python": prop(
+                    {"type": "string", "pattern": DOTTED_PATH, "title": "dotted path module.function, from pipelines/"},
+                    "A function under pipelines/ that returns true or false.",
+                    "lib.checks.is_business_day",
+                ),
+                "kwargs": prop(
+                    {"type": "object"}, "Its keyword arguments (Jinja in strings is rendered).", {"day": "{{ ds }}"}
+                ),
+            },
+            required=("python",),
+            title="Python condition",
+        ),
+    ],
+}
+
+# Airflow's rules a spec may set (the rest mean nothing a pipeline needs).
+TRIGGER_RULES = (
+    "all_success",
+    "all_done",
+    "all_failed",
+    "one_success",
+    "one_failed",
+    "none_failed",
+    "none_failed_min_one_success",
+)
+# Rules under which a task runs although an upstream task failed.
+RUNS_AFTER_FAILURE = frozenset({"all_done", "all_failed", "one_success", "one_failed"})
+# Rules a task on a transient cluster may have: Airflow runs what follows a setup (create_<cluster>) only on
+# all_success (a join after a branch gets its rule on create_<cluster> itself).
+CLUSTER_SAFE_RULES = frozenset({"all_success"})
+JOIN_RULE = "none_failed_min_one_success"
+
+CONDITION_CALLABLE = "generator.runtime.conditions.condition_holds"
+BRANCH_CALLABLE = "generator.runtime.conditions.chosen_paths"
+MAPPED_VALUES = "generator.runtime.fan_out.mapped_values"
+SHORT_CIRCUIT = {
+    True: "airflow.providers.standard.operators.python.ShortCircuitOperator",
+    False: "airflow.operators.python.ShortCircuitOperator",
+}
+BRANCH = {
+    True: "airflow.providers.standard.operators.python.BranchPythonOperator",
+    False: "airflow.operators.python.BranchPythonOperator",
+}
+
+
+def run_if_task_id(task_id: str) -> str:
+    """The generated task that checks a task's ``run_if``."""
+    return f"run_if_{task_id}"
+
+
+def map_items_task_id(task_id: str) -> str:
+    """The generated task that makes the items a task is mapped over (``for_each: {output_of: ...}``)."""
+    return f"{task_id}_items"
+
+
+def condition_data(condition: Any, aws_conn_id: str) -> dict[str, Any]:
+    """A condition as the runtime reads it: one kind and its value (the expression rendered by Airflow)."""
+    if isinstance(condition, str):
+        return {"expression": condition}
+    if "s3_exists" in condition:
+        return {"s3_exists": condition["s3_exists"], "aws_conn_id": aws_conn_id}
+    return {"python": condition["python"], "kwargs": condition.get("kwargs", {})}
+
+
+def condition_text(condition: Any) -> str:
+    """One line for previews: what the condition tests."""
+    if isinstance(condition, str):
+        return condition.strip()
+    if "s3_exists" in condition:
+        return f"s3_exists {condition['s3_exists']}"
+    arguments = json.dumps(condition.get("kwargs", {}), sort_keys=True) if condition.get("kwargs") else ""
+    return f"python {condition['python']}({arguments})" if arguments else f"python {condition['python']}()"
