@@ -109,7 +109,7 @@ class PipelineNotifier(BaseNotifier):  # type: ignore[misc]
 
 def _pipeline_function(path: str, context: Any) -> Any:
     """A function of a module under pipelines/ (as `python` tasks find theirs), found from the DAG's file."""
-    from generator.task_types.python import import_pipeline_callable, pipelines_folder
+    from generator.runtime.pipeline_modules import import_pipeline_callable, pipelines_folder
 
     return import_pipeline_callable(path, pipelines_folder(context["dag"].fileloc))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.core.schema_parts import S3_URI, Schema, obj, prop
+from generator.core.schema_parts import IDENTIFIER_PATTERN, S3_URI, TASK_ID_PATTERN, Schema, obj, prop
 
 DOTTED_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
 EXPRESSION_PATTERN = r"^\s*\{\{.*\}\}\s*$"
@@ -55,6 +55,68 @@ CONDITION: Schema = {
         ),
     ],
 }
+
+TASK_ID: Schema = {"type": "string", "pattern": TASK_ID_PATTERN, "title": "task id"}
+NAME: Schema = {"type": "string", "pattern": IDENTIFIER_PATTERN, "title": "name"}
+SCALAR: Schema = {"type": ["string", "integer", "number", "boolean"], "title": "string, number or boolean"}
+MAX_ITEMS = 1024  # Airflow's default max_map_length
+FOR_EACH: Schema = {
+    "title": "a list of items, {param: NAME}, {matrix: {FIELD: [...]}} or {output_of: TASK}",
+    "anyOf": [
+        {"type": "array", "minItems": 1, "maxItems": 1000, "items": SCALAR, "uniqueItems": True},
+        obj(
+            {
+                "param": prop(
+                    NAME,
+                    "A param whose default is the list of items.",
+                    "categories",
+                )
+            },
+            required=("param",),
+            title="items of a param's default",
+        ),
+        obj(
+            {
+                "matrix": prop(
+                    {
+                        "type": "object",
+                        "minProperties": 1,
+                        "propertyNames": {"pattern": IDENTIFIER_PATTERN},
+                        "additionalProperties": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 1000,
+                            "items": SCALAR,
+                            "uniqueItems": True,
+                        },
+                    },
+                    "Fields and their values: one task per combination, `{{ item.FIELD }}` its value.",
+                    {"category": ["Books", "Toys"], "region": ["eu", "us"]},
+                )
+            },
+            required=("matrix",),
+            title="matrix",
+        ),
+        obj(
+            {
+                "output_of": prop(
+                    TASK_ID,
+                    "An upstream task whose return value is the list (mapped when the run gets there).",
+                    "list_files",
+                ),
+                "max_items": prop(
+                    {"type": "integer", "minimum": 1, "maximum": MAX_ITEMS},
+                    "Fail the run's mapping when the list is longer than this.",
+                    100,
+                    default=256,
+                ),
+            },
+            required=("output_of",),
+            title="map at run time",
+        ),
+    ],
+}
+
 
 # Airflow's rules a spec may set (the rest mean nothing a pipeline needs).
 TRIGGER_RULES = (

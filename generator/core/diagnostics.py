@@ -99,6 +99,54 @@ _CODES = (
         "task id too long",
         "Airflow allows 250 characters in a task id, counted with its group prefix (`group.task`).",
     ),
+    Code(
+        "DG310",
+        "unknown for_each variable",
+        "A template reads `item` (or `item.FIELD`) that the task's `for_each` does not give: no `for_each`, a "
+        "field a matrix does not have, or a param that is not a list.",
+    ),
+    Code(
+        "DG311",
+        "item where it cannot be replaced",
+        "`{{ item }}` inside a larger expression, or in a setting of a mapped task that the mapping does not fill.",
+    ),
+    Code(
+        "DG312",
+        "fan-out task ids clash",
+        "Two items of a `for_each` give the same task id, one gives an existing task's id, or the fan-outs make "
+        "more tasks than a spec may have.",
+    ),
+    Code(
+        "DG313",
+        "branch path not downstream",
+        "A branch's path (or `otherwise`) names a task that does not depend on the branch directly.",
+    ),
+    Code(
+        "DG314",
+        "task after a branch on no path",
+        "A task depends directly on a branch but is not one of its paths: the branch would always skip it.",
+    ),
+    Code(
+        "DG315",
+        "trigger rule hides a failure",
+        "A task with a rule that runs after failures succeeds, and nothing after the failed task fails with it: "
+        "Airflow would mark the failed run successful.",
+    ),
+    Code(
+        "DG316",
+        "trigger rule on a cluster task",
+        "A task on a transient cluster with a rule other than all_success would run without its cluster.",
+    ),
+    Code(
+        "DG317",
+        "XCom of an unknown or later task",
+        "A template pulls the XCom of a task that does not exist or does not run before the reader.",
+    ),
+    Code(
+        "DG318",
+        "mapped over an unusable output",
+        "`for_each: {output_of: TASK}` names an unknown task or one not upstream, or the type cannot be mapped.",
+    ),
     # DG4xx: values
     Code("DG401", "invalid schedule", "The cron expression or preset is not valid."),
     Code("DG402", "malformed S3 URI", "The value must look like `s3://bucket/key` (checked when not templated)."),

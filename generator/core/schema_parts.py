@@ -21,6 +21,7 @@ Schema = dict[str, Any]
 
 DURATION_PATTERN = r"^(?=[0-9])([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$"
 
 
 def prop(schema: Schema, description: str, *examples: Any, default: Any = None) -> Schema:

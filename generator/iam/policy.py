@@ -29,12 +29,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from generator.core.model import LoweredPipeline
+from generator.core.conditions import map_items_task_id, run_if_task_id
 from generator.iam.builder import Arns, PolicyBuilder, widen
 from generator.iam.statements_athena import athena_tasks
 from generator.iam.statements_emr import emr_cluster_tasks, emr_eks_tasks, emr_serverless_tasks, notebook_tasks
 from generator.iam.statements_glue import glue_tasks
 from generator.iam.statements_lambda import lambda_tasks
-from generator.iam.statements_s3 import s3_wait_tasks
+from generator.iam.statements_s3 import s3_condition_tasks, s3_wait_tasks
 from generator.iam.statements_step_functions import step_function_tasks
 
 
@@ -56,8 +57,19 @@ _BY_CLASS = {
 }
 # Task types that run code dagen does not see: they get what their `iam` entries declare.
 _DECLARING_TYPES = ("operator", "python")
-# Operators that call no AWS API (the http_wait sensor).
-_NO_AWS = ("HttpSensor",)
+# Operators that call no AWS API: the http_wait sensor, branches (their conditions: see _conditions), the
+# tasks that make a mapped task's items.
+_NO_AWS = ("HttpSensor", "BranchPythonOperator")
+
+
+def _conditions(builder: PolicyBuilder, spec: Any) -> None:
+    """What ``s3_exists`` conditions read, in ``run_if`` and in branches (a python condition's function uses the
+    role like a ``python`` task's, and declares nothing: give the role what it calls)."""
+    found = [task.run_if for task in spec.tasks if task.run_if is not None]
+    found += [c for task in spec.tasks if task.type == "branch" for c in task.settings["paths"].values()]
+    for condition in found:
+        if isinstance(condition, dict) and "s3_exists" in condition:
+            s3_condition_tasks(builder, condition["s3_exists"])
 
 
 def pipeline_policy(pipelines: Iterable[LoweredPipeline], arns: Arns) -> dict[str, Any]:
@@ -71,9 +83,14 @@ def pipeline_policy(pipelines: Iterable[LoweredPipeline], arns: Arns) -> dict[st
                 builder.allow("SnsPublishNotifications", ["sns:Publish"], topics)
         state_machines: dict[str, str] = {}
         declaring = {t.task_id: t for t in pipeline.spec.tasks if t.type in _DECLARING_TYPES}
+        generated = {run_if_task_id(t.task_id) for t in pipeline.spec.tasks if t.run_if is not None}
+        generated |= {map_items_task_id(t.task_id) for t in pipeline.spec.tasks if t.map_over is not None}
+        _conditions(builder, pipeline.spec)
         for task in pipeline.tasks:
             module = task.operator.rsplit(".", 2)[-2]
             class_name = task.operator.rsplit(".", 1)[-1]
+            if task.task_id in generated:
+                continue  # a run_if check (its S3 reads: _conditions) or a mapped task's items: no AWS call
             if task.task_id in declaring:
                 _declared_permissions(builder, declaring[task.task_id].settings)
             elif class_name in _BY_CLASS:

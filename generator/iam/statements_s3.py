@@ -28,3 +28,11 @@ def s3_wait_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
     builder.allow("S3ListWaitedBuckets", ["s3:ListBucket"], [s3_arn(arns, bucket)])
     if not kwargs.get("wildcard_match"):
         builder.allow("S3ReadWaitedObjects", ["s3:GetObject"], [s3_arn(arns, f"{bucket}/{key}")])
+
+
+def s3_condition_tasks(builder: PolicyBuilder, uri: str) -> None:
+    """An ``s3_exists`` condition: a key is a HeadObject (ListBucket lets it see a 404), a prefix a listing."""
+    bucket, key = s3_location(uri)
+    builder.allow("S3ListWaitedBuckets", ["s3:ListBucket"], [s3_arn(builder.arns, bucket)])
+    if key and not key.endswith("/") and key != "*":
+        builder.allow("S3ReadWaitedObjects", ["s3:GetObject"], [s3_arn(builder.arns, f"{bucket}/{key}")])

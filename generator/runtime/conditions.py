@@ -37,7 +37,7 @@ def _s3_exists(uri: str, aws_conn_id: str) -> bool:
 
 
 def _python(dotted: str, kwargs: dict[str, Any], context: dict[str, Any]) -> Any:
-    from generator.task_types.python import context_arguments, import_pipeline_callable, pipelines_folder
+    from generator.runtime.pipeline_modules import context_arguments, import_pipeline_callable, pipelines_folder
 
     function = import_pipeline_callable(dotted, pipelines_folder(context["dag"].fileloc))
     return function(**context_arguments(function, {**context, **kwargs}))

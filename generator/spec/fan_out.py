@@ -31,7 +31,7 @@ At = Callable[..., dict[str, Any]]
 PLACEHOLDER = re.compile(r"\{\{\s*item(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*\}\}")
 _READS_ITEM = re.compile(r"\{[{%][^}]*\bitem\b")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-_NOT_SUBSTITUTED = frozenset({"for_each", "type", "description"})
+_NOT_SUBSTITUTED = frozenset({"for_each", "type"})
 
 
 def _did_you_mean(word: str, options: Any) -> str | None:
@@ -169,13 +169,17 @@ def fan_out_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
         for index, binding in enumerate(items or []):
             member = member_id(task_id, binding)
             if member in seen or member in tasks or len(member) > 200:
-                why = f"item {seen[member] + 1}" if member in seen else "a task" if member in tasks else "over 200"
+                if member in seen:
+                    why = f"which item {seen[member] + 1} gives too"
+                elif member in tasks:
+                    why = "which is already a task of this pipeline"
+                else:
+                    why = "which is over 200 characters"
                 out.append(
                     Diagnostic(
                         code="DG312",
                         **at(("tasks", task_id, "for_each")),
-                        message=f"item {index + 1} of '{task_id}' gives the task id '{member[:60]}', "
-                        + ("which is over 200 characters" if why == "over 200" else f"which {why} gives too"),
+                        message=f"item {index + 1} of '{task_id}' gives the task id '{member[:60]}', {why}",
                         hint="task ids come from the values (other characters become '_'): make them distinct",
                     )
                 )

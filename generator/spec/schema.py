@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from generator.core.conditions import CONDITION, TRIGGER_RULES
+from generator.core.conditions import CONDITION, FOR_EACH, TRIGGER_RULES
 from generator.core.schema_parts import (
     BOOLEAN,
     DURATION,
@@ -21,6 +21,7 @@ from generator.core.schema_parts import (
     POSITIVE_INT,
     SCHEDULE,
     STRING,
+    TASK_ID_PATTERN,
     Schema,
     obj,
     prop,
@@ -34,7 +35,7 @@ FRAGMENTS: Schema = {"^x-": {"description": "A fragment to reuse with YAML ancho
 MAX_TASKS = 1000  # tasks in one spec (docs/spec-reference.md, "Input limits")
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 TASK_ID_NAMES: Schema = {
-    "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$",
+    "pattern": TASK_ID_PATTERN,
     "title": "task ids are letters, digits, '_' and '-', at most 200 (a '.' is reserved for task groups)",
 }
 NAMES: Schema = {
@@ -72,59 +73,6 @@ ASSET_URI: Schema = {
     "type": "string",
     "pattern": r"^[a-z][a-z0-9+.-]*://[^\s]+$",
     "title": "asset URI such as s3://bucket/prefix/",
-}
-
-SCALAR: Schema = {"type": ["string", "integer", "number", "boolean"], "title": "string, number or boolean"}
-MAX_ITEMS = 1024  # Airflow's default max_map_length
-FOR_EACH: Schema = {
-    "title": "a list of items, {param: NAME}, {matrix: {FIELD: [...]}} or {output_of: TASK}",
-    "anyOf": [
-        {"type": "array", "minItems": 1, "maxItems": 1000, "items": SCALAR, "uniqueItems": True},
-        obj(
-            {"param": prop(NAME_STRING, "A param whose default is the list of items.", "categories")},
-            required=("param",),
-            title="items of a param's default",
-        ),
-        obj(
-            {
-                "matrix": prop(
-                    {
-                        "type": "object",
-                        "minProperties": 1,
-                        "propertyNames": NAMES,
-                        "additionalProperties": {
-                            "type": "array",
-                            "minItems": 1,
-                            "maxItems": 1000,
-                            "items": SCALAR,
-                            "uniqueItems": True,
-                        },
-                    },
-                    "Fields and their values: one task per combination, `{{ item.FIELD }}` its value.",
-                    {"category": ["Books", "Toys"], "region": ["eu", "us"]},
-                )
-            },
-            required=("matrix",),
-            title="matrix",
-        ),
-        obj(
-            {
-                "output_of": prop(
-                    {"type": "string", **TASK_ID_NAMES},
-                    "An upstream task whose return value is the list (mapped when the run gets there).",
-                    "list_files",
-                ),
-                "max_items": prop(
-                    {"type": "integer", "minimum": 1, "maximum": MAX_ITEMS},
-                    "Fail the run's mapping when the list is longer than this.",
-                    100,
-                    default=256,
-                ),
-            },
-            required=("output_of",),
-            title="map at run time",
-        ),
-    ],
 }
 
 COMMON_TASK_PROPERTIES: dict[str, Schema] = {

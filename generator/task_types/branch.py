@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from generator.core.conditions import BRANCH, BRANCH_CALLABLE, CONDITION
+from generator.core.conditions import BRANCH, BRANCH_CALLABLE, CONDITION, TASK_ID
 from generator.core.diagnostics import Diagnostic
 from generator.core.lowering_context import LowerContext
 from generator.core.model import OperatorTask, TaskSpec
@@ -27,7 +27,6 @@ from generator.core.schema_parts import prop
 NAME = "branch"
 SUMMARY = "Choose at run time which downstream paths run (the others are skipped)."
 OPERATORS = tuple(BRANCH.values())
-TASK_ID: dict[str, Any] = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$", "title": "task id"}
 
 PROPERTIES = {
     "paths": prop(
