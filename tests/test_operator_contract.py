@@ -21,7 +21,7 @@ from generator.core.provider_profile import installed_profile
 from generator.task_types import TASK_TYPES
 from tests.airflow_compat import dagbag, graph
 
-SPECS = ["pipelines", "tests/specs", "tests/specs_features"]
+SPECS = ["pipelines", "tests/specs", "tests/specs_features", "tests/local_run/control_flow.yaml"]
 
 
 def lowered_tasks(repo: Path) -> list[OperatorTask]:
@@ -73,6 +73,8 @@ def lane_operators(name: str, module: Any) -> list[str]:
         return [op for op in module.OPERATORS if op.endswith("RunOperator") == profile.crawler_run_operator]
     if name == "python":
         return [module.python_operator(profile)]
+    if name == "branch":
+        return [module.BRANCH[profile.standard_provider]]
     return list(module.OPERATORS)
 
 
@@ -86,8 +88,9 @@ def test_every_task_type_is_exercised(repo: Path, tasks: list[OperatorTask]) -> 
     assert used == set(TASK_TYPES)
 
 
-# Keys dag-factory consumes before it instantiates the operator (HttpSensor: the response check).
-DAG_FACTORY_KEYS = {"response_check_lambda"}
+# Keys dag-factory consumes before it instantiates the operator (HttpSensor: the response check; a mapped
+# task: what it expands over).
+DAG_FACTORY_KEYS = {"response_check_lambda", "expand"}
 
 
 def test_keywords_exist_in_operator_signatures(tasks: list[OperatorTask]) -> None:

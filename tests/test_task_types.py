@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from generator.compile.lower import lower
 from generator.compile.pipelines import process
 from generator.core.provider_profile import LEGACY, MODERN
+from generator.runtime import pipeline_modules
 from generator.spec.files import FileProblem, read_beside
 from generator.task_types import generic_operator, http_wait, python
 from generator.task_types.athena_query import SQL_FILE
@@ -71,17 +72,17 @@ def pipelines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_pipelines_folder_is_found_as_the_loader_finds_it(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     (bundle / "pipelines").mkdir(parents=True)
-    assert python.pipelines_folder(str(bundle / "pipelines_loader.py")) == bundle / "pipelines"
+    assert pipeline_modules.pipelines_folder(str(bundle / "pipelines_loader.py")) == bundle / "pipelines"
     repo = tmp_path / "repo"
     (repo / "pipelines").mkdir(parents=True)
     (repo / "dags").mkdir()
-    assert python.pipelines_folder(str(repo / "dags" / "pipelines_loader.py")) == repo / "pipelines"
+    assert pipeline_modules.pipelines_folder(str(repo / "dags" / "pipelines_loader.py")) == repo / "pipelines"
     elsewhere = tmp_path / "run" / "dag.py"
     with pytest.raises(ImportError, match="no pipelines/ folder beside .*run/dag.py or its folder"):
-        python.pipelines_folder(str(elsewhere))
+        pipeline_modules.pipelines_folder(str(elsewhere))
     with pytest.MonkeyPatch.context() as patch:  # a runner whose DAG file is elsewhere names the folder
         patch.setenv("DAGEN_PIPELINES_DIR", str(repo / "pipelines"))
-        assert python.pipelines_folder(str(elsewhere)) == repo / "pipelines"
+        assert pipeline_modules.pipelines_folder(str(elsewhere)) == repo / "pipelines"
 
 
 def test_run_pipeline_callable_passes_kwargs_and_the_context_it_asks_for(pipelines: Path) -> None:
@@ -95,11 +96,11 @@ def test_run_pipeline_callable_passes_kwargs_and_the_context_it_asks_for(pipelin
 
 def test_callables_come_only_from_modules_under_pipelines(pipelines: Path) -> None:
     with pytest.raises(ImportError, match=r"'json' is .*json.*, not a module under"):
-        python.import_pipeline_callable("json.dumps", pipelines)
+        pipeline_modules.import_pipeline_callable("json.dumps", pipelines)
     with pytest.raises(ImportError, match="has no function 'NOT_A_FUNCTION'"):
-        python.import_pipeline_callable("dagen_test_lib.jobs.NOT_A_FUNCTION", pipelines)
+        pipeline_modules.import_pipeline_callable("dagen_test_lib.jobs.NOT_A_FUNCTION", pipelines)
     with pytest.raises(ModuleNotFoundError):
-        python.import_pipeline_callable("dagen_test_lib.missing.publish", pipelines)
+        pipeline_modules.import_pipeline_callable("dagen_test_lib.missing.publish", pipelines)
 
 
 def test_validating_never_imports_user_code(tmp_path: Path) -> None:

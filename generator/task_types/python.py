@@ -33,11 +33,6 @@ from generator.core.model import OperatorTask, TaskSpec
 from generator.core.provider_profile import ProviderProfile
 from generator.core.schema_parts import prop
 from generator.core.templating import json_with_templates
-from generator.runtime.pipeline_modules import (
-    context_arguments,
-    import_pipeline_callable,
-    pipelines_folder,
-)
 from generator.task_types.generic_operator import iam_permissions
 
 NAME = "python"
@@ -86,5 +81,7 @@ def run_pipeline_callable(_dagen_callable: str, _dagen_kwargs: str, /, **context
     name.  Both are positional-only under names no context key uses: Airflow refuses a positional argument
     whose name is also a keyword.
     """
+    from generator.runtime.pipeline_modules import context_arguments, import_pipeline_callable, pipelines_folder
+
     function = import_pipeline_callable(_dagen_callable, pipelines_folder(context["dag"].fileloc))
     return function(**context_arguments(function, {**context, **json.loads(_dagen_kwargs)}))
