@@ -72,17 +72,19 @@ def test_a_mapped_task_expands_over_the_values_its_items_task_makes(control_flow
     assert set(mapped.expand_input.value) == {"payload"}
     assert mapped.partial_kwargs["function_name"] == "load-file"
     items = control_flow.get_task("load_file_items")
-    template, source, max_items, task = items.op_args
-    assert (template, source, max_items, task) == (
+    assert items.op_args == [
         '{"file": "@@dagen:item@@", "day": {{ (ds) | tojson }}}',
         "list_files",
         10,
+        "skip",
         "load_file",
-    )
+    ]
 
 
 def test_a_matrix_makes_one_step_per_combination_run_at_once(control_flow: Any) -> None:
-    steps = {task_id: control_flow.get_task(task_id).steps[0] for task_id in control_flow.task_ids if "rank_" in task_id}
+    steps = {
+        task_id: control_flow.get_task(task_id).steps[0] for task_id in control_flow.task_ids if "rank_" in task_id
+    }
     assert {task_id: step["HadoopJarStep"]["Args"][-6:] for task_id, step in steps.items()} == {
         f"rank_{category}_{region}": ["--category", category, "--region", region, "--day", "{{ ds }}"]
         for category in ("Books", "Toys")
@@ -225,6 +227,10 @@ class _TaskInstance:
 
 MAPPING_ERRORS = {
     "not a list": ("part-0.csv", "load is mapped over the output of list_files, which returned str, not a list"),
+    "empty, if_empty fail": (
+        [],
+        "load is mapped over the output of list_files, which returned no items (if_empty: fail)",
+    ),
     "too long": (
         ["a", "b", "c"],
         "load is mapped over the output of list_files: 3 items, more than max_items 2 "
@@ -237,15 +243,16 @@ MAPPING_ERRORS = {
 def test_a_list_that_cannot_be_mapped_fails_with_the_reason(case: str) -> None:
     value, message = MAPPING_ERRORS[case]
     with pytest.raises(AirflowException, match=re.escape(message)):
-        mapped_values("@@dagen:item@@", "list_files", 2, "load", ti=_TaskInstance(value))
+        mapped_values("@@dagen:item@@", "list_files", 2, "fail", "load", ti=_TaskInstance(value))
 
 
 def test_each_item_makes_one_value_and_none_makes_none() -> None:
-    assert mapped_values(["--f", "@@dagen:item@@"], "list_files", 5, "load", ti=_TaskInstance(["a", "b"])) == [
+    two = _TaskInstance(["a", "b"])
+    assert mapped_values(["--f", "@@dagen:item@@"], "list_files", 5, "skip", "load", ti=two) == [
         ["--f", "a"],
         ["--f", "b"],
     ]
-    assert mapped_values("@@dagen:item@@", "list_files", 5, "load", ti=_TaskInstance([])) == []
+    assert mapped_values("@@dagen:item@@", "list_files", 5, "skip", "load", ti=_TaskInstance([])) == []
 
 
 # ---------------------------------------------------------------------------------------- the docs
@@ -263,3 +270,83 @@ def test_every_example_of_the_control_flow_page_validates_and_builds(repo: Path,
         assert result.config is not None
         dag = build_dag(result.dag_id, result.config)
         assert dag.task_ids, example
+
+
+MAPPED_TYPES = """
+params:
+  app: {default: 00fabcdexample01}
+clusters:
+  etl:
+    release_label: emr-7.5.0
+    applications: [Spark]
+    instance_groups:
+      primary: {instance_type: m5.xlarge}
+tasks:
+  list_days:
+    type: python
+    callable: lib.days.recent
+  step:
+    type: emr_step
+    cluster: etl
+    depends_on: [list_days]
+    for_each: {output_of: list_days}
+    spark: {script: s3://jobs-bucket/day.py, args: [--day, "{{ item }}"]}
+  serverless:
+    type: emr_serverless_job
+    depends_on: [list_days]
+    for_each: {output_of: list_days}
+    application_id: "{{ params.app }}"
+    execution_role_arn: arn:aws:iam::123456789012:role/emr-serverless-job
+    spark: {entry_point: s3://jobs-bucket/day.py, args: ["{{ item }}"]}
+  glue:
+    type: glue_job
+    depends_on: [list_days]
+    for_each: {output_of: list_days}
+    job_name: day
+    arguments: {"--day": "{{ item }}"}
+  invoke:
+    type: lambda_invoke
+    depends_on: [list_days]
+    for_each: {output_of: list_days}
+    function_name: day
+    payload: {day: "{{ item }}"}
+  query:
+    type: athena_query
+    depends_on: [list_days]
+    for_each: {output_of: list_days}
+    database: sales
+    query: "SELECT count(*) FROM orders WHERE day = '{{ item }}'"
+    output_location: s3://results-bucket/athena/
+  call:
+    type: python
+    depends_on: [list_days]
+    for_each: {output_of: list_days, if_empty: fail}
+    callable: lib.days.load
+    kwargs: {day: "{{ item }}"}
+"""
+
+
+def test_every_mappable_type_builds_a_mapped_task(tmp_path: Path) -> None:
+    spec = tmp_path / "mapped.yaml"
+    spec.write_text('start_date: 2024-01-01\nschedule: "@daily"\n' + MAPPED_TYPES, encoding="utf-8")
+    (result,) = process([spec], profile=installed_profile(), airflow_major=airflow_major())
+    assert result.diagnostics == [] and result.config is not None
+    dag = build_dag(result.dag_id, result.config)
+    mapped = {
+        task.task_id: sorted(task.expand_input.value) for task in dag.tasks if type(task).__name__ == "MappedOperator"
+    }
+    assert mapped == {
+        "step": ["steps"],
+        "serverless": ["job_driver"],
+        "glue": ["script_args"],
+        "invoke": ["payload"],
+        "query": ["query"],
+        "call": ["op_args"],
+    }
+    assert {task_id: sorted(dag.get_task(task_id).upstream_task_ids) for task_id in mapped} == {
+        task_id: [f"{task_id}_items"] for task_id in mapped
+    }
+    # on a cluster, the items are made once the cluster is up (create_etl waits for list_days)
+    assert sorted(dag.get_task("step_items").upstream_task_ids) == ["create_etl"]
+    assert sorted(dag.get_task("create_etl").upstream_task_ids) == ["list_days"]
+    assert dag.get_task("call_items").op_args[1:] == ["list_days", 256, "fail", "call"]

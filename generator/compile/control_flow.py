@@ -73,7 +73,7 @@ def around(task: TaskSpec, lowered: list[OperatorTask], ctx: LowerContext) -> li
             operator=python_operator(ctx.profile),
             kwargs={
                 "python_callable": MAPPED_VALUES,
-                "op_args": [work.kwargs[kwarg], ctx.airflow_id(source), task.max_items, task.task_id],
+                "op_args": [work.kwargs[kwarg], ctx.airflow_id(source), task.max_items, task.if_empty, task.task_id],
                 "doc_md": f"The items `{task.task_id}` is mapped over: the output of `{task.map_over}`.",
             },
         )

@@ -110,6 +110,12 @@ FOR_EACH: Schema = {
                     100,
                     default=256,
                 ),
+                "if_empty": prop(
+                    {"enum": ["skip", "fail"]},
+                    "An empty list: skip the task (and what needs it), or fail the run's mapping.",
+                    "fail",
+                    default="skip",
+                ),
             },
             required=("output_of",),
             title="map at run time",

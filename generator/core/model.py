@@ -32,6 +32,7 @@ class TaskSpec:
     fan_out: str | None = None  # the task with `for_each` this task is a member of
     map_over: str | None = None  # the upstream task whose output the task is mapped over at run time
     max_items: int = 256
+    if_empty: str = "skip"  # or "fail": what an empty list does to a mapped task
 
 
 @dataclass(frozen=True, kw_only=True)

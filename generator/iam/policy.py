@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from generator.core.model import LoweredPipeline
 from generator.core.conditions import map_items_task_id, run_if_task_id
+from generator.core.model import LoweredPipeline
 from generator.iam.builder import Arns, PolicyBuilder, widen
 from generator.iam.statements_athena import athena_tasks
 from generator.iam.statements_emr import emr_cluster_tasks, emr_eks_tasks, emr_serverless_tasks, notebook_tasks

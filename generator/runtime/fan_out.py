@@ -6,7 +6,7 @@ The lowering writes the task's mapped argument with ``@@dagen:item@@``
 in this task, and :func:`mapped_values` returns one value of it per item of
 the upstream task's return value, which Airflow's dynamic task mapping then
 expands (a task per value).  An empty list maps to no task: Airflow skips the
-mapped task.
+mapped task (``if_empty: fail`` fails this task instead).
 """
 
 from __future__ import annotations
@@ -59,7 +59,13 @@ def fill(value: Any, item: Any, task: str) -> Any:
 
 
 def mapped_values(
-    _dagen_template: Any, _dagen_source: str, _dagen_max_items: int, _dagen_task: str, /, **context: Any
+    _dagen_template: Any,
+    _dagen_source: str,
+    _dagen_max_items: int,
+    _dagen_if_empty: str,
+    _dagen_task: str,
+    /,
+    **context: Any,
 ) -> list[Any]:
     """One value of the mapped argument per item that the source task returned (at most ``max_items``).
 
@@ -75,6 +81,10 @@ def mapped_values(
         raise AirflowException(
             f"{task} is mapped over the output of {source}: {len(items)} items, more than max_items {max_items} "
             "(raise for_each.max_items, or make the list shorter)"
+        )
+    if not items and _dagen_if_empty == "fail":
+        raise AirflowException(
+            f"{task} is mapped over the output of {source}, which returned no items (if_empty: fail)"
         )
     if not items:
         log.info("%s returned no items: %s is skipped", source, task)

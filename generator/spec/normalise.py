@@ -77,6 +77,7 @@ def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any], fan_
         fan_out=fan_out,
         map_over=mapped.get("output_of"),
         max_items=mapped.get("max_items", DEFAULT_MAX_ITEMS),
+        if_empty=mapped.get("if_empty", "skip"),
     )
 
 
