@@ -350,3 +350,48 @@ def test_every_mappable_type_builds_a_mapped_task(tmp_path: Path) -> None:
     assert sorted(dag.get_task("step_items").upstream_task_ids) == ["create_etl"]
     assert sorted(dag.get_task("create_etl").upstream_task_ids) == ["list_days"]
     assert dag.get_task("call_items").op_args[1:] == ["list_days", 256, "fail", "call"]
+
+
+def test_control_flow_inside_a_task_group(tmp_path: Path) -> None:
+    """A group prefixes Airflow's ids: the branch follows, and the mapping expands over, the prefixed ids."""
+    spec = tmp_path / "grouped.yaml"
+    spec.write_text(
+        "start_date: 2024-01-01\ngroups:\n  g: {description: grouped}\n"
+        "params:\n  full: {default: false, type: boolean}\n"
+        "tasks:\n"
+        "  list_files: {type: python, callable: lib.f.listing, group: g}\n"
+        "  load: {type: lambda_invoke, function_name: x, group: g, depends_on: [list_files],\n"
+        "         for_each: {output_of: list_files}, payload: {f: '{{ item }}'}, run_if: '{{ params.full }}'}\n"
+        "  route: {type: branch, group: g, depends_on: [load], paths: {a: '{{ params.full }}', b: '{{ 1 }}'}}\n"
+        "  a: {type: glue_job, job_name: a, group: g, depends_on: [route]}\n"
+        "  b: {type: glue_job, job_name: b, group: g, depends_on: [route]}\n"
+        "  join: {type: glue_job, job_name: j, group: g, depends_on: [a, b]}\n"
+        "  tidy: {type: glue_job, job_name: t, depends_on: [g], trigger_rule: all_done}\n",
+        encoding="utf-8",
+    )
+    (result,) = process([spec], profile=installed_profile(), airflow_major=airflow_major())
+    assert result.diagnostics == [] and result.config is not None
+    shape = graph(build_dag(result.dag_id, result.config))
+    assert {task_id: (row["operator"], row["upstream"], row["trigger_rule"]) for task_id, row in shape.items()} == {
+        "g.list_files": ("PythonOperator", [], "all_success"),
+        "g.run_if_load": ("ShortCircuitOperator", ["g.list_files"], "all_success"),
+        "g.load_items": ("PythonOperator", ["g.run_if_load"], "all_success"),
+        "g.load": ("MappedOperator", ["g.load_items"], "all_success"),
+        "g.route": ("BranchPythonOperator", ["g.load"], "all_success"),
+        "g.a": ("GlueJobOperator", ["g.route"], "all_success"),
+        "g.b": ("GlueJobOperator", ["g.route"], "all_success"),
+        "g.join": ("GlueJobOperator", ["g.a", "g.b"], "none_failed_min_one_success"),
+        "tidy": ("GlueJobOperator", ["g.join"], "all_done_setup_success"),
+    }
+    assert shape["tidy"]["role"] == "teardown"
+    assert [
+        path["tasks"] for path in json.loads(_rendered(result.config["tasks"]["route"]["op_args"][0]))["paths"]
+    ] == [
+        ["g.a"],
+        ["g.b"],
+    ]
+
+
+def _rendered(text: str) -> str:
+    """The JSON a branch gets, with each ``{{ (...) | tojson }}`` replaced by ``true`` (as if rendered)."""
+    return re.sub(r"\{\{.*?\}\}", "true", text)

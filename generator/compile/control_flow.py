@@ -78,7 +78,7 @@ def around(task: TaskSpec, lowered: list[OperatorTask], ctx: LowerContext) -> li
             },
         )
         kwargs = {key: value for key, value in work.kwargs.items() if key != kwarg}
-        kwargs["expand"] = {kwarg: f"{items_id}.output"}
+        kwargs["expand"] = {kwarg: f"{ctx.airflow_id(task, items_id)}.output"}  # dag-factory: by Airflow id
         ops[-1:] = [items, dataclasses.replace(work, kwargs=kwargs)]
     if task.run_if is not None:
         check = OperatorTask(

@@ -30,17 +30,21 @@ def _did_you_mean(word: str, options: Any) -> str | None:
 
 
 def _graph(spec: dict[str, Any]) -> dict[str, list[str]]:
-    """Each task's direct upstream tasks, a group standing for its tasks (only known names)."""
+    """Each task's direct upstream tasks, as the lowering wires them: a group stands for its last tasks."""
     tasks: dict[str, dict[str, Any]] = spec["tasks"]
     members: dict[str, list[str]] = {}
     for task_id, task in tasks.items():
         if task.get("group"):
             members.setdefault(task["group"], []).append(task_id)
+    last = {
+        group: [t for t in ids if not any(t in tasks[other].get("depends_on", []) for other in ids)]
+        for group, ids in members.items()
+    }
     return {
         task_id: [
             dep
             for entry in task.get("depends_on", [])
-            for dep in (members.get(entry, [entry]) if entry not in tasks else [entry])
+            for dep in (last.get(entry, [entry]) if entry not in tasks else [entry])
             if dep in tasks and dep != task_id
         ]
         for task_id, task in tasks.items()
