@@ -197,7 +197,8 @@ def test_a_folder_previews_every_pipeline(capsys: pytest.CaptureFixture[str]) ->
 
 def test_json_keys_are_documented(capsys: pytest.CaptureFixture[str]) -> None:
     """docs/preview.md lists every key of the JSON summary."""
-    assert main(["preview", "pipelines", "--format", "json", "--now", NOW]) == 0
+    control_flow = "tests/local_run/control_flow.yaml"  # a branch: its own keys
+    assert main(["preview", "pipelines", control_flow, "--format", "json", "--now", NOW]) == 0
     document = json.loads(capsys.readouterr().out)
     keys: set[str] = set(document)
     for dag in document["dags"]:
@@ -205,6 +206,7 @@ def test_json_keys_are_documented(capsys: pytest.CaptureFixture[str]) -> None:
         for part in ("params", "clusters", "tasks"):
             for item in dag[part]:
                 keys |= set(item)
+        keys |= {key for task in dag["tasks"] if task["branch"] for key in task["branch"]}
         for cluster in dag["clusters"]:
             for instance in cluster["instances"]:
                 keys |= set(instance)

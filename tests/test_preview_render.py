@@ -19,6 +19,8 @@ from generator.preview.model import DagPreview, preview_paths
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = sorted(path.stem for path in (REPO / "pipelines").glob("*.yaml") if path.stem != "defaults")
+SPECS = {dag_id: REPO / "pipelines" / f"{dag_id}.yaml" for dag_id in SEEDS}
+SPECS["control_flow"] = REPO / "tests" / "local_run" / "control_flow.yaml"  # decisions, fan-outs, a mapped task
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
 CHROMIUM_FLAGS = (
     "--headless",
@@ -35,13 +37,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def previews() -> dict[str, DagPreview]:
-    run = preview_paths([REPO / "pipelines"], now=NOW, root=REPO)
+    run = preview_paths([REPO / "pipelines", SPECS["control_flow"]], now=NOW, root=REPO)
     assert run.diagnostics == []
     return {preview.dag_id: preview for preview in run.previews}
 
 
 def _preview(dag_id: str, fmt: str, out: Path) -> None:
-    assert main(["preview", str(REPO / "pipelines" / f"{dag_id}.yaml"), "--format", fmt, "-o", str(out)]) == 0
+    assert main(["preview", str(SPECS[dag_id]), "--format", fmt, "-o", str(out)]) == 0
 
 
 def _chromium() -> str:
@@ -62,7 +64,7 @@ def _browser(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("dag_id", SEEDS)
+@pytest.mark.parametrize("dag_id", sorted(SPECS))
 def test_svg_is_drawn_by_graphviz_with_every_task(dag_id: str, previews: dict[str, DagPreview], tmp_path: Path) -> None:
     out = tmp_path / "graph.svg"
     _preview(dag_id, "svg", out)
@@ -89,7 +91,7 @@ def test_png_is_a_real_image(dag_id: str, tmp_path: Path) -> None:
     assert len(data) > 20_000
 
 
-@pytest.mark.parametrize("dag_id", SEEDS)
+@pytest.mark.parametrize("dag_id", sorted(SPECS))
 def test_edges_are_the_edges_airflow_draws(dag_id: str, previews: dict[str, DagPreview]) -> None:
     """The graph we draw has exactly the edges of Airflow's own renderer for the same DAG object."""
     from airflow.utils.dot_renderer import render_dag
@@ -98,16 +100,14 @@ def test_edges_are_the_edges_airflow_draws(dag_id: str, previews: dict[str, DagP
     from generator.compile.pipelines import process
     from generator.core.provider_profile import installed_profile
 
-    (result,) = process(
-        [REPO / "pipelines" / f"{dag_id}.yaml"], profile=installed_profile(), airflow_major=airflow_major()
-    )
+    (result,) = process([SPECS[dag_id]], profile=installed_profile(), airflow_major=airflow_major())
     assert result.config is not None
     airflow_dot = render_dag(build_dag(dag_id, result.config)).source
     theirs = set(re.findall(r"^\s*(\w+) -> (\w+)", airflow_dot, re.MULTILINE))
     assert theirs == set(previews[dag_id].edges)
 
 
-@pytest.mark.parametrize("dag_id", SEEDS)
+@pytest.mark.parametrize("dag_id", sorted(SPECS))
 def test_html_page_renders_the_graph_in_a_browser(dag_id: str, previews: dict[str, DagPreview], tmp_path: Path) -> None:
     page = tmp_path / f"{dag_id}.html"
     _preview(dag_id, "html", page)

@@ -213,7 +213,7 @@ def process_file(
     result.diagnostics += files.diagnostics
     if result.diagnostics:
         return result
-    result.spec = normalise(files.spec, dag_id=result.dag_id, file=file, fan_outs=expansion.origin)
+    result.spec = normalise(files.spec, dag_id=result.dag_id, file=file, fan_outs=expansion.members_of())
     if not compile_specs:
         return result
     result.config = to_dagfactory_config(lower(result.spec, profile), airflow_major=airflow_major)

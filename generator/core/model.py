@@ -30,6 +30,7 @@ class TaskSpec:
     run_if: Any = None  # a condition (generator.core.conditions), checked when the run gets there
     trigger_rule: str | None = None  # as the spec sets it (the lowering chooses the join default)
     fan_out: str | None = None  # the task with `for_each` this task is a member of
+    item: Any = None  # ... and its item: a value, or a matrix's {field: value}
     map_over: str | None = None  # the upstream task whose output the task is mapped over at run time
     max_items: int = 256
     if_empty: str = "skip"  # or "fail": what an empty list does to a mapped task

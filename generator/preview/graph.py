@@ -9,6 +9,12 @@ majors.  So the graph is drawn here from the stable summary, and the tests
 check that its edges are exactly the edges ``render_dag`` draws for the same
 DAG object.
 
+Control flow is drawn too: a ``run_if`` check and a branch as a decision
+(a hexagon), a mapped task as a stack (Graphviz's ``box3d``, Mermaid's
+subroutine box) marked ``[mapped]``, the edges out of a branch labelled
+with the condition of the path they lead to, and the members of each static
+``for_each`` fan-out boxed together under the fan-out's name.
+
 SVG and PNG need Graphviz's ``dot`` program (Debian package ``graphviz``;
 ``scripts/ensure-preview-tools.sh`` installs it).
 """
@@ -20,7 +26,7 @@ import re
 from typing import Any
 
 from generator.preview.model import DagPreview
-from generator.preview.tasks import CLUSTER_CREATE, CLUSTER_TERMINATE, TaskPreview
+from generator.preview.tasks import CLUSTER_CREATE, CLUSTER_TERMINATE, RUN_IF_CHECK, TaskPreview
 
 FONT = "DejaVu Sans"  # what Debian's graphviz finds through fontconfig; others fall back
 # Fill colours per family of task type, for graph readers (not Airflow's ui_color).
@@ -31,6 +37,8 @@ _FILLS = {
     "glue": "#d7f0e1",
 }
 _DEFAULT_FILL = "#eeeeee"
+LABEL_LENGTH = 40  # characters of a condition shown on a node or an edge
+_FAN_OUT_STYLE = "fill:#fafafa,stroke:#999999,stroke-dasharray:4 3"  # a fan-out's Mermaid subgraph
 _MERMAID_RESERVED = frozenset(
     {"end", "graph", "subgraph", "flowchart", "style", "class", "classdef", "click", "linkstyle", "direction"}
 )
@@ -50,9 +58,18 @@ def _family(task: TaskPreview) -> str:
     return task.kind.split(" ")[0]
 
 
+def short(text: str, limit: int = LABEL_LENGTH) -> str:
+    """A condition cut to fit a node or an edge label."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _subtitle(task: TaskPreview) -> str:
     kind = f"{task.kind} {task.cluster}" if task.kind in (CLUSTER_CREATE, CLUSTER_TERMINATE) else task.kind
-    marks = [task.role] if task.role != "task" else []
+    if task.condition is not None:
+        kind = f"run if {short(task.condition)}"
+    marks = ["cleanup" if task.cleanup else task.role] if task.role != "task" else []
+    if task.mapped:
+        marks.append(f"[mapped] over {task.mapped_over}, ≤ {task.max_items}")
     if task.trigger_rule != "all_success":
         marks.append(f"trigger: {task.trigger_rule}")
     return " · ".join([kind, *marks])
@@ -60,6 +77,52 @@ def _subtitle(task: TaskPreview) -> str:
 
 def _is_wait(task: TaskPreview) -> bool:
     return task.kind.endswith(" wait")
+
+
+def is_decision(task: TaskPreview) -> bool:
+    """A task that decides what runs after it: a run_if check or a branch."""
+    return task.kind == RUN_IF_CHECK or task.branch is not None
+
+
+def fan_outs(preview: DagPreview) -> dict[str, list[TaskPreview]]:
+    """Each static fan-out and the Airflow tasks of its members, in the order they first appear."""
+    out: dict[str, list[TaskPreview]] = {}
+    for task in preview.tasks:
+        if task.fan_out is not None:
+            out.setdefault(task.fan_out, []).append(task)
+    return out
+
+
+def _below(downstream: dict[str, tuple[str, ...]], task_id: str) -> set[str]:
+    """The task and every task downstream of it."""
+    seen, stack = set(), [task_id]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(downstream[current])
+    return seen
+
+
+def branch_labels(preview: DagPreview) -> dict[tuple[str, str], str]:
+    """(branch, downstream task) -> the condition(s) of the path(s) that edge leads to, shortened."""
+    entry: dict[str, str] = {}  # spec task -> its first Airflow task (its run_if check, if any)
+    for task in preview.tasks:
+        if task.spec_task is not None:
+            entry.setdefault(task.spec_task, task.task_id)
+    downstream = {task.task_id: task.downstream for task in preview.tasks}
+    out: dict[tuple[str, str], str] = {}
+    for task in preview.tasks:
+        if task.branch is None:
+            continue
+        for child in task.downstream:
+            below = _below(downstream, child)
+            labels = [short(when) for path, when in task.branch.paths.items() if entry.get(path) in below]
+            if any(entry.get(path) in below for path in task.branch.otherwise):
+                labels.append("otherwise")
+            if labels:
+                out[(task.task_id, child)] = " / ".join(dict.fromkeys(labels))
+    return out
 
 
 def _teardown_edge(preview: DagPreview, upstream: str, downstream: str) -> bool:
@@ -78,20 +141,38 @@ def _node_label(task: TaskPreview) -> str:
     )
 
 
+def _node(graph: Any, task: TaskPreview, prefix: str) -> None:
+    style = ([] if task.mapped else ["rounded"]) + ["filled"] + (["dashed"] if _is_wait(task) else [])
+    shape = {"shape": "hexagon"} if is_decision(task) else {"shape": "box3d"} if task.mapped else {}
+    graph.node(
+        prefix + task.task_id,
+        label=_node_label(task),
+        style=",".join(style),
+        fillcolor=_FILLS.get(_family(task), _DEFAULT_FILL),
+        penwidth="2" if task.role != "task" else "1",
+        tooltip=task.task_id,
+        **shape,
+    )
+
+
 def _draw(graph: Any, preview: DagPreview, prefix: str) -> None:
+    groups = fan_outs(preview)
     for task in preview.tasks:
-        style = ["rounded", "filled"] + (["dashed"] if _is_wait(task) else [])
-        graph.node(
-            prefix + task.task_id,
-            label=_node_label(task),
-            style=",".join(style),
-            fillcolor=_FILLS.get(_family(task), _DEFAULT_FILL),
-            penwidth="2" if task.role != "task" else "1",
-            tooltip=task.task_id,
-        )
+        if task.fan_out is None:
+            _node(graph, task, prefix)
+        elif groups[task.fan_out][0] is task:
+            with graph.subgraph(name=f"cluster_{prefix}for_each_{task.fan_out}") as sub:
+                sub.attr(label=f"for_each {task.fan_out}", style="rounded,dashed", color="#999999", fontsize="11")
+                for member in groups[task.fan_out]:
+                    _node(sub, member, prefix)
+    labels = branch_labels(preview)
     for upstream, downstream in preview.edges:
         if _teardown_edge(preview, upstream, downstream):
             graph.edge(prefix + upstream, prefix + downstream, style="dashed", color="#888888", arrowhead="empty")
+        elif (upstream, downstream) in labels:
+            text = html.escape(labels[(upstream, downstream)])
+            label = f'<<font point-size="9">{text}</font>>'
+            graph.edge(prefix + upstream, prefix + downstream, label=label, fontname=FONT)
         else:
             graph.edge(prefix + upstream, prefix + downstream)
 
@@ -149,26 +230,46 @@ def render_png(previews: list[DagPreview]) -> bytes:
 
 
 def _mermaid_text(text: str) -> str:
-    return html.escape(text, quote=False).replace('"', "#quot;")
+    return html.escape(text, quote=False).replace('"', "#quot;").replace("|", "#124;")
+
+
+def _fan_out_key(name: str) -> str:
+    return f"for_each {name}"  # no task id has a space: never a task's key
 
 
 def _mermaid_ids(previews: list[DagPreview]) -> dict[tuple[str, str], str]:
-    """Node ids Mermaid accepts: letters, digits, '_'; never a keyword; unique across DAGs."""
+    """Node (and fan-out subgraph) ids Mermaid accepts: letters, digits, '_'; never a keyword; unique across DAGs."""
     ids: dict[tuple[str, str], str] = {}
     used: set[str] = set()
+
+    def add(key: tuple[str, str], name: str, number: int) -> None:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", name)
+        if len(previews) > 1:
+            base = f"d{number}_{base}"
+        if base.lower() in _MERMAID_RESERVED:
+            base += "_"
+        node, suffix = base, 2
+        while node in used:
+            node, suffix = f"{base}_{suffix}", suffix + 1
+        used.add(node)
+        ids[key] = node
+
     for number, preview in enumerate(previews, start=1):
         for task in preview.tasks:
-            base = re.sub(r"[^A-Za-z0-9_]", "_", task.task_id)
-            if len(previews) > 1:
-                base = f"d{number}_{base}"
-            if base.lower() in _MERMAID_RESERVED:
-                base += "_"
-            node, suffix = base, 2
-            while node in used:
-                node, suffix = f"{base}_{suffix}", suffix + 1
-            used.add(node)
-            ids[(preview.dag_id, task.task_id)] = node
+            add((preview.dag_id, task.task_id), task.task_id, number)
+    for number, preview in enumerate(previews, start=1):
+        for name in fan_outs(preview):
+            add((preview.dag_id, _fan_out_key(name)), f"{name}_for_each", number)
     return ids
+
+
+def _mermaid_node(task: TaskPreview, node: str, indent: str) -> list[str]:
+    label = "<br/>".join(_mermaid_text(part) for part in (task.task_id, task.operator, _subtitle(task)))
+    family = _family(task) if _family(task) in _FILLS else "other"
+    classes = [family] + ([task.role] if task.role != "task" else []) + (["wait"] if _is_wait(task) else [])
+    opening, closing = ("{{", "}}") if is_decision(task) else ("[[", "]]") if task.mapped else ("[", "]")
+    lines = [f'{indent}{node}{opening}"{label}"{closing}:::{classes[0]}']
+    return lines + [f"{indent}class {node} {extra}" for extra in classes[1:]]
 
 
 def render_mermaid(previews: list[DagPreview]) -> str:
@@ -181,15 +282,22 @@ def render_mermaid(previews: list[DagPreview]) -> str:
             lines.append(f"  %% {preview.dag_id} ({preview.file})")
         else:
             lines.append(f'  subgraph {ids[(preview.dag_id, preview.tasks[0].task_id)]}_dag ["{preview.dag_id}"]')
+        groups = fan_outs(preview)
         for task in preview.tasks:
-            label = "<br/>".join(_mermaid_text(part) for part in (task.task_id, task.operator, _subtitle(task)))
-            family = _family(task) if _family(task) in _FILLS else "other"
-            classes = [family] + ([task.role] if task.role != "task" else []) + (["wait"] if _is_wait(task) else [])
-            node = ids[(preview.dag_id, task.task_id)]
-            lines.append(f'{indent}{node}["{label}"]:::{classes[0]}')
-            lines.extend(f"{indent}class {node} {extra}" for extra in classes[1:])
+            if task.fan_out is None:
+                lines += _mermaid_node(task, ids[(preview.dag_id, task.task_id)], indent)
+            elif groups[task.fan_out][0] is task:
+                title = _mermaid_text(f"for_each {task.fan_out}")
+                lines.append(f'{indent}subgraph {ids[(preview.dag_id, _fan_out_key(task.fan_out))]} ["{title}"]')
+                for member in groups[task.fan_out]:
+                    lines += _mermaid_node(member, ids[(preview.dag_id, member.task_id)], indent + "  ")
+                lines.append(f"{indent}end")
+                lines.append(f"{indent}style {ids[(preview.dag_id, _fan_out_key(task.fan_out))]} {_FAN_OUT_STYLE}")
+        labels = branch_labels(preview)
         for upstream, downstream in preview.edges:
             arrow = "-.->" if _teardown_edge(preview, upstream, downstream) else "-->"
+            if (upstream, downstream) in labels:
+                arrow += f'|"{_mermaid_text(labels[(upstream, downstream)])}"|'
             lines.append(f"{indent}{ids[(preview.dag_id, upstream)]} {arrow} {ids[(preview.dag_id, downstream)]}")
         if not single:
             lines.append("  end")

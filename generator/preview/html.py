@@ -1,7 +1,8 @@
 """``dagen preview --format html``: one self-contained page per preview.
 
 The page holds everything inline -- the graph as SVG drawn by Graphviz, the
-schedule, the task table, clusters, params and every task's arguments -- and
+schedule, the task table (with each task's control flow in words), clusters,
+params and every task's arguments -- and
 loads nothing: no script, no font, no CDN (the machines it is opened on may be
 offline).  A Content-Security-Policy forbids any fetch, so the page provably
 stands alone.
@@ -16,7 +17,9 @@ from html import escape
 
 from generator.preview.graph import render_svg
 from generator.preview.model import DagPreview
+from generator.preview.tasks import TaskPreview
 from generator.preview.text import (
+    flow_notes,
     instance_lines,
     kind_text,
     marks_text,
@@ -34,6 +37,7 @@ h1 { font-size: 1.5rem; margin-bottom: .2rem; }
 h2 { font-size: 1.15rem; margin-top: 1.6rem; }
 .file, .meta { color: #555; }
 .marks { color: #8a4b00; }
+.flow { color: #1f4e79; font-size: .85rem; }
 code { font-size: .9em; }
 code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 .graph { border: 1px solid #ddd; border-radius: 6px; padding: .5rem; overflow-x: auto; background: #fff; }
@@ -66,6 +70,14 @@ def _code_list(items: tuple[str, ...], separator: str = ", ") -> str:
     return separator.join(f"<code>{escape(item)}</code>" for item in items) or "-"
 
 
+def _kind_cell(preview: DagPreview, task: TaskPreview) -> str:
+    """The task's type, its marks, then its control flow (``run if: ...``), one line each."""
+    cell = escape(kind_text(task))
+    if marks_text(task):
+        cell += f'<br><em class="marks">{escape(marks_text(task))}</em>'
+    return cell + "".join(f'<br><span class="flow">{escape(note)}</span>' for note in flow_notes(preview, task))
+
+
 def _section(preview: DagPreview, now: datetime) -> str:
     anchor = escape(preview.dag_id)
     parts = [f'<section class="dag" id="{anchor}">', f"<h1>{escape(preview.dag_id)}</h1>"]
@@ -95,7 +107,7 @@ def _section(preview: DagPreview, now: datetime) -> str:
     rows = [
         [
             f"<code>{escape(t.task_id)}</code>",
-            escape(kind_text(t)) + (f'<br><em class="marks">{escape(marks_text(t))}</em>' if marks_text(t) else ""),
+            _kind_cell(preview, t),
             escape(t.operator),
             escape(t.trigger_rule),
             _code_list(t.upstream, "<br>"),

@@ -5,6 +5,9 @@ the same under every Airflow lane.  The task graph is drawn as a tree: each
 task hangs under the upstream task that comes last in dependency order (where
 it becomes runnable); under its other upstream tasks it appears as a
 ``↪`` reference, so a task with several upstream tasks is drawn once.
+Control flow is marked in the tree (``[condition]``, ``[branch]``,
+``[mapped]``, ``[cleanup]``) and spelled out in the Tasks section, one line
+per construct (:func:`flow_notes`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from generator.preview.clusters import ClusterPreview
 from generator.preview.model import DagPreview
-from generator.preview.tasks import TaskPreview
+from generator.preview.tasks import MAP_ITEMS, RUN_IF_CHECK, TaskPreview
 from generator.spec.normalise import format_duration
 
 INDENT = "  "
@@ -81,10 +84,57 @@ def kind_text(task: TaskPreview) -> str:
 def marks_text(task: TaskPreview) -> str:
     if task.role == "setup":
         return "setup"
+    if task.cleanup:
+        return "cleanup"
     if task.role == "teardown":
         fails = ", fails the run if it fails" if task.fails_run else ""
         return f"teardown of {', '.join(task.setups)}{fails}"
     return ""
+
+
+def tree_marks(task: TaskPreview) -> list[str]:
+    """What the task graph marks a task with: its role, and the control flow it carries."""
+    marks = ["cleanup" if task.cleanup else task.role] if task.role != "task" else []
+    if task.kind == RUN_IF_CHECK:
+        marks.append("condition")
+    if task.branch is not None:
+        marks.append("branch")
+    if task.mapped:
+        marks.append("mapped")
+    return marks
+
+
+def _mapped_task(preview: DagPreview, items: TaskPreview) -> TaskPreview | None:
+    return next((t for t in preview.tasks if t.mapped and t.spec_task == items.spec_task), None)
+
+
+def flow_notes(preview: DagPreview, task: TaskPreview) -> list[str]:
+    """The task's control flow in words, one line per construct (``run if: ...``, ``branch: ...``...)."""
+    notes = []
+    if task.condition is not None:
+        notes.append(f"run if: {task.condition} (when false, {task.spec_task} is skipped, and what needs it)")
+    if task.branch is not None:
+        by_condition: dict[str, list[str]] = {}  # the members of a fan-out share their path's condition
+        for path, condition in task.branch.paths.items():
+            by_condition.setdefault(condition, []).append(path)
+        paths = [f"{', '.join(names)} when {condition}" for condition, names in by_condition.items()]
+        otherwise = ", ".join(task.branch.otherwise) or "every path is skipped"
+        notes.append(f"branch: {'; '.join(paths)}; when none holds: {otherwise}")
+    if task.fan_out is not None:
+        notes.append(f"for_each: member of {task.fan_out} ({task.item})")
+    if task.mapped:
+        items = next((t.task_id for t in preview.tasks if t.kind == MAP_ITEMS and t.spec_task == task.spec_task), "")
+        empty = f"{items} fails" if task.if_empty == "fail" else f"{task.spec_task} is skipped"
+        notes.append(
+            f"mapped: one task per item of {task.mapped_over}'s output, at most {task.max_items} (no item: {empty})"
+        )
+    mapped = _mapped_task(preview, task) if task.kind == MAP_ITEMS else None
+    if mapped is not None:
+        fails = f"{'none or ' if mapped.if_empty == 'fail' else ''}more than {mapped.max_items}: this task fails"
+        notes.append(f"map items: {mapped.spec_task}'s items, from {mapped.mapped_over}'s output ({fails})")
+    if task.cleanup:
+        notes.append("cleanup: runs after its upstream tasks whatever their state; the run's state stays theirs")
+    return notes
 
 
 def _table(rows: list[list[str]], indent: str) -> list[str]:
@@ -103,8 +153,8 @@ def tree_lines(preview: DagPreview) -> list[str]:
     lines: list[str] = []
 
     def label(task: TaskPreview) -> str:
-        mark = f"  [{task.role}]" if task.role != "task" else ""
-        return f"{task.task_id}{mark}"
+        marks = tree_marks(task)
+        return f"{task.task_id}  [{', '.join(marks)}]" if marks else task.task_id
 
     def walk(start: TaskPreview) -> None:
         """Depth-first, with a stack of its own: a chain of a thousand tasks is a thousand levels deep."""
@@ -218,17 +268,32 @@ def _task_lines(preview: DagPreview) -> list[str]:
         upstream = ", ".join(task.upstream) or "-"
         downstream = ", ".join(task.downstream) or "-"
         lines.append(f"{INDENT * 3}upstream: {upstream}  downstream: {downstream}")
-        if task.retry:
+        notes = [*flow_notes(preview, task), *([f"retry: {task.retry}"] if task.retry else [])]
+        for note in notes:
             lines.extend(
                 textwrap.wrap(
-                    f"retry: {task.retry}",
+                    note,
                     width=110,
                     initial_indent=INDENT * 3,
                     subsequent_indent=INDENT * 4,
                     break_on_hyphens=False,  # never inside a task id or a tag
+                    break_long_words=False,  # nor inside a URI
                 )
             )
     return lines
+
+
+_LEGENDS = (
+    ("condition", "[condition]: checks a task's run_if; when it does not hold, that task is skipped"),
+    ("branch", "[branch]: runs only the paths whose condition holds"),
+    ("mapped", "[mapped]: one task per item of a list known when the run gets there"),
+    ("cleanup", "[cleanup]: runs whatever the state of the tasks before it"),
+)
+
+
+def _legends(preview: DagPreview) -> list[str]:
+    marks = {mark for task in preview.tasks for mark in tree_marks(task)}
+    return [text for mark, text in _LEGENDS if mark in marks]
 
 
 def _param_lines(preview: DagPreview) -> list[str]:
@@ -251,6 +316,7 @@ def dag_text(preview: DagPreview, now: datetime) -> str:
     lines += ["", "Task graph", *tree_lines(preview)]
     if any(REFERENCE in line for line in lines):
         lines.append(f"{INDENT}({REFERENCE} task: also runs after this one; drawn under its last upstream task)")
+    lines.extend(f"{INDENT}({legend})" for legend in _legends(preview))
     lines += ["", f"Tasks ({len(preview.tasks)}, upstream first)", *_task_lines(preview)]
     if preview.clusters:
         lines += ["", "Clusters"]

@@ -222,8 +222,13 @@ class Expansion:
 
     spec: dict[str, Any]
     origin: dict[str, str] = field(default_factory=dict)  # member -> the task the user wrote
+    item: dict[str, Any] = field(default_factory=dict)  # member -> its item (a value, or a matrix's fields)
     members: dict[str, list[str]] = field(default_factory=dict)  # fan-out -> its members
     entry_index: dict[tuple[str, str, int], int] = field(default_factory=dict)  # (task, key, index) -> original
+
+    def members_of(self) -> dict[str, tuple[str, Any]]:
+        """Each member -> its fan-out's task id and its item (what normalising keeps of the expansion)."""
+        return {member: (origin, self.item[member]) for member, origin in self.origin.items()}
 
     def locate(self, at: At) -> At:
         """``at`` for the expanded spec: a member's locations are its fan-out's."""
@@ -262,6 +267,7 @@ def expand(spec: dict[str, Any]) -> Expansion:
             member = member_id(task_id, binding)
             expanded[member] = _substitute(body, binding)
             result.origin[member] = task_id
+            result.item[member] = binding[None] if None in binding else dict(binding)
             result.members[task_id].append(member)
     for task_id, task in expanded.items():
         if "depends_on" in task:

@@ -54,7 +54,9 @@ def _default_args(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any], fan_out: str | None) -> TaskSpec:
+def _task(
+    task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any], fan_out: tuple[str, Any] | None
+) -> TaskSpec:
     common = {"type", "cluster", *COMMON_TASK_PROPERTIES}
     for_each = raw.get("for_each")
     mapped: dict[str, Any] = for_each if isinstance(for_each, dict) else {}
@@ -74,7 +76,8 @@ def _task(task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any], fan_
         outlets=tuple(raw.get("outlets", ())),
         run_if=raw.get("run_if"),
         trigger_rule=raw.get("trigger_rule"),
-        fan_out=fan_out,
+        fan_out=fan_out[0] if fan_out else None,
+        item=fan_out[1] if fan_out else None,
         map_over=mapped.get("output_of"),
         max_items=mapped.get("max_items", DEFAULT_MAX_ITEMS),
         if_empty=mapped.get("if_empty", "skip"),
