@@ -119,9 +119,7 @@ def _task_origins(task: TaskSpec, ctx: LowerContext) -> dict[str, Origin]:
     module = TASK_TYPES[task.type]
     lowered = module.lower(for_lowering(task), ctx)
     ops = around(task, lowered, ctx)
-    member: dict[str, Any] = (
-        {"fan_out": task.fan_out, "item": _item_text(task.item)} if task.fan_out else {}
-    )
+    member: dict[str, Any] = {"fan_out": task.fan_out, "item": _item_text(task.item)} if task.fan_out else {}
     out: dict[str, Origin] = {}
     for index, op in enumerate(ops):
         flow: dict[str, Any] = dict(member)

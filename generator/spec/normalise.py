@@ -84,8 +84,10 @@ def _task(
     )
 
 
-def normalise(spec: dict[str, Any], *, dag_id: str, file: str, fan_outs: dict[str, str] | None = None) -> PipelineSpec:
-    """``fan_outs``: each member of a static fan-out (already expanded in ``spec``) -> its task's id."""
+def normalise(
+    spec: dict[str, Any], *, dag_id: str, file: str, fan_outs: dict[str, tuple[str, Any]] | None = None
+) -> PipelineSpec:
+    """``fan_outs``: each member of a static fan-out (already expanded in ``spec``) -> its task's id and item."""
     fan_outs = fan_outs or {}
     task_defaults = spec.get("task_defaults", {})
     tz_name = spec.get("timezone")
