@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,8 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="TASK_ID",
         help="make the work this task starts (EMR step, notebook, execution, Glue job run, Athena query, "
-        "EMR Serverless or EMR on EKS job run, Lambda invocation) fail",
+        "EMR Serverless or EMR on EKS job run, Lambda invocation) fail; TASK_ID[INDEX]: only that member "
+        "of a mapped task (load_file[1])",
     )
     run.add_argument(
         "--flaky",
@@ -106,6 +108,21 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="TASK_ID",
         help="this task's first start call takes effect but its response is lost (tests retries)",
+    )
+    run.add_argument(
+        "--logical-date",
+        metavar="DATE",
+        help="the run's logical date ({{ ds }}): YYYY-MM-DD or an ISO date-time (UTC unless it has an offset); "
+        "default now",
+    )
+    run.add_argument(
+        "--absent",
+        action="append",
+        default=[],
+        metavar="S3_URI",
+        help="never put this object (a URI ending in /: anything under the prefix) for an s3_wait task or a "
+        "run_if s3_exists check: the sensor sees nothing, the condition is false; the URI as rendered for the "
+        "run (s3://landing/2024-06-01/_SUCCESS), not a template",
     )
     run.add_argument("--keep", action="store_true", help="keep the run's folder (Airflow home and log) after success")
     run.add_argument(
@@ -138,6 +155,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         flaky=args.flaky,
         keep=args.keep,
         timeout=args.timeout,
+        logical_date=args.logical_date,
+        absent=args.absent,
         echo=True,
     )
     return outcome.exit_code
@@ -205,16 +224,31 @@ def parse_timeout(text: str) -> int:
     return total
 
 
+_MEMBER = re.compile(r"(?P<task>[^\[\]]+)\[(?P<index>[0-9]+)\]")
+
+
 def check_tasks(option: str, task_ids: Sequence[str], result: SpecResult, allowed: Sequence[str]) -> list[str]:
+    """``--fail``/``--flaky`` values: spec task ids of an ``allowed`` type, or ``TASK[INDEX]``, one member of a
+    task mapped at run time (``for_each: {output_of: ...}``)."""
     assert result.spec is not None
     types = {task.task_id: task.type for task in result.spec.tasks}
+    mapped = {task.task_id for task in result.spec.tasks if task.map_over is not None}
     if "cluster" in allowed:  # the create_<cluster> task of each cluster the pipeline creates
         types.update(
             (create_cluster_task_id(cluster.name), "cluster")
             for cluster in result.spec.clusters
             if "existing_cluster_id" not in cluster.settings
         )
-    for task_id in task_ids:
+    for name in task_ids:
+        task_id, index = name, None
+        if "[" in name or "]" in name:
+            member = _MEMBER.fullmatch(name)
+            if member is None:
+                raise UsageError(
+                    f"malformed {option} '{name}': expected TASK_ID, or TASK_ID[INDEX] for one member of a "
+                    "mapped task (load_file[0] is its first)"
+                )
+            task_id, index = member["task"], int(member["index"])
         if task_id not in types:
             raise UsageError(
                 f"unknown task '{task_id}' in {option}; {_hint(task_id, sorted(types))}"
@@ -222,10 +256,72 @@ def check_tasks(option: str, task_ids: Sequence[str], result: SpecResult, allowe
             )
         if types[task_id] not in allowed:
             raise UsageError(
-                f"{option} {task_id}: a {types[task_id]} task cannot be made to fail locally "
+                f"{option} {name}: a {types[task_id]} task cannot be made to fail locally "
                 f"(supported: {', '.join(allowed)})"
             )
+        if index is not None and task_id not in mapped:
+            known = (
+                f"mapped tasks of {result.dag_id}: {', '.join(sorted(mapped))}"
+                if mapped
+                else f"{result.dag_id} has none"
+            )
+            raise UsageError(
+                f"{option} {name}: {task_id} is not mapped at run time, so it has no member [{index}] "
+                f"(INDEX names a member of a task with for_each: {{output_of: TASK}}; {known})"
+            )
     return list(dict.fromkeys(task_ids))
+
+
+def parse_logical_date(text: str | None, result: SpecResult) -> str | None:
+    """``--logical-date``: ``YYYY-MM-DD`` (midnight) or an ISO date-time, UTC unless it has an offset; ISO text.
+
+    Checked against the pipeline's start and end dates: Airflow makes no task instance of a run dated outside
+    them.  A date after today is not refused.
+    """
+    if text is None:
+        return None
+    value = text.strip()
+    usage = f"invalid --logical-date '{text}': "
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            when = datetime.combine(date.fromisoformat(value), datetime.min.time())
+        elif re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*", value):
+            when = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        else:
+            raise ValueError(value)
+    except ValueError:
+        raise UsageError(
+            f"{usage}a date (2024-06-05) or an ISO date-time (2024-06-05T06:30:00, UTC unless it has an offset "
+            "such as +02:00)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    assert result.spec is not None
+    start, end = result.spec.start_date, result.spec.end_date
+    if start is not None and when < _aware(start):
+        raise UsageError(
+            f"{usage}before the pipeline's start_date {_aware(start).isoformat()} (Airflow runs no task of it)"
+        )
+    if end is not None and when > _aware(end):
+        raise UsageError(f"{usage}after the pipeline's end_date {_aware(end).isoformat()} (Airflow runs no task of it)")
+    return when.isoformat()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def parse_absent(uris: Sequence[str]) -> list[str]:
+    """``--absent``: S3 URIs taken literally (``{{ ds }}`` is not rendered: the user names the rendered key)."""
+    for uri in uris:
+        if not re.fullmatch(r"s3://[^/\s]+(/.*)?", uri):
+            raise UsageError(f"invalid --absent '{uri}': an S3 URI, s3://BUCKET/KEY (a prefix ends in /)")
+        if "{{" in uri or "{%" in uri:
+            raise UsageError(
+                f"invalid --absent '{uri}': the URI as rendered for this run (s3://landing/2024-06-01/_SUCCESS, "
+                "with --logical-date 2024-06-01), not a template"
+            )
+    return list(dict.fromkeys(uris))
 
 
 # ----------------------------------------------------------------------------- the run
@@ -240,6 +336,8 @@ def run_local(
     flaky: Sequence[str] = (),
     keep: bool = False,
     timeout: str = DEFAULT_TIMEOUT,
+    logical_date: str | None = None,
+    absent: Sequence[str] = (),
     echo: bool = False,
 ) -> LocalRunOutcome:
     """Everything ``dagen run --local`` does; returns the exit code, the report and the printed text."""
@@ -268,6 +366,8 @@ def run_local(
         fail_ids = check_tasks("--fail", fail, result, FAILABLE)
         flaky_ids = check_tasks("--flaky", flaky, result, FLAKY)
         limit = parse_timeout(timeout)
+        when = parse_logical_date(logical_date, result)
+        absent_uris = parse_absent(absent)
     except UsageError as error:
         say(f"dagen: {error}", error=True)
         return LocalRunOutcome(2, None, "\n".join(printed))
@@ -302,6 +402,8 @@ def run_local(
         params=overrides,
         fail=fail_ids,
         flaky=flaky_ids,
+        logical_date=when,
+        absent=absent_uris,
     )
     request.save(run_dir / "request.json")
     env = isolated_environment(home, dags)
@@ -331,7 +433,7 @@ def run_local(
         return LocalRunOutcome(1, None, "\n".join(printed))
     report = json.loads(report_path.read_text(encoding="utf-8"))
     report["timings"]["wall"] = round(time.monotonic() - started, 2)
-    for line in render_report(report, fail=fail_ids, flaky=flaky_ids):
+    for line in render_report(report, fail=fail_ids, flaky=flaky_ids, absent=absent_uris):
         say(line)
     ok = succeeded(report)
     if ok and not keep:

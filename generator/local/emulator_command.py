@@ -95,7 +95,7 @@ def environment(aws: LocalAws, results: list[SpecResult], endpoints: list[Any]) 
     """Create what the pipelines refer to; the environment for Airflow and a note per Variable."""
     from generator.local.connections import emulator_environment
     from generator.local.resources import create_local_resources
-    from generator.task_types.python import PIPELINES_ENV
+    from generator.runtime.pipeline_modules import PIPELINES_ENV
 
     env = {
         "AWS_ACCESS_KEY_ID": DUMMY_KEY,

@@ -16,13 +16,16 @@ an environment that can only reach the emulator.  This process then:
 3. builds the DAG exactly as the loader does (``pipelines.process`` +
    ``build.build_dag``), then only retunes the built tasks: every poll, waiter
    and retry delay becomes about a second, and callbacks tell the emulator
-   which task is calling (and put the objects an ``s3_wait`` task waits for,
-   :mod:`generator.local.sensor_objects`) and record each failure; the DAG's
-   shape is untouched;
-4. runs it with ``dag.test()`` (deferrable triggers run inline) and writes a
-   JSON report: each task's final state, duration and try, what happened in
-   the emulator, and every socket call the network guard allowed or refused.  The emulator
-   is stopped whatever happens.
+   which task is calling (a member of a mapped task as ``TASK[INDEX]``; and put
+   the objects an ``s3_wait`` task waits for or a ``run_if: {s3_exists: ...}``
+   check reads, unless ``--absent`` names them, :mod:`generator.local.sensor_objects`)
+   and record each failure; the DAG's shape is untouched;
+4. runs it with ``dag.test()`` (deferrable triggers run inline) at the logical
+   date asked for (``--logical-date``; else now) and writes a JSON report: the
+   logical date, each task's final state, duration and try (one row per member of
+   a mapped task), what happened in the emulator, the objects withheld, and every
+   socket call the network guard allowed or refused.  The emulator is stopped
+   whatever happens.
 
 Under Airflow 3, ``dag.test()`` needs the DAG in a bundle; the run's DAGs folder
 holds one file that calls :func:`bundle_dag`, the same build.
@@ -36,11 +39,12 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from generator.compile.dagfactory_config import airflow_task_id
+from generator.local.asset_events import asset_events
 from generator.local.child import exit_on_interrupt
 from generator.local.connections import emulator_environment
 from generator.local.emulator import LocalAws
@@ -66,8 +70,10 @@ class RunRequest:
     conn_id: str
     report_path: str
     params: dict[str, Any] = field(default_factory=dict)  # overrides only (--param)
-    fail: list[str] = field(default_factory=list)
+    fail: list[str] = field(default_factory=list)  # spec task ids, or TASK[INDEX]: one member of a mapped task
     flaky: list[str] = field(default_factory=list)
+    logical_date: str | None = None  # ISO date-time with its offset (--logical-date); None: now
+    absent: list[str] = field(default_factory=list)  # S3 URIs (a prefix ends in /) never provided (--absent)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
@@ -79,26 +85,39 @@ class RunRequest:
 
 _EMULATOR: LocalAws | None = None
 _ERRORS: dict[str, list[str]] = {}
-_SPANS: dict[str, list[float]] = {}  # task id -> [first start, last end] (Airflow 2's dag.test keeps no dates)
+_SPANS: dict[str, list[float]] = {}  # row id -> [first start, last end] (Airflow 2's dag.test keeps no dates)
+_ABSENT: list[str] = []  # --absent URIs
+_WITHHELD: list[dict[str, str]] = []  # the objects --absent kept from the tasks that wait for or check them
+
+
+def member_id(task_id: str, map_index: int | None) -> str:
+    """A task instance's name in the report and for the emulator: ``TASK``, or ``TASK[INDEX]`` for a member of a
+    mapped task (as Airflow shows it)."""
+    return f"{task_id}[{map_index}]" if map_index is not None and map_index >= 0 else task_id
+
+
+def _ti_id(ti: Any) -> str:
+    return member_id(ti.task_id, getattr(ti, "map_index", None))
 
 
 def _attribute_calls(context: Any) -> None:
     """on_execute_callback: the emulator's calls from now on are this task's (dag.test runs tasks one at a time).
 
-    It runs after the task's templates are rendered: an ``s3_wait`` task's object is put at the key it
-    rendered for this run.
+    A member of a mapped task calls as ``TASK[INDEX]`` (a fault on ``TASK`` applies to every member).  It runs
+    after the task's templates are rendered: an ``s3_wait`` task's object, or the object a ``run_if:
+    {s3_exists: ...}`` check reads, is put at the key it rendered for this run (unless ``--absent`` names it).
     """
-    task_id = context["ti"].task_id
-    _SPANS.setdefault(task_id, [time.monotonic(), time.monotonic()])
+    origin = _ti_id(context["ti"])
+    _SPANS.setdefault(origin, [time.monotonic(), time.monotonic()])
     if _EMULATOR is not None:
-        from generator.local.sensor_objects import provide_sensor_objects
+        from generator.local.sensor_objects import provide_objects
 
-        _EMULATOR.attribute_to(task_id)
-        provide_sensor_objects(_EMULATOR, context["task"], task_id)
+        _EMULATOR.attribute_to(origin)
+        provide_objects(_EMULATOR, context["task"], origin, absent=_ABSENT, withheld=_WITHHELD)
 
 
 def _record_end(context: Any) -> None:
-    span = _SPANS.get(context["ti"].task_id)
+    span = _SPANS.get(_ti_id(context["ti"]))
     if span is not None:
         span[1] = time.monotonic()
     if _EMULATOR is not None:  # what follows (the next task, the DAG's own callbacks) is not this task's
@@ -110,7 +129,7 @@ def _record_error(context: Any) -> None:
     _record_end(context)
     error = context.get("exception")
     if error is not None:
-        _ERRORS.setdefault(context["ti"].task_id, []).append(f"{type(error).__name__}: {error}")
+        _ERRORS.setdefault(_ti_id(context["ti"]), []).append(f"{type(error).__name__}: {error}")
 
 
 def _fresh(callback: Any) -> Any:
@@ -221,7 +240,7 @@ def pipelines_folder_of(spec_path: str | Path) -> Path:
 
 
 def _export_environment(aws: LocalAws, request: RunRequest, config: dict[str, Any], variables: dict[str, str]) -> None:
-    from generator.task_types.python import PIPELINES_ENV
+    from generator.runtime.pipeline_modules import PIPELINES_ENV
 
     for name, value in variables.items():
         os.environ[f"AIRFLOW_VAR_{name.upper()}"] = value
@@ -270,50 +289,63 @@ def airflow_task_ids(config: dict[str, Any]) -> dict[str, str]:
     return {task_id: airflow_task_id(task_id, task) for task_id, task in (config.get("tasks") or {}).items()}
 
 
-def _asset_events(dag_run: Any) -> list[dict[str, Any]]:
-    """The asset (dataset) events the run's tasks emitted: their outlets, as the scheduler sees them."""
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    try:
-        from airflow.models.asset import AssetEvent as Event
-        from airflow.models.asset import AssetModel as Model
-
-        asset_id = Event.asset_id
-    except ImportError:  # Airflow 2: datasets
-        from airflow.models.dataset import DatasetEvent as Event  # type: ignore[no-redef]
-        from airflow.models.dataset import DatasetModel as Model  # type: ignore[no-redef]
-
-        asset_id = Event.dataset_id
-    query = (
-        select(Model.uri, Event.source_task_id)
-        .join(Model, Model.id == asset_id)
-        .where(Event.source_dag_id == dag_run.dag_id, Event.source_run_id == dag_run.run_id)
-        .order_by(Event.id)
-    )
-    with create_session() as session:
-        return [{"uri": uri, "task_id": task_id} for uri, task_id in session.execute(query)]
+def _map_index(ti: Any) -> int:
+    index = getattr(ti, "map_index", None)
+    return -1 if index is None else int(index)
 
 
 def _task_rows(dag_run: Any, order: list[str]) -> list[dict[str, Any]]:
+    """One row per task instance, in ``order``: a mapped task has one per member (``load_file[0]``...), in
+    index order, or its one unexpanded instance (``load_file``, skipped when it mapped no items)."""
     rows = []
-    by_id = {ti.task_id: ti for ti in dag_run.get_task_instances()}
+    by_id: dict[str, list[Any]] = {}
+    for ti in dag_run.get_task_instances():
+        by_id.setdefault(ti.task_id, []).append(ti)
     for task_id in order:
-        ti = by_id.get(task_id)
-        if ti is None:
-            continue
-        span = _SPANS.get(task_id)
-        duration = span[1] - span[0] if span else 0.0
-        rows.append(
-            {
-                "task_id": task_id,
-                "state": _state(ti.state),
-                "duration": round(float(duration or 0.0), 2),
-                "try_number": int(ti.try_number or 0),
-                "errors": list(_ERRORS.get(task_id, [])),
-            }
-        )
+        instances = by_id.get(task_id, [])
+        members = sorted((ti for ti in instances if _map_index(ti) >= 0), key=_map_index)
+        for ti in members or instances[:1]:
+            row_id = member_id(task_id, _map_index(ti))
+            span = _SPANS.get(row_id)
+            duration = span[1] - span[0] if span else 0.0
+            rows.append(
+                {
+                    "task_id": row_id,
+                    "map_index": _map_index(ti),
+                    "state": _state(ti.state),
+                    "duration": round(float(duration or 0.0), 2),
+                    "try_number": int(ti.try_number or 0),
+                    "errors": list(_ERRORS.get(row_id, [])),
+                }
+            )
     return rows
+
+
+def airflow_member(airflow_ids: dict[str, str], name: str) -> str:
+    """``TASK`` or ``TASK[INDEX]`` (spec ids) with Airflow's task id (``GROUP.TASK[INDEX]`` in a group)."""
+    task_id, bracket, index = name.partition("[")
+    return f"{airflow_ids.get(task_id, task_id)}{bracket}{index}"
+
+
+def parse_logical_date(value: str | None) -> datetime | None:
+    """The request's ``logical_date`` (ISO text with an offset) as a datetime; None: Airflow's default, now."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _logical_date_of(dag_run: Any) -> str | None:
+    value = getattr(dag_run, "logical_date", None) or getattr(dag_run, "execution_date", None)
+    return value.isoformat() if value is not None else None
+
+
+def _test(dag: Any, request: RunRequest, major: int) -> Any:
+    """``dag.test()`` at the requested logical date (Airflow 2.10 calls it ``execution_date``)."""
+    conf = dict(request.params) or None
+    when = parse_logical_date(request.logical_date)
+    if when is None:
+        return dag.test(run_conf=conf)
+    if major >= 3:
+        return dag.test(logical_date=when, run_conf=conf)
+    return dag.test(execution_date=when, run_conf=conf)
 
 
 def run(request: RunRequest) -> dict[str, Any]:
@@ -340,9 +372,11 @@ def run(request: RunRequest) -> dict[str, Any]:
         os.environ.update(endpoints.environment())  # after the emulator's: the stand-ins' connections win
         airflow_ids = airflow_task_ids(result.config)
         for task_id in request.fail:
-            aws.fail(airflow_ids.get(task_id, task_id), INJECTED_CAUSE.format(task=task_id))
+            aws.fail(airflow_member(airflow_ids, task_id), INJECTED_CAUSE.format(task=task_id))
         for task_id in request.flaky:
-            aws.lose_first_response(airflow_ids.get(task_id, task_id))
+            aws.lose_first_response(airflow_member(airflow_ids, task_id))
+        _ABSENT[:] = request.absent
+        _WITHHELD.clear()
         report["variables"] = {name: [value, resources.notes[name]] for name, value in resources.variables.items()}
         report["buckets"] = resources.buckets
         report["named_resources"] = resources.named
@@ -354,19 +388,22 @@ def run(request: RunRequest) -> dict[str, Any]:
         dag = build_local_dag(request)
         from generator.compile.build import airflow_major
 
-        if airflow_major() < 3:
+        major = airflow_major()
+        if major < 3:
             fail_tasks_whose_trigger_fails()
             # Airflow 2's dag.test() does not write the DAG to the metadata DB, so the datasets of its outlets
             # are unknown and their events dropped ("DatasetModel ... not found"); the DAG processor of a
             # deployment writes it when it parses the file.  Airflow 3's dag.test() does this itself.
             dag.sync_to_db()
         ready = time.monotonic()
-        dag_run = dag.test(run_conf=dict(request.params) or None)
+        dag_run = _test(dag, request, major)
         finished = time.monotonic()
         report["state"] = _state(dag_run.state)
+        report["logical_date"] = _logical_date_of(dag_run)
+        report["absent"] = {"uris": list(request.absent), "withheld": [dict(item) for item in _WITHHELD]}
         report["tasks"] = _task_rows(dag_run, list(airflow_ids.values()))
         report["emulator"] = {**aws.snapshot(), **endpoints.snapshot()}
-        report["asset_events"] = _asset_events(dag_run)
+        report["asset_events"] = asset_events(dag_run)
         report["lost_responses"] = [list(item) for item in aws.lost_responses]
         report["network"] = guard.snapshot()
         report["timings"] = {"setup": round(ready - started, 2), "dag_test": round(finished - ready, 2)}

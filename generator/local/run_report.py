@@ -1,10 +1,12 @@
 """The human report of a ``dagen run --local``, rendered from the JSON report the child writes.
 
-Tasks (state, duration, try), what happened in the emulator (clusters, steps,
-executions, job runs, queries, invocations, messages, objects, HTTP requests,
+Tasks (state, duration, try; a member of a mapped task is a row ``TASK[INDEX]``),
+what happened in the emulator (clusters, steps, executions, job runs, queries,
+invocations, messages, objects, the objects ``--absent`` withheld, HTTP requests,
 emails, asset events, lost responses, connections the network guard refused),
-the outcome, and why each failed task failed.  A run succeeded only when no task
-failed (:func:`succeeded`).
+the outcome and the run's logical date, why each failed task failed, and notes on
+options that named nothing of the run.  A run succeeded only when no task failed
+(:func:`succeeded`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ def _fmt_seconds(value: float) -> str:
     return f"{value:.1f}s"
 
 
-def render_report(report: dict[str, Any], *, fail: Sequence[str], flaky: Sequence[str]) -> list[str]:
+def render_report(
+    report: dict[str, Any], *, fail: Sequence[str], flaky: Sequence[str], absent: Sequence[str] = ()
+) -> list[str]:
     """The human report: tasks, then what happened in the emulator, then the outcome."""
     lines = [f"{report['dag_id']} on a local AWS emulator at {report['endpoint_url']}"]
     for name, (value, note) in report.get("variables", {}).items():
@@ -30,8 +34,9 @@ def render_report(report: dict[str, Any], *, fail: Sequence[str], flaky: Sequenc
         lines.append(f"  {named}")
     for endpoint in report.get("endpoints", []):
         lines.append(f"  {endpoint}")
-    if fail or flaky:
+    if fail or flaky or absent:
         injected = [f"--fail {task}" for task in fail] + [f"--flaky {task}" for task in flaky]
+        injected += [f"--absent {uri}" for uri in absent]
         lines.append(f"  injected: {' '.join(injected)}")
     if report.get("sla_not_evaluated"):
         lines.append(f"  sla {report['sla_not_evaluated']}: not evaluated (the scheduler checks SLAs; none runs here)")
@@ -87,6 +92,9 @@ def render_report(report: dict[str, Any], *, fail: Sequence[str], flaky: Sequenc
     for item in emulator.get("objects", []):
         by = f"put for {item['provided_for']}" if item["provided_for"] else f"by {item['origin'] or 'the DAG run'}"
         lines.append(f"    object {item['uri']} ({by})")
+    withheld = report.get("absent", {}).get("withheld", [])
+    for item in withheld:
+        lines.append(f"    object {item['uri']} withheld from {item['for_task']} (--absent {item['absent']})")
     for request in emulator.get("http_requests", []):
         lines.append(
             f"    http {request['conn_id']} {request['method']} {request['path']}: {request['status']} "
@@ -110,12 +118,32 @@ def render_report(report: dict[str, Any], *, fail: Sequence[str], flaky: Sequenc
         verdict = "FAILED (Airflow marked it success: a teardown alone decided the run state)"
     else:
         verdict = report["state"].upper()
-    lines.append(f"DAG run {verdict}")
+    logical_date = report.get("logical_date")
+    lines.append(f"DAG run {verdict}" + (f": logical date {logical_date}" if logical_date else ""))
     lines.append(
         f"time: DAG run {_fmt_seconds(timings['dag_test'])}, "
         f"whole local run {_fmt_seconds(timings['wall'])} (emulator and Airflow start-up included)"
     )
     lines.extend(_failures(report))
+    lines.extend(_unmatched(report, fail=fail, absent=absent))
+    return lines
+
+
+def _unmatched(report: dict[str, Any], *, fail: Sequence[str], absent: Sequence[str]) -> list[str]:
+    """Notes on options that named nothing of this run: a ``--fail TASK[INDEX]`` beyond the items the task
+    mapped, an ``--absent`` URI no task waited for or checked (a key rendered differently, another date)."""
+    rows = {row["task_id"].rpartition(".")[2] for row in report["tasks"]} | {row["task_id"] for row in report["tasks"]}
+    lines = [
+        f"note: --fail {task}: no such member ran (the task mapped fewer items)"
+        for task in fail
+        if task.endswith("]") and task not in rows
+    ]
+    used = {item["absent"] for item in report.get("absent", {}).get("withheld", [])}
+    lines.extend(
+        f"note: --absent {uri}: no s3_wait task or run_if s3_exists check looked there (nothing was withheld)"
+        for uri in absent
+        if uri not in used
+    )
     return lines
 
 

@@ -156,11 +156,14 @@ class LocalAws:
 
     def fail(self, origin: str, cause: str) -> None:
         """Everything ``origin`` starts (step, notebook execution, Glue or EMR job run, execution, Athena query,
-        Lambda invocation) ends FAILED with ``cause``."""
+        Lambda invocation) ends FAILED with ``cause``.  A fault on a task (``load_file``) applies to each member
+        of it when it is mapped (the origins ``load_file[0]``, ``load_file[1]``...); one on ``load_file[1]`` to
+        that member alone."""
         self._faults.fail[origin] = cause
 
     def lose_first_response(self, origin: str) -> None:
-        """The next start call of ``origin`` takes effect, but the caller gets an error instead of the answer."""
+        """The next start call of ``origin`` takes effect, but the caller gets an error instead of the answer
+        (on a mapped task: the first start call of any of its members)."""
         self._faults.lose.add(origin)
 
     def fault_on(self, kind: str, name: str, mode: str, cause: str = "") -> None:

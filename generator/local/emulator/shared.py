@@ -100,6 +100,17 @@ def set_active(emulator: LocalAws | None) -> None:
     _ACTIVE = emulator
 
 
+def origin_names(origin: str | None) -> tuple[str, ...]:
+    """The names a fault by origin may use for ``origin``: itself and, for a member of a mapped task
+    (``load_file[1]``, as the runner names it), the task (``load_file``), whose faults apply to every member."""
+    if origin is None:
+        return ()
+    task, bracket, index = origin.partition("[")
+    if bracket and task and index.endswith("]") and index[:-1].isdigit():
+        return (origin, task)
+    return (origin,)
+
+
 def current_origin() -> str | None:
     emulator = active()
     return emulator.origin if emulator else None
@@ -111,8 +122,9 @@ def fail_cause(origin: str | None, resource: Resource | None = None) -> str | No
     emulator = active()
     if emulator is None:
         return None
-    if origin is not None and origin in emulator._faults.fail:
-        return emulator._faults.fail[origin]
+    for name in origin_names(origin):
+        if name in emulator._faults.fail:
+            return emulator._faults.fail[name]
     with emulator._lock:
         for fault in emulator._faults.by_resource:
             if resource is not None and fault.applies([resource], ("fail", "fail-once")):
@@ -122,9 +134,10 @@ def fail_cause(origin: str | None, resource: Resource | None = None) -> str | No
 
 def _lose_now(emulator: LocalAws, origin: str | None, resources: list[Resource]) -> str | None:
     """Who loses this call's response (consumed): the calling origin, or the resource a fault names."""
-    if origin in emulator._faults.lose:
-        emulator._faults.lose.discard(origin)
-        return origin
+    for name in origin_names(origin):
+        if name in emulator._faults.lose:
+            emulator._faults.lose.discard(name)
+            return origin
     with emulator._lock:
         for fault in emulator._faults.by_resource:
             if fault.applies(resources, ("lose",)):
