@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,16 +16,12 @@ from typing import Any
 from generator.core.conditions import CLUSTER_SAFE_RULES, RUNS_AFTER_FAILURE, run_if_task_id
 from generator.core.diagnostics import Diagnostic
 from generator.core.lowering_context import create_cluster_task_id
+from generator.core.spec_values import did_you_mean, strings
 from generator.task_types import MAPPABLE_TYPES
 
 At = Callable[..., dict[str, Any]]
 _XCOM_PULL = re.compile(r"xcom_pull\(\s*(?:task_ids\s*=\s*)?(?:(['\"])(?P<one>[^'\"]+)\1|\[(?P<many>[^\]]*)\])")
 _QUOTED = re.compile(r"(['\"])([^'\"]+)\1")
-
-
-def _did_you_mean(word: str, options: Any) -> str | None:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean '{match[0]}'?" if match else None
 
 
 def _graph(spec: dict[str, Any]) -> dict[str, list[str]]:
@@ -81,7 +76,7 @@ def check_branches(spec: dict[str, Any], graph: dict[str, list[str]], at: At) ->
                     code="DG313",
                     **at(("tasks", task_id, "paths", path), key=True),
                     message=f"branch '{task_id}' has path '{path}', which is not a task of this pipeline",
-                    hint=_did_you_mean(path, tasks) or "a path names the first task after the branch",
+                    hint=did_you_mean(path, tasks) or "a path names the first task after the branch",
                 )
             elif task_id not in graph[path]:
                 yield Diagnostic(
@@ -170,17 +165,6 @@ def _xcom_names(text: str) -> Iterator[str]:
             yield from (quoted.group(2) for quoted in _QUOTED.finditer(match.group("many") or ""))
 
 
-def _strings(value: Any, pointer: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            yield from _strings(sub, (*pointer, key))
-    elif isinstance(value, list):
-        for index, sub in enumerate(value):
-            yield from _strings(sub, (*pointer, index))
-    elif isinstance(value, str):
-        yield pointer, value
-
-
 def check_xcom_reads(spec: dict[str, Any], ancestors: dict[str, set[str]], at: At) -> Iterator[Diagnostic]:
     tasks: dict[str, dict[str, Any]] = spec["tasks"]
     clusters = {name for name, cluster in spec.get("clusters", {}).items() if "existing_cluster_id" not in cluster}
@@ -192,7 +176,7 @@ def check_xcom_reads(spec: dict[str, Any], ancestors: dict[str, set[str]], at: A
             before.add(run_if_task_id(task_id))
         before |= {run_if_task_id(t) for t in ancestors[task_id] if tasks[t].get("run_if") is not None}
         known = {*tasks, *(create_cluster_task_id(c) for c in clusters), *before}
-        for pointer, text in _strings({k: v for k, v in task.items() if k != "description"}, ("tasks", task_id)):
+        for pointer, text in strings(task, ("tasks", task_id), frozenset({"description"})):
             if "xcom_pull" not in text:
                 continue
             for name in _xcom_names(text):
@@ -202,7 +186,7 @@ def check_xcom_reads(spec: dict[str, Any], ancestors: dict[str, set[str]], at: A
                         code="DG317",
                         **at(pointer),
                         message=f"'{task_id}' reads the XCom of '{name}', which is not a task of this pipeline",
-                        hint=_did_you_mean(plain, known) or f"tasks: {', '.join(list(tasks)[:10])}",
+                        hint=did_you_mean(plain, known) or f"tasks: {', '.join(list(tasks)[:10])}",
                     )
                 elif plain not in before:
                     yield Diagnostic(
@@ -232,7 +216,7 @@ def check_mapped_tasks(spec: dict[str, Any], ancestors: dict[str, set[str]], at:
                 code="DG318",
                 **at(("tasks", task_id, "for_each", "output_of")),
                 message=f"task '{task_id}' maps over the output of '{source}', which is not a task of this pipeline",
-                hint=_did_you_mean(source, tasks) or "name the task whose return value is the list",
+                hint=did_you_mean(source, tasks) or "name the task whose return value is the list",
             )
         elif source not in ancestors[task_id]:
             yield Diagnostic(

@@ -16,7 +16,6 @@ back to the file, so later diagnostics point at what the user wrote.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.core.diagnostics import Diagnostic
+from generator.core.spec_values import did_you_mean, strings
 from generator.spec.schema import MAX_TASKS
 from generator.task_types import TASK_TYPES
 
@@ -34,31 +34,15 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _NOT_SUBSTITUTED = frozenset({"for_each", "type"})
 
 
-def _did_you_mean(word: str, options: Any) -> str | None:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean '{match[0]}'?" if match else None
-
-
 def _suffix(value: Any) -> str:
     text = str(value).lower() if isinstance(value, bool) else str(value)
     return _UNSAFE.sub("_", text).strip("_") or "item"
 
 
-def _strings(value: Any, pointer: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            yield from _strings(sub, (*pointer, key))
-    elif isinstance(value, list):
-        for index, sub in enumerate(value):
-            yield from _strings(sub, (*pointer, index))
-    elif isinstance(value, str):
-        yield pointer, value
-
-
 def _task_strings(task_id: str, task: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], str]]:
     for key, value in task.items():
         if key not in _NOT_SUBSTITUTED:
-            yield from _strings(value, ("tasks", task_id, key))
+            yield from strings(value, ("tasks", task_id, key))
 
 
 def items_of(for_each: Any, params: dict[str, Any]) -> list[dict[str | None, Any]] | None:
@@ -82,7 +66,7 @@ def _param_problem(task_id: str, for_each: Any, params: dict[str, Any], at: At) 
             code="DG310",
             **at(pointer),
             message=f"task '{task_id}' fans out over param '{name}', which the pipeline does not declare",
-            hint=_did_you_mean(name, params) or "declare it under params: with a list default",
+            hint=did_you_mean(name, params) or "declare it under params: with a list default",
         )
     default = params[name].get("default")
     scalars = isinstance(default, list) and all(isinstance(v, (str, int, float, bool)) for v in default)
@@ -138,7 +122,7 @@ def _usage_problems(task_id: str, task: dict[str, Any], at: At) -> Iterator[Diag
                     **at(pointer),
                     message=f"the template reads item{'.' + name if name else ''}, but the items of "
                     f"'{task_id}' are its matrix fields: {', '.join('item.' + f for f in fields)}",
-                    hint=(_did_you_mean(name, fields) if name else None) or f"use item.{fields[0]}",
+                    hint=(did_you_mean(name, fields) if name else None) or f"use item.{fields[0]}",
                 )
             elif fields is None and name is not None and not dynamic:
                 yield Diagnostic(

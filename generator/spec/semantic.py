@@ -7,7 +7,6 @@ params and variables templates read, and each task type's own ``check``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +18,7 @@ from jinja2 import meta, nodes
 from generator.core.conditions import map_items_task_id, run_if_task_id
 from generator.core.diagnostics import Diagnostic
 from generator.core.lowering_context import create_cluster_task_id, terminate_cluster_task_id
+from generator.core.spec_values import did_you_mean, strings
 from generator.core.value_formats import is_templated
 from generator.resources.emr_cluster_schema import check_cluster
 from generator.spec.airflow_rules import AIRFLOW_RULES
@@ -41,26 +41,9 @@ TEMPLATE_CONTEXT = frozenset(
 _NOT_TEMPLATED_KEYS = frozenset({"description", "doc_md"})
 
 
-def _did_you_mean(word: str, options: Any) -> str | None:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean '{match[0]}'?" if match else None
-
-
 @lru_cache(maxsize=1)
 def _jinja() -> jinja2.Environment:
     return jinja2.Environment()  # noqa: S701 - only parses templates; Airflow renders them
-
-
-def _strings(value: Any, pointer: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            if key not in _NOT_TEMPLATED_KEYS:
-                yield from _strings(sub, (*pointer, key))
-    elif isinstance(value, list):
-        for index, sub in enumerate(value):
-            yield from _strings(sub, (*pointer, index))
-    elif isinstance(value, str):
-        yield pointer, value
 
 
 def _params_read(tree: nodes.Template) -> Iterator[str]:
@@ -113,7 +96,7 @@ def _template_facts(text: str) -> _TemplateFacts:
 
 def check_templates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
     declared = set(spec.get("params", {}))
-    for pointer, text in _strings(spec, ()):
+    for pointer, text in strings(spec, (), _NOT_TEMPLATED_KEYS):
         if not is_templated(text):
             continue
         facts = _template_facts(text)
@@ -130,7 +113,7 @@ def check_templates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                 code="DG408",
                 **at(pointer),
                 message=f"the template reads '{name}', which Airflow does not provide",
-                hint=_did_you_mean(name, TEMPLATE_CONTEXT)
+                hint=did_you_mean(name, TEMPLATE_CONTEXT)
                 or "use params.NAME for runtime parameters and var.value.NAME for Variables",
             )
         for name in facts.params_read:
@@ -139,7 +122,7 @@ def check_templates(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                     code="DG405",
                     **at(pointer),
                     message=f"the template reads params.{name}, but the pipeline declares no such param",
-                    hint=_did_you_mean(name, declared)
+                    hint=did_you_mean(name, declared)
                     or f"declare it under params: with a default, e.g. params: {{{name}: {{default: ...}}}}",
                 )
 
@@ -194,7 +177,7 @@ def check_groups(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                 code="DG307",
                 **at(("tasks", task_id, "group")),
                 message=f"task '{task_id}' is in group '{group}', which is not defined under groups",
-                hint=_did_you_mean(group, groups) or "define it under groups:",
+                hint=did_you_mean(group, groups) or "define it under groups:",
             )
     used = {task.get("group") for task in tasks.values()}
     for name in groups:
@@ -285,7 +268,7 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                     **at(pointer),
                     message=f"task '{task_id}' depends on '{dependency}', which is not a task or group of this "
                     "pipeline",
-                    hint=_did_you_mean(dependency, [*tasks, *members]) or f"tasks: {', '.join(tasks)}",
+                    hint=did_you_mean(dependency, [*tasks, *members]) or f"tasks: {', '.join(tasks)}",
                 )
         cluster = task.get("cluster")
         if cluster is not None and cluster not in clusters:
@@ -293,7 +276,7 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                 code="DG302",
                 **at(("tasks", task_id, "cluster")),
                 message=f"task '{task_id}' runs on cluster '{cluster}', which is not defined under clusters",
-                hint=_did_you_mean(cluster, clusters)
+                hint=did_you_mean(cluster, clusters)
                 or (f"clusters: {', '.join(clusters)}" if clusters else "define it under clusters:"),
             )
 

@@ -6,7 +6,6 @@ its keyword into a stable code and a sentence that names the field.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
@@ -16,6 +15,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
 from generator.core.diagnostics import Diagnostic
+from generator.core.spec_values import did_you_mean
 from generator.core.value_formats import FORMAT_PROBLEMS, format_checker
 from generator.spec.load import SourceDocument
 from generator.spec.schema import SCHEMAS
@@ -105,11 +105,6 @@ def _expected_types(schema_type: Any) -> str:
     return " or ".join(names.get(str(t), str(t)) for t in types)
 
 
-def _did_you_mean(word: str, options: list[str]) -> str | None:
-    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"did you mean '{match[0]}'?" if match else None
-
-
 def _other_task_types_with(key: str, this_type: str | None) -> list[str]:
     return [name for name, module in TASK_TYPES.items() if name != this_type and key in module.PROPERTIES]
 
@@ -126,7 +121,7 @@ def _unknown_keys(error: ValidationError, doc: SourceDocument) -> Iterator[Diagn
         if key in allowed:
             continue
         where = _where(path)
-        hint = _did_you_mean(str(key), allowed)
+        hint = did_you_mean(str(key), allowed)
         if hint is None and len(path) == 2 and path[0] == "tasks":
             owners = _other_task_types_with(str(key), instance.get("type"))
             if owners:
@@ -207,7 +202,7 @@ def _translate(error: ValidationError, doc: SourceDocument) -> Iterator[Diagnost
         options = expected if keyword == "enum" else [expected]
         shown = ", ".join(str(option) for option in options)
         message = f"{value!r} is not allowed for {where}: expected {'one of ' if len(options) > 1 else ''}{shown}"
-        hint = _did_you_mean(str(value), [str(option) for option in options])
+        hint = did_you_mean(str(value), [str(option) for option in options])
     elif keyword == "pattern":
         code = "DG205"
         title = schema.get("title", f"value matching {expected}")
