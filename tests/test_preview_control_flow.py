@@ -87,6 +87,7 @@ def test_json_of_every_construct(capsys: pytest.CaptureFixture[str]) -> None:
     expected |= {
         "run_if_landed": {**plain, "condition": "s3_exists s3://dagen-flow-landing/{{ ds }}/_SUCCESS"},
         "run_if_weekday_report": {**plain, "condition": "python lib.flow_checks.is_weekday()"},
+        "run_if_summarise": {**plain, "condition": "{{ params.files > 0 }}"},
         "route": {
             **plain,
             "branch": {

@@ -116,6 +116,9 @@ def reference_markdown() -> str:
         "## Top level",
         "",
         *_table(root["properties"], root.get("required", []), root),
+        "",
+        "A top-level key starting with `x-` holds a fragment to reuse with YAML anchors (`<<: *name`); the spec",
+        "ignores the key itself (in `defaults.yaml` too).",
     ]
     for key in ("task_defaults", "aws", "params"):
         _nested(f"`{key}`", root["properties"][key], root, out)
@@ -124,6 +127,11 @@ def reference_markdown() -> str:
     out += ["", "## Tasks", "", "Every task has a `type` and these common keys:", ""]
     shared = {key: root["$defs"]["emr_step_task"]["properties"][key] for key in COMMON_TASK_PROPERTIES}
     out += _table(shared, [], root)
+    out += [
+        "",
+        "`run_if`, `trigger_rule`, `for_each` and the `branch` type are described, with complete examples, in",
+        "[control flow](control-flow.md).",
+    ]
     for name, module in TASK_TYPES.items():
         task_def = root["$defs"][f"{name}_task"]
         own = {key: task_def["properties"][key] for key in module.PROPERTIES}
