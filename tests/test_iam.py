@@ -23,6 +23,7 @@ CASES = [
     ("pipelines/salary_batch_etl.yaml", "us-east-1"),
     ("tests/specs/catalogue.yaml", "eu-west-1"),
     ("tests/specs/catalogue_more.yaml", "eu-west-1"),
+    ("tests/local_run/control_flow.yaml", "eu-west-1"),  # fan-out members, mapped tasks, an S3 condition
 ]
 
 
