@@ -20,15 +20,17 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
 from generator.core.conditions import (
     CONDITION_CALLABLE,
+    ITEM_PLACEHOLDER,
     JOIN_RULE,
     MAPPED_VALUES,
     SHORT_CIRCUIT,
+    cleanup_ids,
     condition_data,
+    item_mark,
     map_items_task_id,
     run_if_task_id,
 )
@@ -38,8 +40,6 @@ from generator.core.templating import json_with_templates
 from generator.task_types import TASK_TYPES
 from generator.task_types.python import python_operator
 
-_PLACEHOLDER = re.compile(r"\{\{\s*item(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*\}\}")
-
 
 def _marked(value: Any) -> Any:
     if isinstance(value, dict):
@@ -47,7 +47,7 @@ def _marked(value: Any) -> Any:
     if isinstance(value, list):
         return [_marked(sub) for sub in value]
     if isinstance(value, str):
-        return _PLACEHOLDER.sub(lambda m: "@@dagen:item" + (f".{m.group(1)}" if m.group(1) else "") + "@@", value)
+        return ITEM_PLACEHOLDER.sub(lambda match: item_mark(match.group(1)), value)
     return value
 
 
@@ -114,8 +114,8 @@ def join_rules(tasks: tuple[OperatorTask, ...], branches: set[str], fixed: set[s
 
 def cleanups(spec: PipelineSpec, dependencies: dict[str, list[str]]) -> list[TaskSpec]:
     """Last tasks with ``trigger_rule: all_done``: built as teardowns, out of the run's state."""
-    needed = {dep for deps in dependencies.values() for dep in deps}
-    return [task for task in spec.tasks if task.trigger_rule == "all_done" and task.task_id not in needed]
+    found = cleanup_ids({task.task_id: task.trigger_rule for task in spec.tasks}, dependencies)
+    return [task for task in spec.tasks if task.task_id in found]
 
 
 def follow_lists(

@@ -13,6 +13,8 @@ never when the loader parses the DAGs folder.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from generator.core.schema_parts import IDENTIFIER_PATTERN, S3_URI, TASK_ID_PATTERN, Schema, obj, prop
@@ -152,6 +154,25 @@ BRANCH = {
     True: "airflow.providers.standard.operators.python.BranchPythonOperator",
     False: "airflow.operators.python.BranchPythonOperator",
 }
+
+
+# `{{ item }}` / `{{ item.FIELD }}` written alone between the braces: a for_each item (spec.fan_out replaces it
+# when the spec is compiled; in a task mapped at run time it becomes item_mark(FIELD) for runtime.fan_out to fill).
+ITEM_PLACEHOLDER = re.compile(r"\{\{\s*item(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*\}\}")
+
+
+def item_mark(field: str | None) -> str:
+    """What stands for ``{{ item }}`` (``field`` None) or ``{{ item.field }}`` until the items are known."""
+    return f"@@dagen:item{'.' + field if field else ''}@@"
+
+
+def cleanup_ids(rules: Mapping[str, str | None], upstream: Mapping[str, Iterable[str]]) -> set[str]:
+    """Last tasks with ``trigger_rule: all_done``: cleanups, built as teardowns (out of the run's state).
+
+    ``rules``: each task's rule as the spec sets it; ``upstream``: each task's direct upstream tasks.
+    """
+    needed = {dep for deps in upstream.values() for dep in deps}
+    return {task_id for task_id, rule in rules.items() if rule == "all_done" and task_id not in needed}
 
 
 def run_if_task_id(task_id: str) -> str:

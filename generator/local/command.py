@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from generator.core.value_formats import seconds
 from generator.local.airflow_home import cached_airflow_db, isolated_environment
 from generator.local.child import run_child
 from generator.local.emulator import DEFAULT_REGION
+from generator.local.emulator.shared import split_member
 from generator.local.run import REQUEST_ENV, RunRequest, bundle_file_text
 from generator.local.run_report import render_report, succeeded
 from generator.spec.normalise import format_duration
@@ -224,9 +225,6 @@ def parse_timeout(text: str) -> int:
     return total
 
 
-_MEMBER = re.compile(r"(?P<task>[^\[\]]+)\[(?P<index>[0-9]+)\]")
-
-
 def check_tasks(option: str, task_ids: Sequence[str], result: SpecResult, allowed: Sequence[str]) -> list[str]:
     """``--fail``/``--flaky`` values: spec task ids of an ``allowed`` type, or ``TASK[INDEX]``, one member of a
     task mapped at run time (``for_each: {output_of: ...}``)."""
@@ -240,15 +238,13 @@ def check_tasks(option: str, task_ids: Sequence[str], result: SpecResult, allowe
             if "existing_cluster_id" not in cluster.settings
         )
     for name in task_ids:
-        task_id, index = name, None
-        if "[" in name or "]" in name:
-            member = _MEMBER.fullmatch(name)
-            if member is None:
-                raise UsageError(
-                    f"malformed {option} '{name}': expected TASK_ID, or TASK_ID[INDEX] for one member of a "
-                    "mapped task (load_file[0] is its first)"
-                )
-            task_id, index = member["task"], int(member["index"])
+        parts = split_member(name)
+        if parts is None:
+            raise UsageError(
+                f"malformed {option} '{name}': expected TASK_ID, or TASK_ID[INDEX] for one member of a "
+                "mapped task (load_file[0] is its first)"
+            )
+        task_id, index = parts
         if task_id not in types:
             raise UsageError(
                 f"unknown task '{task_id}' in {option}; {_hint(task_id, sorted(types))}"
@@ -283,12 +279,9 @@ def parse_logical_date(text: str | None, result: SpecResult) -> str | None:
     value = text.strip()
     usage = f"invalid --logical-date '{text}': "
     try:
-        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-            when = datetime.combine(date.fromisoformat(value), datetime.min.time())
-        elif re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*", value):
-            when = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-        else:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}.*)?", value):
             raise ValueError(value)
+        when = datetime.fromisoformat(value)  # a date alone is midnight; Z is UTC (Python 3.11+)
     except ValueError:
         raise UsageError(
             f"{usage}a date (2024-06-05) or an ISO date-time (2024-06-05T06:30:00, UTC unless it has an offset "

@@ -48,6 +48,7 @@ from generator.local.asset_events import asset_events
 from generator.local.child import exit_on_interrupt
 from generator.local.connections import emulator_environment
 from generator.local.emulator import LocalAws
+from generator.local.emulator.shared import member_id, split_member
 from generator.local.endpoints import LocalEndpoints
 from generator.local.network_guard import NetworkGuard
 from generator.spec.normalise import format_duration
@@ -88,12 +89,6 @@ _ERRORS: dict[str, list[str]] = {}
 _SPANS: dict[str, list[float]] = {}  # row id -> [first start, last end] (Airflow 2's dag.test keeps no dates)
 _ABSENT: list[str] = []  # --absent URIs
 _WITHHELD: list[dict[str, str]] = []  # the objects --absent kept from the tasks that wait for or check them
-
-
-def member_id(task_id: str, map_index: int | None) -> str:
-    """A task instance's name in the report and for the emulator: ``TASK``, or ``TASK[INDEX]`` for a member of a
-    mapped task (as Airflow shows it)."""
-    return f"{task_id}[{map_index}]" if map_index is not None and map_index >= 0 else task_id
 
 
 def _ti_id(ti: Any) -> str:
@@ -322,14 +317,11 @@ def _task_rows(dag_run: Any, order: list[str]) -> list[dict[str, Any]]:
 
 
 def airflow_member(airflow_ids: dict[str, str], name: str) -> str:
-    """``TASK`` or ``TASK[INDEX]`` (spec ids) with Airflow's task id (``GROUP.TASK[INDEX]`` in a group)."""
-    task_id, bracket, index = name.partition("[")
-    return f"{airflow_ids.get(task_id, task_id)}{bracket}{index}"
-
-
-def parse_logical_date(value: str | None) -> datetime | None:
-    """The request's ``logical_date`` (ISO text with an offset) as a datetime; None: Airflow's default, now."""
-    return None if value is None else datetime.fromisoformat(value)
+    """``TASK`` or ``TASK[INDEX]`` (spec ids, checked by the command) with Airflow's task id (``GROUP.TASK``)."""
+    parts = split_member(name)
+    assert parts is not None
+    task_id, index = parts
+    return member_id(airflow_ids.get(task_id, task_id), index)
 
 
 def _logical_date_of(dag_run: Any) -> str | None:
@@ -340,7 +332,7 @@ def _logical_date_of(dag_run: Any) -> str | None:
 def _test(dag: Any, request: RunRequest, major: int) -> Any:
     """``dag.test()`` at the requested logical date (Airflow 2.10 calls it ``execution_date``)."""
     conf = dict(request.params) or None
-    when = parse_logical_date(request.logical_date)
+    when = None if request.logical_date is None else datetime.fromisoformat(request.logical_date)
     if when is None:
         return dag.test(run_conf=conf)
     if major >= 3:

@@ -17,14 +17,9 @@ from typing import Any
 
 from airflow.exceptions import AirflowException
 
+from generator.core.conditions import item_mark as mark
+
 log = logging.getLogger(__name__)
-
-MARK = "@@dagen:item{}@@"
-
-
-def mark(field: str | None) -> str:
-    """What stands for ``{{ item }}`` (``field`` None) or ``{{ item.field }}`` until the items are known."""
-    return MARK.format(f".{field}" if field else "")
 
 
 def _value(item: Any, field: str | None, task: str) -> Any:

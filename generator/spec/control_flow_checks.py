@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from generator.core.conditions import CLUSTER_SAFE_RULES, RUNS_AFTER_FAILURE, run_if_task_id
+from generator.core.conditions import CLUSTER_SAFE_RULES, RUNS_AFTER_FAILURE, cleanup_ids, run_if_task_id
 from generator.core.diagnostics import Diagnostic
 from generator.core.lowering_context import create_cluster_task_id
 from generator.core.spec_values import did_you_mean, strings
@@ -96,12 +96,6 @@ def check_branches(spec: dict[str, Any], graph: dict[str, list[str]], at: At) ->
                 )
 
 
-def _cleanups(tasks: dict[str, dict[str, Any]], graph: dict[str, list[str]]) -> set[str]:
-    """Last tasks with ``trigger_rule: all_done``: cleanups, built as teardowns (out of the run's state)."""
-    needed = {dep for deps in graph.values() for dep in deps}
-    return {t for t, task in tasks.items() if task.get("trigger_rule") == "all_done" and t not in needed}
-
-
 def check_trigger_rules(spec: dict[str, Any], graph: dict[str, list[str]], at: At) -> Iterator[Diagnostic]:
     tasks: dict[str, dict[str, Any]] = spec["tasks"]
     for task_id, task in tasks.items():
@@ -120,7 +114,7 @@ def check_trigger_rules(spec: dict[str, Any], graph: dict[str, list[str]], at: A
     for task_id, deps in graph.items():
         for dep in deps:
             children[dep].append(task_id)
-    cleanups = _cleanups(tasks, graph)
+    cleanups = cleanup_ids({task_id: task.get("trigger_rule") for task_id, task in tasks.items()}, graph)
     tolerant = {t for t, task in tasks.items() if task.get("trigger_rule") in RUNS_AFTER_FAILURE} - cleanups
     visible: dict[str, bool] = {}
 

@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.core.conditions import ITEM_PLACEHOLDER
 from generator.core.diagnostics import Diagnostic
 from generator.core.spec_values import did_you_mean, strings
 from generator.spec.schema import MAX_TASKS
 from generator.task_types import TASK_TYPES
 
 At = Callable[..., dict[str, Any]]
-PLACEHOLDER = re.compile(r"\{\{\s*item(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*\}\}")
 _READS_ITEM = re.compile(r"\{[{%][^}]*\bitem\b")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _NOT_SUBSTITUTED = frozenset({"for_each", "type"})
@@ -89,8 +89,8 @@ def _usage_problems(task_id: str, task: dict[str, Any], at: At) -> Iterator[Diag
     dynamic = isinstance(for_each, dict) and "output_of" in for_each
     mapped_settings = getattr(TASK_TYPES[task["type"]], "MAPPED_SETTINGS", ())
     for pointer, text in _task_strings(task_id, task):
-        rest = PLACEHOLDER.sub("", text)
-        if dynamic and pointer[2] not in mapped_settings and PLACEHOLDER.search(text):
+        rest = ITEM_PLACEHOLDER.sub("", text)
+        if dynamic and pointer[2] not in mapped_settings and ITEM_PLACEHOLDER.search(text):
             yield Diagnostic(
                 code="DG311",
                 **at(pointer),
@@ -107,7 +107,7 @@ def _usage_problems(task_id: str, task: dict[str, Any], at: At) -> Iterator[Diag
                 "{{ item.FIELD }} written alone between the braces",
                 hint="write the placeholder on its own, e.g. 'rank_{{ item }}' or '{{ item.category }}'",
             )
-        for match in PLACEHOLDER.finditer(text):
+        for match in ITEM_PLACEHOLDER.finditer(text):
             name = match.group(1)
             if for_each is None:
                 yield Diagnostic(
@@ -191,10 +191,10 @@ def _substitute(value: Any, binding: dict[Any, Any]) -> Any:
     if isinstance(value, list):
         return [_substitute(sub, binding) for sub in value]
     if isinstance(value, str):
-        whole = PLACEHOLDER.fullmatch(value.strip())
+        whole = ITEM_PLACEHOLDER.fullmatch(value.strip())
         if whole and whole.group(1) in binding:
             return binding[whole.group(1)]
-        return PLACEHOLDER.sub(
+        return ITEM_PLACEHOLDER.sub(
             lambda match: str(binding[match.group(1)]) if match.group(1) in binding else match.group(0), value
         )
     return value

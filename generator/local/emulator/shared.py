@@ -10,6 +10,7 @@ except where a service module says otherwise.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -100,15 +101,30 @@ def set_active(emulator: LocalAws | None) -> None:
     _ACTIVE = emulator
 
 
+_MEMBER = re.compile(r"(?P<task>[^\[\]]+)\[(?P<index>[0-9]+)\]")
+
+
+def member_id(task_id: str, map_index: int | None) -> str:
+    """How a task instance is named to the emulator and in the report: ``TASK``, or ``TASK[INDEX]`` for a member
+    of a mapped task (as Airflow shows it)."""
+    return f"{task_id}[{map_index}]" if map_index is not None and map_index >= 0 else task_id
+
+
+def split_member(name: str) -> tuple[str, int | None] | None:
+    """``TASK`` -> (TASK, None), ``TASK[INDEX]`` -> (TASK, INDEX); None for anything else with brackets."""
+    if "[" not in name and "]" not in name:
+        return name, None
+    member = _MEMBER.fullmatch(name)
+    return (member["task"], int(member["index"])) if member else None
+
+
 def origin_names(origin: str | None) -> tuple[str, ...]:
     """The names a fault by origin may use for ``origin``: itself and, for a member of a mapped task
     (``load_file[1]``, as the runner names it), the task (``load_file``), whose faults apply to every member."""
     if origin is None:
         return ()
-    task, bracket, index = origin.partition("[")
-    if bracket and task and index.endswith("]") and index[:-1].isdigit():
-        return (origin, task)
-    return (origin,)
+    parts = split_member(origin)
+    return (origin, parts[0]) if parts is not None and parts[1] is not None else (origin,)
 
 
 def current_origin() -> str | None:
