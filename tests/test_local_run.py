@@ -81,14 +81,17 @@ class _Timings:
             terminalreporter.write_line(row)
 
 
-@pytest.fixture(scope="module")
-def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> Any:
-    """``runs(spec, *options)``: the outcome of ``dagen run SPEC --local OPTIONS``, made once per module."""
+# Options of `dagen run` that the runs below pass, and the run_local keyword each one fills.
+RUN_OPTIONS = {"--param": "params", "--fail": "fail", "--flaky": "flaky", "--absent": "absent"}
+
+
+def local_runs(request: pytest.FixtureRequest, patch: pytest.MonkeyPatch) -> Any:
+    """``run(spec, *options)``: the outcome of ``dagen run SPEC --local OPTIONS``, made once per key."""
     cache = request.config.cache
     assert cache is not None
     # The migrated Airflow DB is cached across test sessions, per lane.
-    monkeypatch_module.setenv("DAGEN_CACHE_DIR", str(cache.mkdir("dagen-local-run")))
-    monkeypatch_module.chdir(REPO)
+    patch.setenv("DAGEN_CACHE_DIR", str(cache.mkdir("dagen-local-run")))
+    patch.chdir(REPO)
     timings = _Timings()
     request.config.pluginmanager.register(timings, f"dagen-local-run-timings-{id(timings)}")
     done: dict[tuple[str, ...], LocalRunOutcome] = {}
@@ -97,10 +100,13 @@ def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch)
         key = (spec, *options)
         if key not in done:
             argv = list(options)
-            kwargs: dict[str, list[str]] = {"params": [], "fail": [], "flaky": []}
+            kwargs: dict[str, Any] = {name: [] for name in RUN_OPTIONS.values()}
             while argv:
                 flag, value = argv.pop(0), argv.pop(0)
-                kwargs[{"--param": "params", "--fail": "fail", "--flaky": "flaky"}[flag]].append(value)
+                if flag == "--logical-date":
+                    kwargs["logical_date"] = value
+                else:
+                    kwargs[RUN_OPTIONS[flag]].append(value)
             started = time.monotonic()
             done[key] = run_local(spec, **kwargs)
             report = done[key].report
@@ -111,6 +117,12 @@ def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch)
         return done[key]
 
     return run
+
+
+@pytest.fixture(scope="module")
+def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> Any:
+    """``runs(spec, *options)``: the outcome of ``dagen run SPEC --local OPTIONS``, made once per module."""
+    return local_runs(request, monkeypatch_module)
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,13 @@ The command-line checks and the helpers around the runs are tested without a run
 from __future__ import annotations
 
 import json
-import time
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from generator.local.command import LocalRunOutcome, main, run_local
-from tests.test_local_run import REPO, _Timings, emulator, monkeypatch_module, states  # noqa: F401 - a fixture
+from generator.local.command import LocalRunOutcome, main
+from tests.test_local_run import REPO, emulator, local_runs, monkeypatch_module, states  # noqa: F401 - a fixture
 
 SPEC = "tests/local_run/control_flow.yaml"
 WEDNESDAY = ("--logical-date", "2024-06-05")
@@ -96,36 +95,8 @@ RUN_C = {**RUN_A, "load_file[1]": "failed"}  # run A with its second file failin
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> Any:  # noqa: F811
     """``runs(*options)``: the outcome of ``dagen run tests/local_run/control_flow.yaml --local OPTIONS``, once."""
-    cache = request.config.cache
-    assert cache is not None
-    monkeypatch_module.setenv("DAGEN_CACHE_DIR", str(cache.mkdir("dagen-local-run")))
-    monkeypatch_module.chdir(REPO)
-    timings = _Timings()
-    request.config.pluginmanager.register(timings, f"dagen-local-run-control-flow-timings-{id(timings)}")
-    done: dict[tuple[str, ...], LocalRunOutcome] = {}
-    lists = {"--param": "params", "--fail": "fail", "--flaky": "flaky", "--absent": "absent"}
-
-    def run(*options: str) -> LocalRunOutcome:
-        if options not in done:
-            argv = list(options)
-            kwargs: dict[str, Any] = {name: [] for name in lists.values()}
-            while argv:
-                flag, value = argv.pop(0), argv.pop(0)
-                if flag == "--logical-date":
-                    kwargs["logical_date"] = value
-                else:
-                    kwargs[lists[flag]].append(value)
-            started = time.monotonic()
-            done[options] = run_local(SPEC, **kwargs)
-            report = done[options].report
-            dag_seconds = f"DAG run {report['timings']['dag_test']:.1f}s, " if report else ""
-            timings.rows.append(
-                f"{' '.join((SPEC, *options))}: exit {done[options].exit_code}, {dag_seconds}"
-                f"whole run {time.monotonic() - started:.1f}s"
-            )
-        return done[options]
-
-    return run
+    run = local_runs(request, monkeypatch_module)
+    return lambda *options: run(SPEC, *options)
 
 
 def _rows(outcome: LocalRunOutcome) -> dict[str, dict[str, Any]]:
