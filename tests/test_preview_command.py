@@ -179,6 +179,18 @@ def test_show_args_json_keeps_templates(capsys: pytest.CaptureFixture[str]) -> N
     assert item["arguments"]["cluster_id"] == "{{ ti.xcom_pull(task_ids='create_notebooks') }}"
 
 
+@pytest.mark.parametrize("name", ["prepare.enrich", "curation_producer.prepare.enrich"])
+def test_show_args_of_a_task_in_a_group(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A grouped task is GROUP.TASK, with or without the DAG id in front (both hold dots)."""
+    assert main(["preview", "tests/specs_features", "--show-args", name, "--format", "json"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert (item["dag_id"], item["task_id"], item["operator"]) == (
+        "curation_producer",
+        "prepare.enrich",
+        "EmrAddStepsOperator",
+    )
+
+
 def test_a_folder_previews_every_pipeline(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preview", "pipelines", "--format", "mermaid"]) == 0
     mermaid = capsys.readouterr().out

@@ -106,12 +106,16 @@ def _check_combinations(args: argparse.Namespace) -> None:
 
 
 def _tasks_named(previews: list[DagPreview], name: str) -> list[tuple[DagPreview, Any]]:
-    dag_id, _, task_id = name.rpartition(".")
+    """The tasks ``name`` designates: ``TASK`` in every DAG, or ``DAG_ID.TASK``; a grouped task is ``GROUP.TASK``.
+
+    Task and DAG ids may both hold dots, so each DAG is tried with and without its id in front.
+    """
     found = []
     for preview in previews:
-        if dag_id and preview.dag_id != dag_id:
-            continue
-        task = preview.task(task_id)
+        candidates = [name]
+        if name.startswith(preview.dag_id + "."):
+            candidates.append(name[len(preview.dag_id) + 1 :])
+        task = next((t for t in map(preview.task, candidates) if t is not None), None)
         if task is not None:
             found.append((preview, task))
     if not found:

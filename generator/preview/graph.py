@@ -13,7 +13,10 @@ Control flow is drawn too: a ``run_if`` check and a branch as a decision
 (a hexagon), a mapped task as a stack (Graphviz's ``box3d``, Mermaid's
 subroutine box) marked ``[mapped]``, the edges out of a branch labelled
 with the condition of the path they lead to, and the members of each static
-``for_each`` fan-out boxed together under the fan-out's name.
+``for_each`` fan-out boxed together under the fan-out's name.  Task groups are boxes too.
+
+A large graph stays readable: a long chain is drawn top to bottom (a picture fitted to a page's width
+keeps its labels large), and a page narrower than the SVG shrinks it to fit instead of cutting it.
 
 SVG and PNG need Graphviz's ``dot`` program (Debian package ``graphviz``;
 ``scripts/ensure-preview-tools.sh`` installs it).
@@ -155,9 +158,9 @@ def _node(graph: Any, task: TaskPreview, prefix: str) -> None:
     )
 
 
-def _draw(graph: Any, preview: DagPreview, prefix: str) -> None:
+def _draw_tasks(graph: Any, tasks: list[TaskPreview], preview: DagPreview, prefix: str) -> None:
     groups = fan_outs(preview)
-    for task in preview.tasks:
+    for task in tasks:
         if task.fan_out is None:
             _node(graph, task, prefix)
         elif groups[task.fan_out][0] is task:
@@ -165,6 +168,14 @@ def _draw(graph: Any, preview: DagPreview, prefix: str) -> None:
                 sub.attr(label=f"for_each {task.fan_out}", style="rounded,dashed", color="#999999", fontsize="11")
                 for member in groups[task.fan_out]:
                     _node(sub, member, prefix)
+
+
+def _draw(graph: Any, preview: DagPreview, prefix: str) -> None:
+    _draw_tasks(graph, [task for task in preview.tasks if task.group is None], preview, prefix)
+    for group in dict.fromkeys(task.group for task in preview.tasks if task.group is not None):
+        with graph.subgraph(name=f"cluster_{prefix}group_{group}") as sub:
+            sub.attr(label=f"group {group}", style="rounded", color="#6b8fb3", fontsize="11")
+            _draw_tasks(sub, [task for task in preview.tasks if task.group == group], preview, prefix)
     labels = branch_labels(preview)
     for upstream, downstream in preview.edges:
         if _teardown_edge(preview, upstream, downstream):
@@ -177,13 +188,32 @@ def _draw(graph: Any, preview: DagPreview, prefix: str) -> None:
             graph.edge(prefix + upstream, prefix + downstream)
 
 
+LONG_CHAIN = 8  # tasks on the longest path from which a graph deeper than it is wide is drawn top to bottom
+
+
+def _depth_and_breadth(preview: DagPreview) -> tuple[int, int]:
+    """Tasks on the longest path, and the most tasks at one depth (``tasks`` are upstream first)."""
+    depth: dict[str, int] = {}
+    for task in preview.tasks:
+        depth[task.task_id] = 1 + max((depth[up] for up in task.upstream if up in depth), default=0)
+    levels = list(depth.values())
+    return max(levels, default=0), max((levels.count(level) for level in set(levels)), default=0)
+
+
+def rank_direction(previews: list[DagPreview]) -> str:
+    """``LR`` (left to right) unless the longest chain is long and deeper than the graph is wide: ``TB``."""
+    depth, breadth = max((_depth_and_breadth(preview) for preview in previews), default=(0, 0))
+    return "TB" if depth > LONG_CHAIN and depth > breadth else "LR"
+
+
 def digraph(previews: list[DagPreview], *, dpi: int | None = None) -> Any:
     """A ``graphviz.Digraph`` of the DAG(s); several DAGs become one cluster each."""
     import graphviz
 
     single = len(previews) == 1
     title = f"{previews[0].dag_id} ({previews[0].file})" if single else "dagen preview"
-    graph_attr = {"rankdir": "LR", "label": title, "labelloc": "t", "fontname": FONT, "fontsize": "14"}
+    graph_attr = {"rankdir": rank_direction(previews), "label": title, "labelloc": "t", "fontname": FONT}
+    graph_attr["fontsize"] = "14"
     if dpi:
         graph_attr["dpi"] = str(dpi)
     graph = graphviz.Digraph(
@@ -219,7 +249,9 @@ def _pipe(previews: list[DagPreview], fmt: str, dpi: int | None = None) -> bytes
 
 
 def render_svg(previews: list[DagPreview]) -> str:
-    return _pipe(previews, "svg").decode("utf-8")
+    """Graphviz's SVG, which a page narrower than the picture shrinks to fit (its ``viewBox`` keeps the shape)."""
+    svg = _pipe(previews, "svg").decode("utf-8")
+    return svg.replace("<svg ", '<svg style="max-width: 100%; height: auto" ', 1)
 
 
 def render_png(previews: list[DagPreview]) -> bytes:

@@ -67,6 +67,7 @@ class TaskPreview:
     max_items: int | None = None  # ... the most items it may be mapped over
     if_empty: str | None = None  # ... and what no item does: "skip" the task (and what needs it) or "fail"
     cleanup: bool = False  # a teardown with no setups: a last task with trigger_rule all_done
+    group: str | None = None  # the task group it is in (drawn as a box; its id already starts with GROUP.)
 
     @property
     def mapped(self) -> bool:
@@ -224,6 +225,7 @@ def task_previews(
                 arguments=_arguments(task, fallback),
                 retry=origin.retry,
                 cleanup=bool(task.is_teardown and not setups),
+                group=getattr(task.task_group, "group_id", None),
                 **origin.flow,
             )
         )
