@@ -91,3 +91,13 @@ def test_task_groups_are_boxes_holding_their_tasks(tmp_path: Path) -> None:
             assert node, task
             nx0, nx1, ny0, ny1 = _extent(node.group(1))
             assert x0 <= nx0 and nx1 <= x1 and y0 <= ny0 and ny1 <= y1, (title, task)
+
+
+def test_the_docs_show_the_svg_as_it_is_drawn(tmp_path: Path) -> None:
+    """docs/preview.md's SVG example: its <svg> element is the one drawn (the Graphviz version line aside)."""
+    docs = (REPO / "docs" / "preview.md").read_text(encoding="utf-8")
+    shown = re.search(r"--format svg \| head -8\n(.*?)```", docs, re.DOTALL).group(1).splitlines()  # type: ignore[union-attr]
+    drawn = _svg(REPO / "pipelines" / "salary_batch_etl.yaml", tmp_path / "salary.svg").splitlines()[:8]
+    assert [line for line in shown if "graphviz version" not in line] == [
+        line for line in drawn if "graphviz version" not in line
+    ]
