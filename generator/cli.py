@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.compile.pipelines import SpecResult, discover, process
+from generator.compile.pipelines import MWAA, MWAA_SERVERLESS, SpecResult, discover, process
 from generator.core.diagnostics import REPORTERS, codes_markdown, sorted_unique
 from generator.core.provider_profile import LEGACY, MODERN, ProviderProfile, installed_profile
 from generator.deploy import command as deploy_command
@@ -25,6 +25,7 @@ from generator.spec.schema import SCHEMAS
 TARGETS: dict[str, tuple[ProviderProfile, int]] = {
     "airflow3": (MODERN, 3),  # MWAA 3.3.1: Airflow 3.3, providers-amazon 9.34
     "airflow2": (LEGACY, 2),  # MWAA 2.10.3: Airflow 2.10, providers-amazon 9.0
+    MWAA_SERVERLESS: (MODERN, 3),  # MWAA Serverless: Airflow 3, its operator list and parameters
 }
 
 
@@ -67,6 +68,7 @@ def _process(paths: Sequence[str], args: argparse.Namespace) -> list[SpecResult]
         compile_specs=not validating,
         workers=(os.cpu_count() or 1) if validating else 1,
         folder_clashes=validating,
+        target=MWAA_SERVERLESS if args.target == MWAA_SERVERLESS else MWAA,
     )
 
 
@@ -94,7 +96,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return 2
     if any(result.diagnostics for result in results) or not results:
         return _report(results, "text") or 1
+    if args.target == MWAA_SERVERLESS:
+        return _write_workflows(results, args.output)
     _write(to_dagfactory_yaml({result.dag_id: result.config for result in results if result.config}), args.output)
+    return 0
+
+
+def _write_workflows(results: list[SpecResult], output: str | None) -> int:
+    """Each pipeline's MWAA Serverless workflow: YAML documents on stdout, or ``DAG_ID.yaml`` files in a folder."""
+    from generator.compile.serverless_workflow import workflow_yaml
+
+    workflows = {result.dag_id: workflow_yaml(result.dag_id, result.config) for result in results if result.config}
+    if output is None:
+        sys.stdout.write("---\n".join(workflows.values()))
+        return 0
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        print(f"dagen: with --target {MWAA_SERVERLESS}, -o names a folder: {output} is a file", file=sys.stderr)
+        return 2
+    folder.mkdir(parents=True, exist_ok=True)
+    for dag_id, text in workflows.items():
+        (folder / f"{dag_id}.yaml").write_text(text, encoding="utf-8")
     return 0
 
 
@@ -129,7 +151,8 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--target",
             choices=sorted(TARGETS),
-            help="Airflow lane to compile for (default: the installed Airflow, else airflow3)",
+            help="Airflow lane to compile for (default: the installed Airflow, else airflow3); mwaa-serverless: "
+            "Amazon MWAA Serverless (Airflow 3, its operator list and parameters, checked: DG8xx)",
         )
 
     validate = commands.add_parser("validate", help="check specs; report every error of every file")
@@ -138,9 +161,17 @@ def parser() -> argparse.ArgumentParser:
     with_target(validate)
     validate.set_defaults(run=cmd_validate)
 
-    compile_ = commands.add_parser("compile", help="print the dag-factory YAML a spec compiles to")
+    compile_ = commands.add_parser(
+        "compile",
+        help="print the dag-factory YAML a spec compiles to",
+        description="Print the dag-factory YAML the specs compile to.  With --target mwaa-serverless, print each "
+        "pipeline's MWAA Serverless workflow definition instead, one YAML document per pipeline (separated by "
+        "'---'), or with -o DIR write one DIR/DAG_ID.yaml per pipeline.",
+    )
     compile_.add_argument("paths", nargs="+", help="spec files or folders")
-    compile_.add_argument("-o", "--output", help="write to this file instead of stdout")
+    compile_.add_argument(
+        "-o", "--output", help="write to this file instead of stdout (--target mwaa-serverless: to this folder)"
+    )
     with_target(compile_)
     compile_.set_defaults(run=cmd_compile)
 

@@ -2,8 +2,9 @@
 
 A case folder has one or more ``*.yaml`` specs (optionally a ``defaults.yaml``)
 and ``expected.txt``: the text ``dagen validate`` prints for the folder, paths
-relative to the folder.  Regenerate one with ``DAGEN_UPDATE_CASES=1`` only after
-reading the diff.
+relative to the folder.  An optional one-line ``target`` file names the target the
+folder is validated for (``mwaa-serverless``; default ``mwaa``).  Regenerate one with
+``DAGEN_UPDATE_CASES=1`` only after reading the diff.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.compile.pipelines import process
+from generator.compile.pipelines import MWAA, TARGETS, process
 from generator.core.diagnostics import CODES, REPORTERS, sorted_unique
 from generator.core.provider_profile import MODERN
 
@@ -21,8 +22,15 @@ CASES = Path(__file__).parent / "cases"
 CASE_DIRS = sorted(path for path in CASES.iterdir() if path.is_dir())
 
 
+def case_target(case: Path) -> str:
+    file = case / "target"
+    target = file.read_text(encoding="utf-8").strip() if file.exists() else MWAA
+    assert target in TARGETS, f"{file}: unknown target {target!r}"
+    return target
+
+
 def report(case: Path) -> str:
-    results = process([case], profile=MODERN, airflow_major=3, root=case)
+    results = process([case], profile=MODERN, airflow_major=3, root=case, target=case_target(case))
     diagnostics = sorted_unique(d for result in results for d in result.diagnostics)
     return REPORTERS["text"](diagnostics, len(results)) + "\n"
 

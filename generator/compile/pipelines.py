@@ -33,6 +33,8 @@ from generator.spec.normalise import normalise
 from generator.spec.semantic import semantic_diagnostics
 
 DEFAULTS_NAMES = ("defaults.yaml", "defaults.yml")
+MWAA, MWAA_SERVERLESS = "mwaa", "mwaa-serverless"
+TARGETS = (MWAA, MWAA_SERVERLESS)  # an MWAA environment, or MWAA Serverless (its own checks, no cache)
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
@@ -170,6 +172,7 @@ def process_file(
     cache: CompileCache | None = None,
     shipped: ShippedBuild | None = None,
     compile_specs: bool = True,
+    target: str = MWAA,
 ) -> SpecResult:
     file = display_name(path, defaults.root)
     result = SpecResult(path=path, file=file, dag_id=path.stem)
@@ -209,6 +212,10 @@ def process_file(
     expansion = expand(merged)
     at = expansion.locate(locator.at)
     result.diagnostics = semantic_diagnostics(expansion.spec, at)
+    if target == MWAA_SERVERLESS:
+        from generator.spec.serverless_checks import serverless_diagnostics
+
+        result.diagnostics += serverless_diagnostics(expansion.spec, at)
     files = read_spec_files(expansion.spec, folder=path.parent, file=file, at=at)
     result.diagnostics += files.diagnostics
     if result.diagnostics:
@@ -264,6 +271,7 @@ def process(
     workers: int = 1,
     established: dict[str, str] | None = None,
     folder_clashes: bool = False,
+    target: str = MWAA,
 ) -> list[SpecResult]:
     """Every spec under ``paths``, each with its diagnostics or its configuration.
 
@@ -274,14 +282,22 @@ def process(
     specs give one DAG id, the second gets DG406; ``established`` (DAG id -> file) names
     the file that keeps an id it already holds, whatever the path order.  With ``folder_clashes``, a
     spec named on its own also gets DG406 when another spec beside it (not being processed) gives its id.
+    ``target`` is :data:`MWAA` (an MWAA environment) or :data:`MWAA_SERVERLESS`: then each spec also gets
+    the service's checks (:mod:`generator.spec.serverless_checks`) and ``config`` stays the MWAA
+    configuration, which :func:`generator.compile.serverless_workflow.workflow_yaml` turns into the workflow;
+    no cache or shipped build serves it (their entries were compiled without those checks).
     """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r} (one of {', '.join(TARGETS)})")
     files = discover(paths)
+    serverless = target == MWAA_SERVERLESS
     options = {
         "profile": profile,
         "airflow_major": airflow_major,
-        "cache": cache,
-        "shipped": shipped,
+        "cache": None if serverless else cache,
+        "shipped": None if serverless else shipped,
         "compile_specs": compile_specs,
+        "target": target,
     }
     if workers > 1 and len(files) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
         chunks = [files[index::workers] for index in range(workers)]

@@ -262,6 +262,41 @@ _CODES = (
     Code("DG601", "DAG build failed", "Airflow or dag-factory refused the compiled pipeline; the message says why."),
     # DG7xx: inputs
     Code("DG701", "no pipeline specs", "The path holds no `*.yaml`/`*.yml` pipeline specs."),
+    # DG8xx: the mwaa-serverless target
+    Code(
+        "DG801",
+        "cannot run on MWAA Serverless",
+        "With `--target mwaa-serverless`: the construct needs dagen's runtime operators or a code package "
+        "(`python` and `branch` tasks, `run_if`, `for_each: {output_of: ...}`), or an operator the service does "
+        "not list (`http_wait`).",
+    ),
+    Code(
+        "DG802",
+        "operator not on MWAA Serverless's list",
+        "With `--target mwaa-serverless`: an `operator` task names a class outside the service's operator "
+        "allow-list (`generator/core/mwaa_serverless.py`).",
+    ),
+    Code(
+        "DG803",
+        "setting MWAA Serverless ignores",
+        "With `--target mwaa-serverless`: the spec asks for something the service ignores or a workflow cannot "
+        "carry (`catchup: true`, `dagrun_timeout`, `sla`, email, callbacks, notifications other than SNS on "
+        "failure, `outlets` (no assets), `execution_timeout` below the cap, a time zone other than UTC); the run "
+        "would not do it.",
+    ),
+    Code(
+        "DG804",
+        "value over MWAA Serverless's limits",
+        "With `--target mwaa-serverless`: `retries` above 3, `retry_delay` above 5 minutes, or an "
+        "`execution_timeout` (or a `timeout` that one try must wait through) above 1 hour.",
+    ),
+    Code(
+        "DG805",
+        "schedule not a cron expression",
+        "With `--target mwaa-serverless`: the schedule must be a cron expression or null; `@hourly`, `@daily`, "
+        "`@weekly`, `@monthly`, `@quarterly` and `@yearly` are translated, `@once`, `@continuous` and asset "
+        "schedules are refused.",
+    ),
 )
 
 CODES: dict[str, Code] = {code.code: code for code in _CODES}
@@ -360,7 +395,7 @@ def codes_markdown() -> str:
         "",
         "Every problem `dagen validate` (and the DAG loader) reports has a stable code.",
         "Ranges: DG1xx reading files, DG2xx schema, DG3xx task graph, DG4xx values,",
-        "DG5xx task types and clusters, DG6xx building the DAG, DG7xx inputs.",
+        "DG5xx task types and clusters, DG6xx building the DAG, DG7xx inputs, DG8xx the mwaa-serverless target.",
         "",
         "| code | title | meaning |",
         "|---|---|---|",
