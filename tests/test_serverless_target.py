@@ -76,7 +76,8 @@ def _graph(workflow: dict[str, Any]) -> dict[str, tuple[str, list[str], str]]:
 
 SALARY_GRAPH = {
     "create_etl": ("EmrCreateJobFlowOperator", [], "all_success"),
-    "average_salaries": ("EmrAddStepsOperator", ["create_etl"], "all_success"),
+    "create_etl_wait": ("EmrJobFlowSensor", ["create_etl"], "all_success"),
+    "average_salaries": ("EmrAddStepsOperator", ["create_etl_wait"], "all_success"),
     "average_salaries_wait": ("EmrStepSensor", ["average_salaries"], "all_success"),
     "terminate_etl": ("EmrTerminateJobFlowOperator", ["average_salaries_wait"], "all_done"),
     "dagen_work_succeeded": ("EmptyOperator", ["average_salaries_wait"], "all_success"),
@@ -97,19 +98,29 @@ def test_salary_workflow(workflows: dict[str, dict[str, Any]]) -> None:
     assert (wait["mode"], wait["poke_interval"], wait["timeout"]) == ("reschedule", 30, 3 * 3600)
     assert wait["step_id"] == "{{ ti.xcom_pull(task_ids='average_salaries')[0] }}"
     assert workflow["tasks"]["average_salaries"]["wait_for_completion"] is False
+    # the create task only calls RunJobFlow (a retry never starts a second cluster); its sensor waits
+    assert workflow["tasks"]["create_etl"]["wait_for_completion"] is False
+    cluster_wait = workflow["tasks"]["create_etl_wait"]
+    assert (cluster_wait["job_flow_id"], cluster_wait["target_states"], cluster_wait["mode"]) == (
+        "{{ ti.xcom_pull(task_ids='create_etl') }}",
+        ["WAITING", "RUNNING"],
+        "reschedule",
+    )
 
 
 def test_notebook_and_notifications(workflows: dict[str, dict[str, Any]]) -> None:
     notebook = _graph(workflows["emr_notebook_best_sellers"])
-    assert notebook["find_best_sellers"][:2] == ("EmrStartNotebookExecutionOperator", ["create_notebooks"])
+    assert notebook["find_best_sellers"][:2] == ("EmrStartNotebookExecutionOperator", ["create_notebooks_wait"])
     assert notebook["find_best_sellers_wait"][:2] == ("EmrNotebookExecutionSensor", ["find_best_sellers"])
     valid = workflows["pipeline"]
     assert valid["schedule"] == rules.PRESET_CRON["@daily"]
-    work = ["landed", "create_etl", "transform", "transform_wait", "report", "report_wait", "publish", "crawl"]
+    work = ["landed", "create_etl", "create_etl_wait", "transform", "transform_wait", "report", "report_wait"]
+    work += ["publish", "crawl"]
     assert _graph(valid) == {
         "landed": ("S3KeySensor", [], "all_success"),
         "create_etl": ("EmrCreateJobFlowOperator", ["landed"], "all_success"),
-        "transform": ("EmrAddStepsOperator", ["create_etl"], "all_success"),
+        "create_etl_wait": ("EmrJobFlowSensor", ["create_etl"], "all_success"),
+        "transform": ("EmrAddStepsOperator", ["create_etl_wait"], "all_success"),
         "transform_wait": ("EmrStepSensor", ["transform"], "all_success"),
         "report": ("EmrStartNotebookExecutionOperator", ["transform_wait"], "all_success"),
         "report_wait": ("EmrNotebookExecutionSensor", ["report"], "all_success"),

@@ -3,7 +3,8 @@
 A dagen runtime operator becomes its provider base class with the arguments the base takes; a task
 that waits inside one try on an MWAA environment but may wait longer than the service's one-hour
 try (an EMR step, a notebook) becomes its start operator and a ``<task>_wait`` sensor in reschedule
-mode (one short try per poke).  Nothing here imports Airflow: operators are named by path, and a
+mode (one short try per poke); so does an EMR cluster's create task, so that a retry never starts a
+second cluster.  Nothing here imports Airflow: operators are named by path, and a
 test checks every argument against the class signature.  What the serverless checks refuse
 (:mod:`generator.spec.serverless_checks`) raises :class:`NotServerless` if it ever gets here.
 """
@@ -64,6 +65,27 @@ def _emr_step(task_id: str, task: Task) -> list[tuple[str, Task]]:
     return [(task_id, start), _wait(task_id, task, sensor, step_id)]
 
 
+def _create_cluster(task_id: str, task: Task) -> list[tuple[str, Task]]:
+    """RunJobFlow alone (a retry happens only when the call failed, so it starts no second cluster), then a wait.
+
+    Waiting inside the create task, a retry after a failed wait would start a second cluster and leave the
+    first running: the provider's operator does not adopt the cluster an earlier try started.
+    """
+    start = {
+        **_drop(task, "deferrable", "waiter_delay", "waiter_max_attempts"),
+        "operator": f"{_EMR}.EmrCreateJobFlowOperator",
+        "wait_for_completion": False,
+        "doc_md": f"Start the EMR cluster (RunJobFlow); `{task_id}{rules.WAIT_SUFFIX}` waits until it is ready.",
+    }
+    sensor = f"{_AWS}.sensors.emr.EmrJobFlowSensor"
+    states = {
+        "job_flow_id": _xcom(task_id, task),
+        "target_states": ["WAITING", "RUNNING"],
+        "failed_states": ["TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"],
+    }
+    return [(task_id, start), _wait(task_id, task, sensor, states)]
+
+
 def _emr_notebook(task_id: str, task: Task) -> list[tuple[str, Task]]:
     start_keys = ("editor_id", "relative_path", "cluster_id", "service_role", "notebook_execution_name")
     start: Task = {
@@ -101,7 +123,7 @@ def _terminate(task_id: str, task: Task) -> list[tuple[str, Task]]:
 
 # configured operator -> its serverless tasks (the first is the entry, the last the exit)
 MAPPINGS: dict[str, Callable[[str, Task], list[tuple[str, Task]]]] = {
-    "generator.runtime.emr_cluster.RetrySafeEmrCreateJobFlowOperator": _base(f"{_EMR}.EmrCreateJobFlowOperator"),
+    "generator.runtime.emr_cluster.RetrySafeEmrCreateJobFlowOperator": _create_cluster,
     "generator.runtime.emr_cluster.RetrySafeEmrTerminateJobFlowOperator": _terminate,
     "generator.runtime.emr_notebook.RetrySafeEmrNotebookExecutionOperator": _emr_notebook,
     "generator.runtime.step_function.RetrySafeStepFunctionStartExecutionOperator": _base(

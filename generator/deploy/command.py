@@ -10,6 +10,9 @@ progress bar.  A failure part-way stops at that file; a rerun finishes the job.
 
 The package deployed is the one running this command -- the one that just
 validated the specs -- so what MWAA loads is what was checked.
+
+``--target mwaa-serverless`` deploys each spec as an MWAA Serverless workflow
+instead (:mod:`generator.deploy.serverless`).
 """
 
 from __future__ import annotations
@@ -65,8 +68,13 @@ from generator.deploy.s3 import (
     run_plan,
     s3_client,
 )
+from generator.deploy.serverless import DEFAULT_PREFIX as SERVERLESS_PREFIX
+from generator.deploy.serverless import TARGET as SERVERLESS
+from generator.deploy.serverless import add_target_arguments, deploy_serverless, target_problem
+from generator.deploy.workflows import ClientFactory, workflows_client
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the generator package
+MWAA_PREFIX = "dags/"
 OnStep = Callable[[int, Step], None]
 
 
@@ -125,11 +133,17 @@ def register(subparsers: Any) -> None:
         help="validate the specs, then upload the MWAA bundle (only what changed) to the DAGs bucket",
         description="Validate every spec in pipelines/, then upload the MWAA bundle (loader, generator package, "
         "schemas, specs, .airflowignore, requirements.txt) under --prefix and the Spark scripts under --scripts-uri, "
-        "only the files that changed, in an order that never shows the loader a half-updated set.",
+        "only the files that changed, in an order that never shows the loader a half-updated set. "
+        "With --target mwaa-serverless: validate PATHS for MWAA Serverless, upload each pipeline's workflow "
+        "definition under --prefix (only when it changed) and create or update its workflow.",
     )
+    add_target_arguments(deploy)
     deploy.add_argument("--bucket", required=True, type=_bucket, help="the MWAA DAGs bucket (airflow-...)")
     deploy.add_argument(
-        "--prefix", default="dags/", type=_prefix, help="the environment's DagS3Path in the bucket (default: dags)"
+        "--prefix",
+        type=_prefix,
+        help="the environment's DagS3Path in the bucket (default: dags); with --target "
+        f"{SERVERLESS}: the folder of the workflow definitions (default: {SERVERLESS_PREFIX.rstrip('/')})",
     )
     deploy.add_argument(
         "--scripts-uri",
@@ -144,7 +158,11 @@ def register(subparsers: Any) -> None:
         help=f"the environment's Airflow version, for requirements.txt (default: {DEFAULT_AIRFLOW_VERSION}; "
         f"supported: {supported_versions()})",
     )
-    deploy.add_argument("--dry-run", action="store_true", help="print the plan, upload nothing")
+    deploy.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan, upload nothing (with --target mwaa-serverless: no workflow created, updated or tagged)",
+    )
     deploy.add_argument(
         "--prune", action="store_true", help="delete files under the prefixes that are no longer in the bundle"
     )
@@ -177,7 +195,9 @@ def register(subparsers: Any) -> None:
         help="remove the deploy lock a deploy that died left in the bucket, then deploy",
     )
     deploy.add_argument("--endpoint-url", help="S3 endpoint (an S3-compatible server); default: AWS")
-    deploy.add_argument("--region", help="AWS Region of the client (default: the AWS configuration's)")
+    deploy.add_argument(
+        "--region", help="AWS Region of the clients (S3, MWAA Serverless; default: the AWS configuration's)"
+    )
     deploy.add_argument(
         "--project",
         default=Path("."),
@@ -277,7 +297,7 @@ def _execute(client: Any, plan: Plan, retries: Retries, out: TextIO, err: TextIO
 
 def deploy(args: argparse.Namespace, out: TextIO, err: TextIO, on_step: OnStep | None = None) -> int:
     """Validate, check, plan and (unless --dry-run) upload; raises BundleError/DeployError to refuse."""
-    dags = Location(args.bucket, args.prefix)
+    dags = Location(args.bucket, args.prefix or MWAA_PREFIX)
     scripts: Location | None = args.scripts_uri
     if scripts is not None and scripts.overlaps(dags):
         _fail(
@@ -348,9 +368,21 @@ def _plan(
     return plan, manifest
 
 
-def run(args: argparse.Namespace, *, on_step: OnStep | None = None) -> int:
-    """The ``run`` of the ``deploy`` sub-command: 0 deployed, 1 refused or failed, 2 bad arguments."""
+def run(
+    args: argparse.Namespace, *, on_step: OnStep | None = None, make_workflows_client: ClientFactory | None = None
+) -> int:
+    """The ``run`` of the ``deploy`` sub-command: 0 deployed, 1 refused or failed, 2 bad arguments.
+
+    ``make_workflows_client`` makes the MWAA Serverless client (default :func:`workflows_client`; tests pass a
+    stubbed one: moto has no backend for the service).
+    """
+    problem = target_problem(args)
+    if problem is not None:
+        _fail(sys.stderr, problem, "see dagen deploy --help")
+        return 2
     try:
+        if args.target == SERVERLESS:
+            return deploy_serverless(args, sys.stdout, make_workflows_client or workflows_client)
         return deploy(args, sys.stdout, sys.stderr, on_step)
     except (BundleError, DeployError) as error:
         sys.stdout.flush()
@@ -364,10 +396,15 @@ def parser() -> argparse.ArgumentParser:
     return main_parser
 
 
-def main(argv: Sequence[str] | None = None, *, on_step: OnStep | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    on_step: OnStep | None = None,
+    make_workflows_client: ClientFactory | None = None,
+) -> int:
     """``dagen deploy ARGS``: ``argv`` are the arguments after ``deploy``."""
     args = parser().parse_args(["deploy", *(sys.argv[1:] if argv is None else argv)])
-    return run(args, on_step=on_step)
+    return run(args, on_step=on_step, make_workflows_client=make_workflows_client)
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def cloudformation_template(document: dict[str, Any]) -> dict[str, Any]:
                 "Properties": {
                     "Description": "What the dagen pipelines call: EMR, Step Functions, Glue and PassRole.",
                     "Roles": [{"Ref": "ExecutionRoleName"}],
-                    "PolicyDocument": _sub_pseudo_parameters(document),
+                    "PolicyDocument": sub_pseudo_parameters(document),
                 },
             }
         },
@@ -142,11 +142,12 @@ def cloudformation_template(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _sub_pseudo_parameters(value: Any) -> Any:
+def sub_pseudo_parameters(value: Any) -> Any:
+    """Strings naming ``${AWS::...}`` pseudo parameters become ``Fn::Sub`` of themselves."""
     if isinstance(value, dict):
-        return {key: _sub_pseudo_parameters(sub) for key, sub in value.items()}
+        return {key: sub_pseudo_parameters(sub) for key, sub in value.items()}
     if isinstance(value, list):
-        return [_sub_pseudo_parameters(sub) for sub in value]
+        return [sub_pseudo_parameters(sub) for sub in value]
     if isinstance(value, str) and "${AWS::" in value:
         return {"Fn::Sub": value}
     return value

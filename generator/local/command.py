@@ -12,8 +12,9 @@ own, under a run-wide time limit (``--timeout``, :mod:`generator.local.child`).
 Nothing here imports Airflow, so the user's Airflow configuration is never read
 or written.
 
+``--target mwaa-serverless``: the workflow MWAA Serverless runs (:mod:`generator.local.serverless_run`).
 Exit codes: 0 the DAG run succeeded, 1 it failed (or the spec has errors),
-2 bad command line, 124 the run hit its time limit, 130 interrupted.
+2 bad command line (or that target on Airflow 2), 124 the run hit its time limit, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from generator.compile.pipelines import SpecResult, process
+from generator.compile.pipelines import MWAA, SpecResult, process
 from generator.core.diagnostics import REPORTERS, sorted_unique
 from generator.core.lowering_context import create_cluster_task_id
 from generator.core.provider_profile import profile_for
@@ -44,8 +45,9 @@ from generator.local.airflow_home import cached_airflow_db, isolated_environment
 from generator.local.child import run_child
 from generator.local.emulator import DEFAULT_REGION
 from generator.local.emulator.shared import split_member
-from generator.local.run import REQUEST_ENV, RunRequest, bundle_file_text
+from generator.local.run import REQUEST_ENV, RunRequest
 from generator.local.run_report import render_report, succeeded
+from generator.local.serverless_run import add_target_option, refusal, target_words, write_dag_files
 from generator.spec.normalise import format_duration
 
 # Task types whose work the emulator can make fail (--fail) or whose start response it can lose (--flaky).
@@ -125,6 +127,7 @@ def register(subparsers: Any) -> None:
         "run_if s3_exists check: the sensor sees nothing, the condition is false; the URI as rendered for the "
         "run (s3://landing/2024-06-01/_SUCCESS), not a template",
     )
+    add_target_option(run)
     run.add_argument("--keep", action="store_true", help="keep the run's folder (Airflow home and log) after success")
     run.add_argument(
         "--timeout",
@@ -158,6 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         logical_date=args.logical_date,
         absent=args.absent,
+        target=args.target,
         echo=True,
     )
     return outcome.exit_code
@@ -331,6 +335,7 @@ def run_local(
     timeout: str = DEFAULT_TIMEOUT,
     logical_date: str | None = None,
     absent: Sequence[str] = (),
+    target: str = MWAA,
     echo: bool = False,
 ) -> LocalRunOutcome:
     """Everything ``dagen run --local`` does; returns the exit code, the report and the printed text."""
@@ -350,7 +355,9 @@ def run_local(
         if not path.is_file():
             raise UsageError(f"dagen run takes one pipeline spec file, not a folder: {pipeline}")
         profile, major = installed_target()
-        result = process([path], profile=profile, airflow_major=major, root=Path.cwd())[0]
+        if refused := refusal(target, major):
+            raise UsageError(refused)
+        result = process([path], profile=profile, airflow_major=major, root=Path.cwd(), target=target)[0]
         if not result.ok:
             say(REPORTERS["text"](sorted_unique(result.diagnostics), 1))
             return LocalRunOutcome(1, None, "\n".join(printed))
@@ -384,7 +391,7 @@ def run_local(
     home.mkdir()
     dags.mkdir()
     shutil.copyfile(template_db, home / "airflow.db")
-    (dags / "dagen_local_run_dag.py").write_text(bundle_file_text(), encoding="utf-8")
+    write_dag_files(dags, result, target)  # the loader's build, or the workflow and dag-factory's loader
     request = RunRequest(
         spec_path=str(path.resolve()),
         root=str(Path.cwd()),
@@ -397,6 +404,7 @@ def run_local(
         flaky=flaky_ids,
         logical_date=when,
         absent=absent_uris,
+        target=target,
     )
     request.save(run_dir / "request.json")
     env = isolated_environment(home, dags)
@@ -404,7 +412,7 @@ def run_local(
     # Some deferrable triggers drop region_name (apache/airflow#72144): the default region must match.
     env["AWS_DEFAULT_REGION"] = request.region
     log_path = run_dir / "airflow.log"
-    say(f"dagen run --local {result.file}: starting the emulator and Airflow (log: {log_path})")
+    say(f"dagen run --local {target_words(target)}{result.file}: starting the emulator and Airflow (log: {log_path})")
     with log_path.open("w", encoding="utf-8") as log:
         end = run_child(
             [sys.executable, "-m", "generator.local.run", str(run_dir / "request.json")],

@@ -19,7 +19,8 @@ an environment that can only reach the emulator.  This process then:
    which task is calling (a member of a mapped task as ``TASK[INDEX]``; and put
    the objects an ``s3_wait`` task waits for or a ``run_if: {s3_exists: ...}``
    check reads, unless ``--absent`` names them, :mod:`generator.local.sensor_objects`)
-   and record each failure; the DAG's shape is untouched;
+   and record each failure; the DAG's shape is untouched (``--target mwaa-serverless``:
+   dag-factory builds the workflow instead, :mod:`generator.local.serverless_run`);
 4. runs it with ``dag.test()`` (deferrable triggers run inline) at the logical
    date asked for (``--logical-date``; else now) and writes a JSON report: the
    logical date, each task's final state, duration and try (one row per member of
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.compile.dagfactory_config import airflow_task_id
+from generator.compile.pipelines import MWAA, MWAA_SERVERLESS
 from generator.local.asset_events import asset_events
 from generator.local.child import exit_on_interrupt
 from generator.local.connections import emulator_environment
@@ -51,6 +53,7 @@ from generator.local.emulator import LocalAws
 from generator.local.emulator.shared import member_id, split_member
 from generator.local.endpoints import LocalEndpoints
 from generator.local.network_guard import NetworkGuard
+from generator.local.workflow_dag import workflow_dag, workflow_order
 from generator.spec.normalise import format_duration
 
 REQUEST_ENV = "DAGEN_LOCAL_RUN_REQUEST"
@@ -75,6 +78,7 @@ class RunRequest:
     flaky: list[str] = field(default_factory=list)
     logical_date: str | None = None  # ISO date-time with its offset (--logical-date); None: now
     absent: list[str] = field(default_factory=list)  # S3 URIs (a prefix ends in /) never provided (--absent)
+    target: str = MWAA  # or MWAA_SERVERLESS: the workflow dag-factory loads (generator.local.serverless_run)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
@@ -196,11 +200,20 @@ def _process(request: RunRequest) -> Any:
 
 
 def build_local_dag(request: RunRequest) -> Any:
-    """The pipeline's DAG, built by the loader's code path, then sped up."""
-    from generator.compile.build import airflow_major, build_dag
+    """The pipeline's DAG, built by the loader's code path (the workflow by dag-factory's), then retuned."""
+    from generator.compile.build import build_dag
 
+    if request.target == MWAA_SERVERLESS:
+        return workflow_dag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], request.dag_id)  # retuned by the DAG file
     result = _process(request)
-    dag = build_dag(result.dag_id, result.config)
+    return retune(build_dag(result.dag_id, result.config))
+
+
+def retune(dag: Any) -> Any:
+    """What a local run changes in a built DAG: it is sped up, and on Airflow 3 its callbacks get the DAG and
+    its SLA is left to the (absent) scheduler."""
+    from generator.compile.build import airflow_major
+
     speed_up(dag)
     if airflow_major() >= 3:
         give_dag_callbacks_the_dag(dag)
@@ -216,12 +229,16 @@ def bundle_dag() -> Any:
     return build_local_dag(RunRequest.load(os.environ[REQUEST_ENV]))
 
 
+def package_parent() -> str:
+    """The folder holding the ``generator`` package (a run's DAG file puts it on ``sys.path``)."""
+    return str(Path(__file__).resolve().parents[2])
+
+
 def bundle_file_text() -> str:
-    package_parent = Path(__file__).resolve().parents[2]
     return (
         "# Airflow DAG file of a `dagen run --local` run: builds the one pipeline DAG of this run.\n"
         "import sys\n\n"
-        f"sys.path.insert(0, {str(package_parent)!r})\n"
+        f"sys.path.insert(0, {package_parent()!r})\n"
         "from generator.local.run import bundle_dag  # noqa: E402\n\n"
         "dag = bundle_dag()\n"
     )
@@ -393,7 +410,10 @@ def run(request: RunRequest) -> dict[str, Any]:
         report["state"] = _state(dag_run.state)
         report["logical_date"] = _logical_date_of(dag_run)
         report["absent"] = {"uris": list(request.absent), "withheld": [dict(item) for item in _WITHHELD]}
-        report["tasks"] = _task_rows(dag_run, list(airflow_ids.values()))
+        order = list(airflow_ids.values())
+        if request.target == MWAA_SERVERLESS:  # and the workflow's sensors, final check and notifications
+            order = workflow_order(order, dag.task_ids)
+        report["tasks"] = _task_rows(dag_run, order)
         report["emulator"] = {**aws.snapshot(), **endpoints.snapshot()}
         report["asset_events"] = asset_events(dag_run)
         report["lost_responses"] = [list(item) for item in aws.lost_responses]

@@ -14,6 +14,7 @@ from typing import Any
 
 from generator.core import mwaa_serverless as rules
 from generator.core.diagnostics import Diagnostic
+from generator.core.lowering_context import create_cluster_task_id
 from generator.core.value_formats import seconds
 
 At = Callable[..., dict[str, Any]]
@@ -158,6 +159,8 @@ def _generated_ids(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
     tasks = spec.get("tasks", {})
     taken = {f"{task_id}{rules.WAIT_SUFFIX}": task_id for task_id, task in tasks.items()}
     taken = {wait: task_id for wait, task_id in taken.items() if tasks[task_id].get("type") in rules.SPLIT_WAITS}
+    for cluster in spec.get("clusters") or {}:  # a cluster's create task waits in a task of its own too
+        taken[f"{create_cluster_task_id(cluster)}{rules.WAIT_SUFFIX}"] = create_cluster_task_id(cluster)
     for task_id in tasks:
         generated = task_id.startswith(rules.GENERATED_PREFIX)
         if generated or task_id in taken:
