@@ -8,6 +8,7 @@ refused in one line (MWAA Serverless runs Airflow 3).  Each lane defines only it
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,14 @@ GREEN = {
         "dagen_work_succeeded",
     ],
 }
+
+
+def docs_rows() -> list[tuple[str, str, int]]:
+    """The task rows of docs/mwaa-serverless.md's local run (durations aside)."""
+    docs = (REPO / "docs" / "mwaa-serverless.md").read_text(encoding="utf-8")
+    block = docs.split("--fail average_salaries\n", 1)[1].split("```", 1)[0]
+    found = re.findall(r"^  (\w+) +(\w+) +[0-9.]+s +(\d+)$", block, re.MULTILINE)
+    return [(task, state, int(try_number)) for task, state, try_number in found]
 
 
 def rows(outcome: LocalRunOutcome) -> list[tuple[str, str, int]]:
@@ -167,6 +176,7 @@ if airflow_major() >= 3:
             INJECTED,
         )
         assert "DAG run FAILED" in outcome.output
+        assert docs_rows() == rows(outcome)  # what docs/mwaa-serverless.md shows
         assert "failed: average_salaries_wait (try 3): AirflowException: EMR job failed" in outcome.output
         assert f"    cause: step {step['id']} FAILED: {INJECTED}" in outcome.output.splitlines()
 
