@@ -148,3 +148,31 @@ def test_a_copied_file_name_shows_its_error_and_hides_nothing(tmp_path: Path, re
     assert "DG412 the file name 'salary batch etl (copy).yaml' does not give a valid DAG id" in (
         bag.dags[placeholder_id].doc_md
     )
+
+
+@pytest.mark.parametrize(
+    ("spec_owner", "defaults_owner", "expected"),
+    [
+        ("owner: ml-team\n", "owner: data-platform\n", "ml-team"),  # the spec's own owner wins
+        ("", "owner: data-platform\n", "data-platform"),  # else its folder's defaults.yaml
+        ("owner: [not, a, string]\n", "owner: data-platform\n", "data-platform"),  # not a string: not an owner
+        ("owner: 42\n", "tags: [x]\n", "airflow"),  # no owner anywhere: Airflow's default
+        ('owner: ""\n', "owner: {team: x}\n", "airflow"),
+    ],
+)
+def test_the_placeholder_is_owned_as_its_spec_asks(
+    tmp_path: Path, repo: Path, spec_owner: str, defaults_owner: str, expected: str
+) -> None:
+    dags = bundle(tmp_path, repo, {"broken_crawl.yaml": spec_owner + BROKEN_SPEC})
+    (dags / "pipelines" / "defaults.yaml").write_text(defaults_owner, encoding="utf-8")
+    bag = dagbag(dags)
+    broken = bag.dags["broken_crawl"]
+    assert BROKEN_TAG in broken.tags
+    assert broken.owner == expected
+    assert broken.get_task("invalid_spec").owner == expected
+
+
+def test_the_placeholder_of_unparsable_yaml_takes_the_defaults_owner(tmp_path: Path, repo: Path) -> None:
+    """A spec whose YAML does not parse has no owner to read; its folder's defaults.yaml still names one."""
+    bag = dagbag(bundle(tmp_path, repo, {"broken_yaml.yaml": "owner: ml-team\ntasks: [unclosed\n"}))
+    assert bag.dags["broken_yaml"].owner == "data-platform"

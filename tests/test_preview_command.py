@@ -94,8 +94,8 @@ def test_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "missing-folder" / "out.txt"
-    assert main(["preview", "pipelines/salary_batch_etl.yaml", "-o", str(target)]) == 2
-    assert capsys.readouterr().err == f"dagen preview: error: cannot write {target}: No such file or directory\n"
+    assert main(["preview", "pipelines/salary_batch_etl.yaml", "-o", str(target)]) == 1
+    assert capsys.readouterr().err == f"dagen: cannot write {target}: No such file or directory\n"
 
 
 def test_without_graphviz(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -215,7 +215,7 @@ def test_json_keys_are_documented(capsys: pytest.CaptureFixture[str]) -> None:
     keys: set[str] = set(document)
     for dag in document["dags"]:
         keys |= set(dag) | set(dag["schedule"])
-        for part in ("params", "clusters", "tasks"):
+        for part in ("params", "clusters", "tasks", "connections"):
             for item in dag[part]:
                 keys |= set(item)
         keys |= {key for task in dag["tasks"] if task["branch"] for key in task["branch"]}

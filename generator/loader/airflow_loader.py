@@ -29,17 +29,19 @@ from typing import Any
 from generator.compile import build
 from generator.compile.build import airflow_major
 from generator.compile.cache import CacheEntry, CompileCache
-from generator.compile.pipelines import SpecResult, discover, display_name, process
+from generator.compile.pipelines import DEFAULTS_NAMES, SpecResult, discover, display_name, process
 from generator.compile.shipped_build import ShippedBuild
 from generator.core.diagnostics import Diagnostic
 from generator.core.provider_profile import installed_profile
 from generator.core.value_formats import DAG_ID
 from generator.loader.spec_index import IndexEntry, SpecIndex, signature
+from generator.spec.load import load_file
 
 log = logging.getLogger(__name__)
 
 BROKEN_TAG = "dagen:invalid-spec"
 STALE_TAG = "dagen:stale-spec"
+DEFAULT_OWNER = "airflow"  # Airflow's own default owner
 
 
 def parsing_dag_id() -> str | None:
@@ -79,8 +81,31 @@ def _listing(diagnostics: list[Diagnostic]) -> str:
     return "\n".join(d.text() for d in diagnostics)
 
 
-def placeholder_dag(dag_id: str, file: str, diagnostics: list[Diagnostic]) -> Any:
-    """A paused, unscheduled DAG that shows why its spec could not be built."""
+def _declared_owner(path: Path) -> str | None:
+    """The top-level ``owner`` of a YAML file, if it is a non-empty string (read with the spec loader's limits)."""
+    try:
+        doc, _ = load_file(path)
+    except Exception:  # noqa: BLE001 - the file is already known to be broken in some way
+        return None
+    data = doc.data if doc is not None else None
+    owner = data.get("owner") if isinstance(data, dict) else None
+    return owner if isinstance(owner, str) and owner.strip() else None
+
+
+def placeholder_owner(path: Path) -> str:
+    """The owner an invalid spec asks for: its ``owner``, else its folder's defaults.yaml's, else ``airflow``.
+
+    The spec did not validate, so it is read defensively: only a string at the key counts.
+    """
+    for candidate in (path, *(path.parent / name for name in DEFAULTS_NAMES)):
+        owner = _declared_owner(candidate)  # a file that is not there has no owner
+        if owner is not None:
+            return owner
+    return DEFAULT_OWNER
+
+
+def placeholder_dag(dag_id: str, file: str, diagnostics: list[Diagnostic], owner: str = DEFAULT_OWNER) -> Any:
+    """A paused, unscheduled DAG that shows why its spec could not be built, owned as its spec asks."""
     text = _listing(diagnostics)
     doc = (
         f"# This pipeline did not build\n\n`{file}` has {len(diagnostics)} problem(s); the DAG below is a "
@@ -94,6 +119,7 @@ def placeholder_dag(dag_id: str, file: str, diagnostics: list[Diagnostic]) -> An
         start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
         catchup=False,
         is_paused_upon_creation=True,
+        default_args={"owner": owner},
         tags=[BROKEN_TAG],
         doc_md=doc,
         description=f"INVALID SPEC: {diagnostics[0].code} {diagnostics[0].message}"[:200],
@@ -156,7 +182,7 @@ def _placeholder(result: SpecResult, taken: dict[str, Any]) -> tuple[str, Any] |
         if dag_id in taken or not DAG_ID.match(dag_id):
             continue
         try:
-            return dag_id, placeholder_dag(dag_id, result.file, result.diagnostics)
+            return dag_id, placeholder_dag(dag_id, result.file, result.diagnostics, placeholder_owner(result.path))
         except Exception as error:  # noqa: BLE001 - never let one spec's placeholder take the loader down
             log.error("%s: cannot register a placeholder as %s: %s", result.file, dag_id, error)
     return None

@@ -13,7 +13,7 @@ its renderings are identical under Airflow 2 and 3 and can be diffed.
 
 Each section has its module: :mod:`~generator.preview.schedule`,
 :mod:`~generator.preview.params`, :mod:`~generator.preview.clusters`,
-:mod:`~generator.preview.tasks`; here they are put together into one
+:mod:`~generator.preview.tasks`, :mod:`~generator.preview.connections`; here they are put together into one
 :class:`DagPreview` per DAG, and the specs are built as the loader builds them.
 """
 
@@ -32,6 +32,7 @@ from generator.core.diagnostics import Diagnostic, sorted_unique
 from generator.core.model import PipelineSpec
 from generator.core.provider_profile import ProviderProfile
 from generator.preview.clusters import ClusterPreview, cluster_preview
+from generator.preview.connections import ConnectionPreview, connection_previews
 from generator.preview.params import ParamPreview, param_previews
 from generator.preview.schedule import SchedulePreview, schedule_preview
 from generator.preview.tasks import TaskPreview, task_previews
@@ -57,6 +58,7 @@ class DagPreview:
     params: tuple[ParamPreview, ...]
     clusters: tuple[ClusterPreview, ...]
     tasks: tuple[TaskPreview, ...]  # dependency order, ties in the order the DAG holds them
+    connections: tuple[ConnectionPreview, ...] = ()  # in order of first use
 
     def task(self, task_id: str) -> TaskPreview | None:
         return next((task for task in self.tasks if task.task_id == task_id), None)
@@ -81,6 +83,7 @@ class DagPreview:
             "params": [param.to_json() for param in self.params],
             "clusters": [cluster.to_json() for cluster in self.clusters],
             "tasks": [task.to_json() for task in self.tasks],
+            "connections": [connection.to_json() for connection in self.connections],
         }
 
 
@@ -115,6 +118,7 @@ def describe(
         params=param_previews(dag),
         clusters=tuple(cluster_preview(cluster.name, cluster.settings, dag) for cluster in spec.clusters),
         tasks=tasks,
+        connections=connection_previews(dag, [task.task_id for task in tasks]),
     )
 
 

@@ -253,8 +253,27 @@ class SchedulePreview:
         }
 
 
+_ASSET_TIMETABLES = ("AssetTriggeredTimetable", "DatasetTriggeredTimetable")  # Airflow 3, Airflow 2
+
+
+def asset_schedule_text(dag: Any) -> str | None:
+    """An asset (Airflow 2: dataset) schedule in words, or None for any other schedule."""
+    if type(dag.timetable).__name__ not in _ASSET_TIMETABLES:
+        return None
+    timetable = dag.timetable
+    condition = getattr(timetable, "asset_condition", None) or getattr(timetable, "dataset_condition", None)
+    uris = [str(getattr(item, "uri", item)) for item in getattr(condition, "objects", [condition])]
+    if len(uris) == 1:
+        return f"runs when {uris[0]} is updated (a task's outlets)"
+    which = "any" if type(condition).__name__.endswith("Any") else "all"
+    return f"runs when {which} of these assets are updated (tasks' outlets): {', '.join(uris)}"
+
+
 def _schedule_expression(dag: Any) -> str | None:
-    # Airflow 3 keeps what it was given as ``schedule``; Airflow 2 as ``schedule_interval``.
+    # Airflow 3 keeps what it was given as ``schedule``; Airflow 2 as ``schedule_interval`` (where an asset
+    # schedule reads "Dataset").
+    if type(dag.timetable).__name__ in _ASSET_TIMETABLES:
+        return None
     value = dag.schedule if hasattr(dag, "schedule") else dag.schedule_interval
     return value if isinstance(value, str) else None
 
@@ -274,7 +293,7 @@ def schedule_preview(dag: Any, now: datetime) -> SchedulePreview:
     )
     return SchedulePreview(
         expression=expression,
-        description=describe_schedule(expression),
+        description=asset_schedule_text(dag) or describe_schedule(expression),
         timezone=timezone,
         start_date=plain(dag.start_date),
         end_date=plain(dag.end_date),

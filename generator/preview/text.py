@@ -1,4 +1,4 @@
-"""``dagen preview`` as text: the DAG's header, schedule, task graph, tasks, clusters and params.
+"""``dagen preview`` as text: the DAG's header, schedule, task graph, tasks, clusters, connections and params.
 
 Rendered from :class:`generator.preview.model.DagPreview` only, so the text is
 the same under every Airflow lane.  The task graph is drawn as a tree: each
@@ -296,6 +296,38 @@ def _legends(preview: DagPreview) -> list[str]:
     return [text for mark, text in _LEGENDS if mark in marks]
 
 
+def connection_lines(preview: DagPreview) -> list[str]:
+    """Each connection the DAG uses, its type, and what uses it (every task, some tasks, notifications)."""
+    if not preview.connections:
+        return ["Connections", f"{INDENT}none"]
+    rows = [["connection", "type", "used by"]]
+    for connection in preview.connections:
+        users = []
+        if connection.tasks and len(connection.tasks) == len(preview.tasks):
+            users.append(f"every task ({len(connection.tasks)})")
+        elif connection.tasks:
+            users.append(", ".join(connection.tasks))
+        if connection.notifications:
+            users.append(f"notifications {', '.join(connection.notifications)}")
+        rows.append([connection.conn_id, connection.conn_type, "; ".join(users)])
+    widths = [max(len(row[column]) for row in rows) for column in range(2)]
+    lead = INDENT + "".join(" " * (width + 2) for width in widths)
+    lines = ["Connections"]
+    for row in rows:
+        head = INDENT + "".join(cell.ljust(width + 2) for cell, width in zip(row, widths, strict=False))
+        wrapped = textwrap.wrap(
+            row[2],
+            width=110,
+            initial_indent=lead,
+            subsequent_indent=lead,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        lines.append((head + (wrapped[0][len(lead) :] if wrapped else "")).rstrip())
+        lines.extend(wrapped[1:])
+    return lines
+
+
 def _param_lines(preview: DagPreview) -> list[str]:
     if not preview.params:
         return ["Params", f"{INDENT}none"]
@@ -322,6 +354,7 @@ def dag_text(preview: DagPreview, now: datetime) -> str:
         lines += ["", "Clusters"]
         for cluster in preview.clusters:
             lines += _cluster_lines(cluster)
+    lines += ["", *connection_lines(preview)]
     lines += ["", *_param_lines(preview)]
     return "\n".join(lines) + "\n"
 

@@ -56,11 +56,26 @@ TASK_DEFAULTS = obj(
         "execution_timeout": prop(DURATION, "Fail a task that runs longer than this.", "3h"),
         "email": prop(
             {"type": "array", "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}},
-            "Addresses notified on failure/retry (needs SMTP or SES configured in the environment).",
+            "Addresses Airflow's own task email goes to (through the environment's SMTP connection or email "
+            "backend). Prefer `notifications` (`on_task_failure: [{email: [...]}]`): deprecated on Airflow 3, where "
+            "each task built with it warns 'Setting email on a task is deprecated; please migrate to SmtpNotifier' "
+            "(it still sends; to be removed in Airflow 4).",
             ["data-alerts@example.com"],
         ),
-        "email_on_failure": prop(BOOLEAN, "Email when a task fails.", True),
-        "email_on_retry": prop(BOOLEAN, "Email when a task is retried.", False),
+        "email_on_failure": prop(
+            BOOLEAN,
+            "Email `email` when a task fails after its last retry (Airflow's default: true). Deprecated on "
+            "Airflow 3 with `email`: prefer `notifications.on_task_failure`.",
+            True,
+        ),
+        "email_on_retry": prop(
+            BOOLEAN,
+            "Email `email` at each retry too. dagen sets false when `email` is set and this is not (Airflow's "
+            "own default, true, mails every retry: 3 emails for one task with 2 retries). Deprecated on Airflow 3 "
+            "with `email`: prefer `notifications.on_task_retry`.",
+            False,
+            default=False,
+        ),
         "poll_interval": prop(
             POSITIVE_DURATION, "How often waits check progress (steps, notebooks, executions).", "30s", default="30s"
         ),
