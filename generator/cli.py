@@ -12,14 +12,28 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.compile.pipelines import MWAA, MWAA_SERVERLESS, SpecResult, discover, process
+from generator import __version__
+from generator.compile.pipelines import MWAA, MWAA_SERVERLESS, SpecResult, discover, process, process_bytes
+from generator.core.console import (
+    STDIN,
+    Console,
+    OutputError,
+    airflow_missing,
+    is_airflow_missing,
+    needs_airflow,
+    os_error_line,
+    write_file,
+    write_output,
+)
 from generator.core.diagnostics import REPORTERS, codes_markdown, sorted_unique
 from generator.core.provider_profile import LEGACY, MODERN, ProviderProfile, installed_profile
 from generator.deploy import command as deploy_command
 from generator.iam import command as iam_command
+from generator.init import command as init_command
 from generator.local import command as run_command
 from generator.local import emulator_command
 from generator.preview import command as preview_command
+from generator.spec.load import MAX_FILE_BYTES
 from generator.spec.schema import SCHEMAS
 
 TARGETS: dict[str, tuple[ProviderProfile, int]] = {
@@ -27,6 +41,24 @@ TARGETS: dict[str, tuple[ProviderProfile, int]] = {
     "airflow2": (LEGACY, 2),  # MWAA 2.10.3: Airflow 2.10, providers-amazon 9.0
     MWAA_SERVERLESS: (MODERN, 3),  # MWAA Serverless: Airflow 3, its operator list and parameters
 }
+
+
+STDIN_HELP = (
+    "'-' reads one spec from stdin (named <stdin> in diagnostics; its defaults.yaml and query_file are read "
+    "from the current folder; its DAG id is its dag_id, else 'stdin')"
+)
+EPILOG = (
+    "Exit codes: 0 success, 1 the specs have errors (or output could not be written), 2 bad command line "
+    "(a missing path, Airflow missing for a command that needs it).  -q/--quiet and -v/--verbose go before "
+    "or after the command.  Reports go to stdout; errors, notes and progress to stderr.  "
+    "Shell completion: dagen completion bash|zsh|fish."
+)
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
+COMPLETION_EPILOG = """install it:
+  bash: dagen completion bash > ~/.local/share/bash-completion/completions/dagen
+  zsh:  dagen completion zsh > "${fpath[1]}/_dagen"   (then: compinit)
+  fish: dagen completion fish > ~/.config/fish/completions/dagen.fish"""
+PATH_OPTIONS = ("paths", "pipeline", "output", "env_file")  # completed with file names
 
 
 def _installed_target() -> tuple[ProviderProfile, int]:
@@ -47,35 +79,94 @@ def _target(args: argparse.Namespace) -> tuple[ProviderProfile, int]:
 
 
 def _write(text: str, output: str | None) -> None:
-    if output:
-        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    write_output(text, output)
+
+
+def _console(args: argparse.Namespace) -> Console:
+    return getattr(args, "console", None) or Console()
+
+
+def missing_paths(paths: Sequence[str], console: Console, *, stdin: bool = False) -> bool:
+    """Report paths that do not exist (with ``stdin``, ``-`` always does), one line: the caller exits 2."""
+    missing = [path for path in paths if not (stdin and path == STDIN) and not Path(path).exists()]
+    if missing:
+        console.error(f"dagen: no such file or folder: {', '.join(missing)}")
+    return bool(missing)
+
+
+def _read_stdin(paths: Sequence[str], console: Console) -> bytes | None:
+    if len(paths) > 1:
+        console.error("dagen: '-' (a spec read from stdin) cannot be combined with other paths")
+        return None
+    return sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
 
 
 def _process(paths: Sequence[str], args: argparse.Namespace) -> list[SpecResult] | None:
-    missing = [path for path in paths if not Path(path).exists()]
-    if missing:
-        print(f"dagen: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+    console = _console(args)
+    if missing_paths(paths, console, stdin=True):
+        return None
+    raw = _read_stdin(paths, console) if STDIN in paths else b""
+    if raw is None:
         return None
     profile, major = _target(args)
+    lane = args.target or ("airflow3" if args.command == "validate" else "the installed Airflow")
+    console.info(f"dagen: target {lane}: Airflow {major}, Amazon provider profile {profile.name}")
     # validate needs no DAG configuration: stop once a spec is checked
     validating = args.command == "validate"
+    options = {
+        "profile": profile,
+        "airflow_major": major,
+        "compile_specs": not validating,
+        "target": MWAA_SERVERLESS if args.target == MWAA_SERVERLESS else MWAA,
+    }
+    if STDIN in paths:
+        # its folder is the current one: defaults.yaml and query_file are read from there
+        result = process_bytes(raw, folder=Path("."), **options)  # type: ignore[arg-type]
+        console.info(f"dagen: read <stdin> (its folder: {Path.cwd()})")
+        return [result]
+
+    def progress(result: SpecResult, done: int, total: int) -> None:
+        console.info(f"dagen: read {result.file}" + ("" if validating else f" (configuration: {result.source})"))
+        console.progress(done, total)
+
     return process(
         [Path(path) for path in paths],
-        profile=profile,
-        airflow_major=major,
-        compile_specs=not validating,
         workers=(os.cpu_count() or 1) if validating else 1,
         folder_clashes=validating,
-        target=MWAA_SERVERLESS if args.target == MWAA_SERVERLESS else MWAA,
+        progress=progress,
+        **options,  # type: ignore[arg-type]
     )
 
 
-def _report(results: list[SpecResult], fmt: str) -> int:
+def _report(results: list[SpecResult], fmt: str, console: Console | None = None) -> int:
     diagnostics = sorted_unique(d for result in results for d in result.diagnostics)
-    print(REPORTERS[fmt](diagnostics, len(results)))
+    if not (console and console.quiet and not diagnostics and fmt != "json"):  # --quiet: nothing when clean
+        _write(REPORTERS[fmt](diagnostics, len(results)), None)
     return 1 if diagnostics else 0
+
+
+UNCHECKED_OPERATORS = (
+    "Airflow is not installed: the arguments of operator tasks are not checked against the operator classes"
+)
+
+
+def _operator_checks(results: list[SpecResult], args: argparse.Namespace) -> int:
+    """Say once that operator tasks went unchecked (no Airflow); an error with --strict."""
+    operators = any(
+        task.type == "operator" and not task.settings.get("custom_module", False)
+        for result in results
+        if result.spec is not None
+        for task in result.spec.tasks
+    )
+    if not operators or not airflow_missing(("airflow",)):
+        return 0
+    if args.strict:
+        _console(args).error(f"dagen validate: error: {UNCHECKED_OPERATORS} (--strict; install dagen[airflow])")
+        return 1
+    _console(args).note(
+        f"dagen validate: {UNCHECKED_OPERATORS} (install dagen[airflow], or pass --strict to make this an error)"
+    )
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -85,7 +176,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not results:
         print(f"dagen: DG701 no pipeline specs (*.yaml, *.yml) under {', '.join(args.paths)}", file=sys.stderr)
         return 1
-    return _report(results, args.format)
+    code = _report(results, args.format, _console(args))
+    return max(code, _operator_checks(results, args))
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -95,7 +187,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if results is None:
         return 2
     if any(result.diagnostics for result in results) or not results:
-        return _report(results, "text") or 1
+        return _report(results, "text", _console(args)) or 1
     if args.target == MWAA_SERVERLESS:
         return _write_workflows(results, args.output)
     _write(to_dagfactory_yaml({result.dag_id: result.config for result in results if result.config}), args.output)
@@ -108,15 +200,18 @@ def _write_workflows(results: list[SpecResult], output: str | None) -> int:
 
     workflows = {result.dag_id: workflow_yaml(result.dag_id, result.config) for result in results if result.config}
     if output is None:
-        sys.stdout.write("---\n".join(workflows.values()))
+        _write("---\n".join(workflows.values()), None)
         return 0
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         print(f"dagen: with --target {MWAA_SERVERLESS}, -o names a folder: {output} is a file", file=sys.stderr)
         return 2
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(output, error) from None
     for dag_id, text in workflows.items():
-        (folder / f"{dag_id}.yaml").write_text(text, encoding="utf-8")
+        write_file(folder / f"{dag_id}.yaml", text)
     return 0
 
 
@@ -138,13 +233,21 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for path in discover(Path(p) for p in args.paths):
-        print(path.as_posix())
+    if missing_paths(args.paths, _console(args)):
+        return 2
+    text = "".join(f"{path.as_posix()}\n" for path in discover(Path(p) for p in args.paths))
+    if text:
+        _write(text, None)
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="dagen", description="Declarative Airflow pipelines for Amazon MWAA.")
+    main = argparse.ArgumentParser(
+        prog="dagen", description="Declarative Airflow pipelines for Amazon MWAA.", epilog=EPILOG
+    )
+    _verbosity(main, top=True)
+    main.add_argument("--version", action="version", version=f"dagen {__version__}")
+    main.set_defaults(dagen_version=__version__)  # what dagen init pins its hook and CI to
     commands = main.add_subparsers(dest="command", required=True)
 
     def with_target(sub: argparse.ArgumentParser) -> None:
@@ -156,8 +259,13 @@ def parser() -> argparse.ArgumentParser:
         )
 
     validate = commands.add_parser("validate", help="check specs; report every error of every file")
-    validate.add_argument("paths", nargs="+", help="spec files or folders")
+    validate.add_argument("paths", nargs="+", help=f"spec files or folders; {STDIN_HELP}")
     validate.add_argument("--format", choices=sorted(REPORTERS), default="text")
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1) when a check cannot run: operator tasks without Airflow installed",
+    )
     with_target(validate)
     validate.set_defaults(run=cmd_validate)
 
@@ -168,7 +276,7 @@ def parser() -> argparse.ArgumentParser:
         "pipeline's MWAA Serverless workflow definition instead, one YAML document per pipeline (separated by "
         "'---'), or with -o DIR write one DIR/DAG_ID.yaml per pipeline.",
     )
-    compile_.add_argument("paths", nargs="+", help="spec files or folders")
+    compile_.add_argument("paths", nargs="+", help=f"spec files or folders; {STDIN_HELP}")
     compile_.add_argument(
         "-o", "--output", help="write to this file instead of stdout (--target mwaa-serverless: to this folder)"
     )
@@ -189,19 +297,78 @@ def parser() -> argparse.ArgumentParser:
     docs.set_defaults(run=cmd_docs)
 
     list_ = commands.add_parser("list", help="list the spec files dagen would read")
-    list_.add_argument("paths", nargs="+")
+    list_.add_argument("paths", nargs="+", help="spec files or folders")
     list_.set_defaults(run=cmd_list)
 
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh, fish)",
+        description="Print the completion script of dagen for a shell, generated from its command line.",
+        epilog=COMPLETION_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    completion.add_argument("shell", choices=COMPLETION_SHELLS)
+    completion.set_defaults(run=cmd_completion)
+
     # Commands that live in modules of their own.
-    for module in (iam_command, preview_command, deploy_command, run_command, emulator_command):
+    for module in (init_command, iam_command, preview_command, deploy_command, run_command, emulator_command):
         module.register(commands)
+    for sub in commands.choices.values():  # -q/-v after the command too
+        _verbosity(sub, top=False)
     return main
+
+
+def _verbosity(sub: argparse.ArgumentParser, *, top: bool) -> None:
+    group = sub.add_mutually_exclusive_group()
+    default = False if top else argparse.SUPPRESS  # given after the command, or before it
+    try:
+        group.add_argument("-q", "--quiet", action="store_true", default=default, help="print only errors")
+        group.add_argument("-v", "--verbose", action="store_true", default=default, help="also say what was read")
+    except argparse.ArgumentError:  # a command with options of its own by these names
+        pass
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    full = parser()
+    # argparse has no public API for its actions; shtab reads them the same way
+    commands = next(action for action in full._actions if isinstance(action, argparse._SubParsersAction))
+    for sub in commands.choices.values():
+        for action in sub._actions:
+            if action.dest in PATH_OPTIONS:
+                action.complete = shtab.FILE  # type: ignore[attr-defined]
+    _write(shtab.complete(full, shell=args.shell), None)
+    return 0
+
+
+def _needs_airflow(args: argparse.Namespace) -> bool:
+    return args.command == "preview" or (args.command == "run" and getattr(args, "local", False))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.console = Console(quiet=args.quiet, verbose=args.verbose)
+    if _needs_airflow(args) and airflow_missing():
+        print(needs_airflow(args.command), file=sys.stderr)
+        return 2
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # a closed pipe or a full disk shows here, not in Python's exit
+        return code
     except KeyboardInterrupt:
         print("dagen: interrupted", file=sys.stderr)
         return 130
+    except OutputError as error:
+        print(f"dagen: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:
+        if not is_airflow_missing(error):
+            raise
+        print(needs_airflow(args.command), file=sys.stderr)
+        return 2
+    except OSError as error:  # stdout, or an -o a command wrote itself
+        line = os_error_line(error, getattr(args, "output", None))
+        if line:
+            print(line, file=sys.stderr)
+        return 1

@@ -218,8 +218,18 @@ def test_a_loader_without_its_release_line_is_refused(repo: Path, tmp_path: Path
         build_bundle(tmp_path, "3.3.1", package_dir=PACKAGE_DIR, with_scripts=False)
     assert (error.value.message, error.value.hint) == (
         "dags/pipelines_loader.py has no line 'RELEASE = \"\"' for the deploy to fill in",
-        "restore the loader from the dagen repository (dags/pipelines_loader.py)",
+        "restore the loader with `dagen init --force` in a copy, or delete dags/pipelines_loader.py to deploy the "
+        "installed dagen's own",
     )
+
+
+def test_a_repository_of_only_pipelines_deploys_the_packages_loader_and_schemas(repo: Path, tmp_path: Path) -> None:
+    """What ``pip install dagen`` gives a repository without dags/ and schemas/: the same bundle, byte for byte."""
+    shutil.copytree(repo / "pipelines", tmp_path / "pipelines")
+    only_pipelines = build_bundle(tmp_path, "3.3.1", package_dir=PACKAGE_DIR, with_scripts=False)
+    full = build_bundle(repo, "3.3.1", package_dir=PACKAGE_DIR, with_scripts=False)
+    assert [(file.path, file.content) for file in only_pipelines] == [(file.path, file.content) for file in full]
+    assert any(file.path.endswith("/schemas/pipeline.schema.json") for file in full)
 
 
 @pytest.mark.parametrize(
@@ -402,11 +412,7 @@ def test_a_package_that_does_not_compile_is_not_deployed(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("missing", "message"),
     [
-        (
-            "dags/pipelines_loader.py",
-            "dags/pipelines_loader.py not found: the loader is the one DAG file of the bundle",
-        ),
-        ("schemas", "schemas holds no *.json schemas"),
+        ("pipelines", "pipelines not found: the specs to deploy"),  # dags/ and schemas/ the package has
         ("spark_jobs", "spark_jobs holds no *.py or *.ipynb scripts to upload to --scripts-uri"),
     ],
 )

@@ -15,7 +15,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "generator"
 RANK = {"core": 0, "runtime": 1, "resources": 2, "task_types": 3, "spec": 4, "compile": 5, "loader": 6}
-COMMANDS = ("preview", "deploy", "local", "iam")
+COMMANDS = ("preview", "deploy", "local", "iam", "init")
 TOP = 8  # cli, __main__, the package's __init__
 MAX_LINES = 450
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,7 +26,15 @@ from generator.core.provider_profile import ProviderProfile
 from generator.core.value_formats import DAG_ID
 from generator.spec.fan_out import expand, fan_out_diagnostics
 from generator.spec.files import read_spec_files, unchanged
-from generator.spec.load import SourceDocument, TooLarge, declared_dag_id, load_bytes, read_file, read_regular
+from generator.spec.load import (
+    MAX_FILE_BYTES,
+    SourceDocument,
+    TooLarge,
+    declared_dag_id,
+    load_bytes,
+    read_file,
+    read_regular,
+)
 from generator.spec.locate import Locator
 from generator.spec.merge import merge_defaults
 from generator.spec.normalise import normalise
@@ -36,6 +44,7 @@ DEFAULTS_NAMES = ("defaults.yaml", "defaults.yml")
 MWAA, MWAA_SERVERLESS = "mwaa", "mwaa-serverless"
 TARGETS = (MWAA, MWAA_SERVERLESS)  # an MWAA environment, or MWAA Serverless (its own checks, no cache)
 SPEC_SUFFIXES = (".yaml", ".yml")
+STDIN_NAME, STDIN_DAG_ID = "<stdin>", "stdin"  # a spec read from standard input: its name, its default DAG id
 
 
 @dataclass
@@ -180,6 +189,33 @@ def process_file(
     if raw is None:
         result.diagnostics = diagnostics
         return result
+    return _process_raw(
+        result,
+        raw,
+        profile=profile,
+        airflow_major=airflow_major,
+        defaults=defaults,
+        cache=cache,
+        shipped=shipped,
+        compile_specs=compile_specs,
+        target=target,
+    )
+
+
+def _process_raw(
+    result: SpecResult,
+    raw: bytes,
+    *,
+    profile: ProviderProfile,
+    airflow_major: int,
+    defaults: _DefaultsCache,
+    cache: CompileCache | None,
+    shipped: ShippedBuild | None,
+    compile_specs: bool,
+    target: str,
+) -> SpecResult:
+    """The phases after reading: the spec's bytes, read as if they sat at ``result.path``."""
+    path, file = result.path, result.file
     folder_defaults = defaults.for_spec(path)
     if not folder_defaults.unreadable:
         result.key = CompileCache.key(
@@ -230,12 +266,20 @@ def process_file(
     return result
 
 
-def _guarded(path: Path, root: Path | None, options: dict[str, Any], defaults: _DefaultsCache) -> SpecResult:
-    """One spec's result, whatever it holds: an exception in any phase is that spec's diagnostic."""
+def _guarded(
+    path: Path, root: Path | None, options: dict[str, Any], defaults: _DefaultsCache, raw: bytes | None = None
+) -> SpecResult:
+    """One spec's result, whatever it holds: an exception in any phase is that spec's diagnostic.
+
+    With ``raw``, the spec is those bytes, named ``path.name`` in diagnostics (``<stdin>``), in ``path``'s folder.
+    """
     try:
-        return process_file(path, defaults=defaults, **options)
+        if raw is None:
+            return process_file(path, defaults=defaults, **options)
+        result = SpecResult(path=path, file=path.name, dag_id=STDIN_DAG_ID)
+        return _process_raw(result, raw, defaults=defaults, cache=None, shipped=None, **options)
     except Exception as error:  # noqa: BLE001 - a spec must never take the other specs down with it
-        file = display_name(path, root)
+        file = display_name(path, root) if raw is None else path.name
         return SpecResult(
             path=path,
             file=file,
@@ -252,11 +296,35 @@ def _guarded(path: Path, root: Path | None, options: dict[str, Any], defaults: _
 
 
 PARALLEL_FROM = 200  # below this, starting processes costs more than it saves
+PROGRESS_CHUNK = 25  # files per task of a parallel run: the progress counter moves this often
 
 
 def _process_chunk(files: list[Path], *, root: Path | None, options: dict[str, Any]) -> list[SpecResult]:
     defaults = _DefaultsCache(root)
     return [_guarded(path, root, options, defaults) for path in files]
+
+
+def process_bytes(
+    raw: bytes,
+    *,
+    folder: Path,
+    profile: ProviderProfile,
+    airflow_major: int,
+    compile_specs: bool = True,
+    target: str = MWAA,
+    name: str = STDIN_NAME,
+) -> SpecResult:
+    """One spec given as bytes (``dagen validate -``), named ``name`` in diagnostics, read as if it sat in
+    ``folder`` (its ``defaults.yaml``, its ``query_file``); its DAG id is its ``dag_id``, else ``stdin``.
+    Never cached: it has no file whose changes a cache entry could follow."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r} (one of {', '.join(TARGETS)})")
+    options = {"profile": profile, "airflow_major": airflow_major, "compile_specs": compile_specs, "target": target}
+    if len(raw) > MAX_FILE_BYTES:
+        message = f"the input is {len(raw):,} bytes, over the limit of {MAX_FILE_BYTES:,}"
+        too_large = Diagnostic(code="DG108", file=name, message=message, hint="split the pipeline")
+        return SpecResult(path=folder / name, file=name, dag_id=STDIN_DAG_ID, diagnostics=[too_large])
+    return _guarded(folder / name, None, options, _DefaultsCache(None), raw=raw)
 
 
 def process(
@@ -272,6 +340,7 @@ def process(
     established: dict[str, str] | None = None,
     folder_clashes: bool = False,
     target: str = MWAA,
+    progress: Callable[[SpecResult, int, int], None] | None = None,
 ) -> list[SpecResult]:
     """Every spec under ``paths``, each with its diagnostics or its configuration.
 
@@ -286,6 +355,7 @@ def process(
     the service's checks (:mod:`generator.spec.serverless_checks`) and ``config`` stays the MWAA
     configuration, which :func:`generator.compile.serverless_workflow.workflow_yaml` turns into the workflow;
     no cache or shipped build serves it (their entries were compiled without those checks).
+    ``progress(result, done, total)`` is called as each spec is done (in path order).
     """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r} (one of {', '.join(TARGETS)})")
@@ -299,14 +369,16 @@ def process(
         "compile_specs": compile_specs,
         "target": target,
     }
+    results: list[SpecResult] = []
     if workers > 1 and len(files) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
-        chunks = [files[index::workers] for index in range(workers)]
+        chunks = [files[start : start + PROGRESS_CHUNK] for start in range(0, len(files), PROGRESS_CHUNK)]
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            parts = list(pool.map(partial(_process_chunk, root=root, options=options), chunks))
-        by_path = {result.path: result for part in parts for result in part}
-        results = [by_path[path] for path in files]
+            for part in pool.map(partial(_process_chunk, root=root, options=options), chunks):
+                _done(results, part, progress, len(files))
     else:
-        results = _process_chunk(files, root=root, options=options)
+        defaults = _DefaultsCache(root)
+        for path in files:
+            _done(results, [_guarded(path, root, options, defaults)], progress, len(files))
     first_file: dict[str, SpecResult] = {}
     # the file that holds a DAG id already (the loader's last registration) keeps it; else the first in path order
     established = established or {}
@@ -325,6 +397,18 @@ def process(
     if folder_clashes:
         _clashes_with_folders([Path(path) for path in paths], results, root)
     return results
+
+
+def _done(
+    results: list[SpecResult],
+    part: list[SpecResult],
+    progress: Callable[[SpecResult, int, int], None] | None,
+    total: int,
+) -> None:
+    for result in part:
+        results.append(result)
+        if progress is not None:
+            progress(result, len(results), total)
 
 
 def _clashes_with_folders(paths: list[Path], results: list[SpecResult], root: Path | None) -> None:

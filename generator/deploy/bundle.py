@@ -5,10 +5,10 @@ into every scheduler, DAG processor and worker::
 
     .airflowignore          generated: the DAG processor parses only the loader
     requirements.txt        generated: --constraint line of the Airflow version + dag-factory
-    pipelines_loader.py     dags/pipelines_loader.py naming its release: the only DAG file, and the switch
+    pipelines_loader.py     dags/pipelines_loader.py (else the package's own) naming its release: the switch
     releases/ID/            one release: everything the loader reads, under a name made from its content
         generator/**.py     the package that validated the specs (no __pycache__)
-        schemas/*.json      the JSON Schemas the specs' ``$schema`` comment points to
+        schemas/*.json      the JSON Schemas the specs' ``$schema`` comment points to (else generated)
         pipelines/**.yaml   the specs and defaults.yaml
         pipelines/**.py     modules the specs' python tasks and notification callbacks call
         pipelines/**.sql    SQL files the specs' Athena tasks read (``query_file``) when they are compiled
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from enum import IntEnum
@@ -35,6 +36,7 @@ from generator.compile.cache import entry_json
 from generator.compile.pipelines import DEFAULTS_NAMES, SPEC_SUFFIXES, SpecResult
 from generator.compile.shipped_build import FOLDER as COMPILED_FOLDER
 from generator.compile.shipped_build import entry_path
+from generator.loader.dag_file import loader_source
 from generator.spec.files import SUFFIXES as READ_BESIDE_SUFFIXES
 
 # The MWAA versions dagen is tested on (one lane each) and the Python each runs;
@@ -342,9 +344,19 @@ def bundle_loader(loader: bytes, release: str, shown: str) -> bytes:
     if text.count(RELEASE_LINE) != 1:
         raise BundleError(
             f"{shown} has no line {RELEASE_LINE!r} for the deploy to fill in",
-            "restore the loader from the dagen repository (dags/pipelines_loader.py)",
+            "restore the loader with `dagen init --force` in a copy, or delete dags/pipelines_loader.py to deploy "
+            "the installed dagen's own",
         )
     return text.replace(RELEASE_LINE, f'RELEASE = "{RELEASES}/{release}"').encode("utf-8")
+
+
+def _packaged_schemas() -> list[tuple[str, bytes]]:
+    """The JSON Schemas as ``dagen schema`` writes them (``make generated``), for a repository without schemas/."""
+    from generator.spec.schema import SCHEMAS
+
+    return [
+        (f"{kind}.schema.json", (json.dumps(SCHEMAS[kind](), indent=2) + "\n").encode()) for kind in sorted(SCHEMAS)
+    ]
 
 
 def build_bundle(
@@ -356,22 +368,22 @@ def build_bundle(
     compiled: dict[str, bytes] | None = None,
 ) -> list[BundleFile]:
     """Every file to deploy, in upload order; ``compiled`` is the shipped build (path -> entry)."""
-    project_hint = "run dagen deploy in the repository (or pass --project) holding dags/, pipelines/ and schemas/"
-    loader = project / "dags" / LOADER
-    _require(loader, "the loader is the one DAG file of the bundle", project_hint)
+    project_hint = "run dagen deploy in the repository (or pass --project) holding pipelines/"
     _require(project / "pipelines", "the specs to deploy", project_hint)
     _require(package_dir / "__init__.py", "the generator package", "reinstall dagen")
-    schemas = _visible_files(project / "schemas", "*.json")
-    if not schemas:
-        raise BundleError(
-            f"{(project / 'schemas').as_posix()} holds no *.json schemas", "run `make generated` to write them"
-        )
+    loader = project / "dags" / LOADER
+    # a repository that holds only pipelines/ deploys the installed package's loader and schemas
+    loader_text = _read_inside(loader, project, f"dags/{LOADER}") if loader.exists() else loader_source().encode()
+    schemas = [
+        (path.name, _read_inside(path, project, f"schemas/{path.name}"))
+        for path in _visible_files(project / "schemas", "*.json")
+    ] or _packaged_schemas()
 
     refuse_links_out(project, with_scripts=with_scripts)
     # what the release holds: (path within it, content, source, rank within its phase: the package's import order)
     release: list[tuple[str, bytes, str, int]] = []
-    for path in schemas:
-        release.append((f"schemas/{path.name}", _read_inside(path, project, f"schemas/{path.name}"), "", 0))
+    for name, content in schemas:
+        release.append((f"schemas/{name}", content, "", 0))
     for rank, path in enumerate(package_upload_order(package_dir)):
         relative = f"generator/{path.relative_to(package_dir).as_posix()}"
         release.append((relative, _read_inside(path, package_dir, relative), "", rank))
@@ -394,7 +406,7 @@ def build_bundle(
     add(
         DAGS,
         LOADER,
-        bundle_loader(_read_inside(loader, project, f"dags/{LOADER}"), name, f"dags/{LOADER}"),
+        bundle_loader(loader_text, name, f"dags/{LOADER}"),
         "generated",
     )
     for inside, content, source, rank in release:

@@ -202,7 +202,8 @@ def register(subparsers: Any) -> None:
         "--project",
         default=Path("."),
         type=Path,
-        help="folder holding dags/, pipelines/, schemas/ and spark_jobs/ (default: the current folder)",
+        help="folder holding pipelines/ and spark_jobs/, and dags/ and schemas/ if it has its own (else the "
+        "installed dagen's are deployed; default: the current folder)",
     )
     deploy.set_defaults(run=run)
 
@@ -220,7 +221,7 @@ def _validate(project: Path, airflow_version: str, out: TextIO) -> dict[str, byt
     if not folder.is_dir():
         raise BundleError(
             f"{folder.as_posix()} not found: no specs to deploy",
-            "run dagen deploy in the repository (or pass --project) holding dags/, pipelines/ and schemas/",
+            "run dagen deploy in the repository (or pass --project) holding pipelines/",
         )
     profile, major = (MODERN, 3) if airflow_version.startswith("3.") else (LEGACY, 2)
     results = process([folder], profile=profile, airflow_major=major, root=project)

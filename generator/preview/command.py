@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from generator.core.console import OutputError, is_airflow_missing, needs_airflow, write_output
 from generator.core.diagnostics import REPORTERS
 from generator.preview.model import DagPreview, PreviewRun, document, preview_paths
 
@@ -165,21 +166,6 @@ def _diff(run_: PreviewRun, args: argparse.Namespace, now: datetime) -> str:
     return render_diff_json(diffs, args.diff) if args.format == "json" else render_diff_text(diffs, args.diff)
 
 
-def _write(output: str | bytes, path: str | None) -> None:
-    data = output.encode("utf-8") if isinstance(output, str) else output
-    if isinstance(output, str) and not output.endswith("\n"):
-        data += b"\n"
-    if path:
-        try:
-            Path(path).write_bytes(data)
-        except OSError as error:
-            raise UsageError(f"cannot write {path}: {error.strerror or error}") from error
-        return
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.flush()
-
-
 def _produce(args: argparse.Namespace) -> int:
     _check_combinations(args)
     now = parse_now(args.now)
@@ -196,7 +182,7 @@ def _produce(args: argparse.Namespace) -> int:
         output = _show_args(run_.previews, args)
     else:
         output = _render(run_.previews, args.format, now)
-    _write(output, args.output)
+    write_output(output, args.output)
     return 0
 
 
@@ -211,7 +197,15 @@ def run(args: argparse.Namespace) -> int:
     except GraphvizMissing as error:
         print(f"dagen preview: {error}", file=sys.stderr)
         return 1
+    except OutputError as error:
+        print(f"dagen: {error}", file=sys.stderr)
+        return 1
+    except OSError:  # stdout closed or full: for dagen's main to end quietly
+        raise
     except Exception as error:  # noqa: BLE001 - a bug must still not end in a traceback for the user
+        if isinstance(error, ModuleNotFoundError) and is_airflow_missing(error):
+            print(needs_airflow("preview"), file=sys.stderr)
+            return 2
         print(f"dagen preview: internal error, please report it: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
 
