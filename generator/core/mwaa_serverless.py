@@ -9,6 +9,8 @@ alone; a test checks every emitted operator and key against them.
 
 from __future__ import annotations
 
+from generator.core.value_formats import PRESET_CRON
+
 # Where the rules come from, and when they were read.
 SOURCES = (
     ("https://docs.aws.amazon.com/mwaa/latest/mwaa-serverless-userguide/operators.html", "2026-12-02"),
@@ -123,15 +125,7 @@ MAX_RETRIES, DEFAULT_RETRIES = 3, 1
 MAX_RETRY_DELAY_SECONDS, DEFAULT_RETRY_DELAY_SECONDS = 300, 300
 MAX_EXECUTION_SECONDS, DEFAULT_EXECUTION_SECONDS = 3600, 3600
 
-# Airflow's presets that are a cron expression; others (@once, @continuous) are refused.
-PRESET_CRON = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@quarterly": "0 0 1 */3 *",
-    "@yearly": "0 0 1 1 *",
-}
+# Airflow's presets that are a cron expression (PRESET_CRON); the others (@once, @continuous) are refused.
 
 # Task types whose serverless form needs dagen's runtime or a code package: never runnable there.
 UNRUNNABLE_TYPES = {

@@ -20,7 +20,16 @@ TEMPLATE_START = re.compile(r"\{\{|\{%")
 DAG_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
 DAG_ID = re.compile(DAG_ID_PATTERN)
 
-SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+# Airflow's schedule presets that are a cron expression (airflow.timetables / airflow.sdk cron presets).
+PRESET_CRON = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+}
+SCHEDULE_PRESETS = ("@once", "@continuous", *PRESET_CRON)
 
 # The published schema's patterns: what a generic schema tool can check of each form (the checks below say
 # more, and know what a template leaves open).  A template (`{{`, `{%`) may follow any literal prefix the form allows.

@@ -99,14 +99,14 @@ def _code(error: Exception) -> str:
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
-def _cause(error: Exception) -> str:
+def aws_cause(error: Exception) -> str:
     """The part of a botocore error a person needs: the AWS error code and message, or the network problem."""
     response = getattr(error, "response", None)
     if isinstance(response, dict) and response:
         detail = response.get("Error", {})
         code = detail.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
         return f"{code}: {detail.get('Message') or 'no message'}"
-    return str(error)
+    return str(error) or type(error).__name__
 
 
 def _bucket_error(bucket: str, error: Exception) -> DeployError:
@@ -118,7 +118,7 @@ def _bucket_error(bucket: str, error: Exception) -> DeployError:
         )
     if code in ("AccessDenied", "403"):
         return DeployError(
-            f"access to bucket '{bucket}' denied ({_cause(error)})",
+            f"access to bucket '{bucket}' denied ({aws_cause(error)})",
             "the deploy role needs s3:GetBucketVersioning, s3:ListBucket, s3:GetObject, s3:PutObject and "
             "s3:DeleteObject on the prefixes (docs/deploying-dags.md)",
         )
@@ -130,7 +130,7 @@ def _bucket_error(bucket: str, error: Exception) -> DeployError:
             "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run in CI with OIDC",
         )
     return DeployError(
-        f"cannot read bucket '{bucket}': {_cause(error)}", "check --endpoint-url, --region and the network"
+        f"cannot read bucket '{bucket}': {aws_cause(error)}", "check --endpoint-url, --region and the network"
     )
 
 
@@ -193,7 +193,7 @@ def read_hashes(
             metadata = response.get("Metadata", {})
         except _errors() as error:
             raise DeployError(
-                f"cannot read {location.uri(path)}: {_cause(error)}", "check the permissions and rerun"
+                f"cannot read {location.uri(path)}: {aws_cause(error)}", "check the permissions and rerun"
             ) from None
         out[path] = RemoteObject(path=path, size=there.size, etag=there.etag, sha256=metadata.get(SHA256_METADATA))
     return out
@@ -229,7 +229,7 @@ def run_step(client: Any, plan: Plan, step: Step, retries: Retries) -> str | Non
             what = f"deleting {plan.uri(step)}"
         else:
             what = f"uploading {step.file.source if step.file else step.path} to {plan.uri(step)}"
-        raise DeployError(f"{what} failed: {_cause(error)}", "") from None
+        raise DeployError(f"{what} failed: {aws_cause(error)}", "") from None
 
 
 PARALLEL_UPLOADS = 8  # the files of one release: nothing reads them before the loader names it
@@ -282,7 +282,7 @@ def get_object(client: Any, location: Location, path: str, retries: Retries) -> 
 
 
 def _record_failure(verb: str, location: Location, path: str, error: Exception) -> DeployError:
-    return DeployError(f"cannot {verb} {location.uri(path)}: {_cause(error)}", "check the network and rerun")
+    return DeployError(f"cannot {verb} {location.uri(path)}: {aws_cause(error)}", "check the network and rerun")
 
 
 def put_record(

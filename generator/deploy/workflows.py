@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from generator.deploy.s3 import DEFAULT_MAX_ATTEMPTS, DeployError
+from generator.deploy.s3 import DEFAULT_MAX_ATTEMPTS, DeployError, aws_cause
 
 SERVICE = "mwaa-serverless"
 DEFINITION_TAG = "dagen:definition-sha256"
@@ -112,15 +112,6 @@ def request_problem(request: Request) -> str | None:
     return None
 
 
-def _cause(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and response:
-        detail = response.get("Error", {})
-        code = detail.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
-        return f"{code}: {detail.get('Message') or 'no message'}"
-    return str(error) or type(error).__name__
-
-
 def _errors() -> tuple[type[Exception], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -134,7 +125,7 @@ def _failure(call: str, subject: str, error: Exception, hint: str) -> DeployErro
         return DeployError(
             "no AWS credentials found", "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run in CI"
         )
-    return DeployError(f"MWAA Serverless {call} {subject}failed: {_cause(error)}", hint)
+    return DeployError(f"MWAA Serverless {call} {subject}failed: {aws_cause(error)}", hint)
 
 
 def find_workflows(client: Any, names: set[str]) -> dict[str, Workflow]:

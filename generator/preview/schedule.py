@@ -15,18 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from generator.core.value_formats import PRESET_CRON
 from generator.preview.values import plain
 
-# Airflow's presets, as cron (airflow.timetables / airflow.sdk cron presets).
-PRESET_CRON = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@quarterly": "0 0 1 */3 *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
 MANUAL = "manual only: runs start when triggered from the UI, CLI or API"
 ONCE = "once, as soon as the DAG is unpaused on or after its start date"
 CONTINUOUS = "continuously: a new run starts as soon as the previous one ends"
