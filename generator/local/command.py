@@ -4,13 +4,12 @@ This is the thin, light half: it checks the command line and the spec (located
 diagnostics, one-line errors, never a traceback), prepares an isolated Airflow
 home whose SQLite metadata DB is copied from a per-lane cache (migrated once;
 :mod:`generator.local.airflow_home`), starts :mod:`generator.local.run` in a
-child process whose environment reaches only the emulator (no AWS or Airflow
-settings of the user are passed on, AWS config files are ``/dev/null``,
-instance metadata is off), and prints the child's report
-(:mod:`generator.local.run_report`).  The child runs in a process group of its
-own, under a run-wide time limit (``--timeout``, :mod:`generator.local.child`).
-Nothing here imports Airflow, so the user's Airflow configuration is never read
-or written.
+child process (importing this ``generator`` package, never one in the current directory) whose
+environment reaches only the emulator (no AWS or Airflow settings of the user are passed on, AWS config
+files are ``/dev/null``, instance metadata is off), prints each task's state as it changes (:mod:`~.progress`)
+and then the child's report (:mod:`generator.local.run_report`).  The child runs in a process group of its
+own, under a run-wide time limit (``--timeout``); Ctrl-C stops it with all it started within 2 s
+(:mod:`generator.local.child`).  Nothing here imports Airflow: the user's Airflow configuration is untouched.
 
 ``--target mwaa-serverless``: the workflow MWAA Serverless runs (:mod:`generator.local.serverless_run`).
 Exit codes: 0 the DAG run succeeded, 1 it failed (or the spec has errors),
@@ -42,9 +41,10 @@ from generator.core.provider_profile import profile_for
 from generator.core.schema_parts import DURATION_PATTERN
 from generator.core.value_formats import seconds
 from generator.local.airflow_home import cached_airflow_db, isolated_environment
-from generator.local.child import run_child
+from generator.local.child import package_python, run_child
 from generator.local.emulator import DEFAULT_REGION
 from generator.local.emulator.shared import split_member
+from generator.local.progress import PROGRESS_ENV, PROGRESS_FILE, ProgressLines
 from generator.local.run import REQUEST_ENV, RunRequest
 from generator.local.run_report import render_report, succeeded
 from generator.local.serverless_run import add_target_option, refusal, target_words, write_dag_files
@@ -409,23 +409,25 @@ def run_local(
     request.save(run_dir / "request.json")
     env = isolated_environment(home, dags)
     env[REQUEST_ENV] = str(run_dir / "request.json")
+    env[PROGRESS_ENV] = str(run_dir / PROGRESS_FILE)
     # Some deferrable triggers drop region_name (apache/airflow#72144): the default region must match.
     env["AWS_DEFAULT_REGION"] = request.region
     log_path = run_dir / "airflow.log"
     say(f"dagen run --local {target_words(target)}{result.file}: starting the emulator and Airflow (log: {log_path})")
     with log_path.open("w", encoding="utf-8") as log:
         end = run_child(
-            [sys.executable, "-m", "generator.local.run", str(run_dir / "request.json")],
+            package_python("generator.local.run", str(run_dir / "request.json")),
             env=env,
             log=log,
             cwd=Path.cwd(),
             deadline=deadline,
+            on_tick=ProgressLines(run_dir / PROGRESS_FILE) if echo else None,
         )
     if end.stopped == "timeout":
         say(f"{timed_out} (log: {log_path})", error=True)
         return LocalRunOutcome(TIMED_OUT, None, "\n".join(printed))
     if end.stopped == "interrupt":
-        say(f"dagen: interrupted; the emulator was stopped (log: {log_path})", error=True)
+        say(f"dagen run: interrupted; stopped the run (log: {log_path})", error=True)
         return LocalRunOutcome(INTERRUPTED, None, "\n".join(printed))
     report_path = Path(request.report_path)
     if end.code != 0 or not report_path.is_file():

@@ -53,6 +53,7 @@ from generator.local.emulator import LocalAws
 from generator.local.emulator.shared import member_id, split_member
 from generator.local.endpoints import LocalEndpoints
 from generator.local.network_guard import NetworkGuard
+from generator.local.progress import announce
 from generator.local.workflow_dag import workflow_dag, workflow_order
 from generator.spec.normalise import format_duration
 
@@ -108,6 +109,7 @@ def _attribute_calls(context: Any) -> None:
     """
     origin = _ti_id(context["ti"])
     _SPANS.setdefault(origin, [time.monotonic(), time.monotonic()])
+    announce(origin, "running")  # the progress lines of dagen run (generator.local.progress)
     if _EMULATOR is not None:
         from generator.local.sensor_objects import provide_objects
 
@@ -115,20 +117,25 @@ def _attribute_calls(context: Any) -> None:
         provide_objects(_EMULATOR, context["task"], origin, absent=_ABSENT, withheld=_WITHHELD)
 
 
-def _record_end(context: Any) -> None:
+def _record_end(context: Any, state: str = "success") -> None:
     span = _SPANS.get(_ti_id(context["ti"]))
     if span is not None:
         span[1] = time.monotonic()
+    announce(_ti_id(context["ti"]), state, span)
     if _EMULATOR is not None:  # what follows (the next task, the DAG's own callbacks) is not this task's
         _EMULATOR.attribute_to(None)
 
 
-def _record_error(context: Any) -> None:
+def _record_error(context: Any, state: str = "failed") -> None:
     """on_failure/on_retry callback: keep the error of each failed try for the report."""
-    _record_end(context)
+    _record_end(context, state)
     error = context.get("exception")
     if error is not None:
         _ERRORS.setdefault(_ti_id(context["ti"]), []).append(f"{type(error).__name__}: {error}")
+
+
+def _record_retry(context: Any) -> None:
+    _record_error(context, "up_for_retry")
 
 
 def _fresh(callback: Any) -> Any:
@@ -162,7 +169,7 @@ def speed_up(dag: Any) -> None:
         task.max_retry_delay = timedelta(seconds=2 * FAST_SECONDS)
         task.on_execute_callback = _callbacks(task.on_execute_callback, _attribute_calls)
         task.on_failure_callback = _callbacks(task.on_failure_callback, _record_error)
-        task.on_retry_callback = _callbacks(task.on_retry_callback, _record_error)
+        task.on_retry_callback = _callbacks(task.on_retry_callback, _record_retry)
         task.on_success_callback = _callbacks(task.on_success_callback, _record_end)
 
 
@@ -430,17 +437,14 @@ def run(request: RunRequest) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
     exit_on_interrupt()
-    request = RunRequest.load(args[0])
-    report = run(request)
-    Path(request.report_path).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    request = RunRequest.load((sys.argv[1:] if argv is None else argv)[0])
+    Path(request.report_path).write_text(json.dumps(run(request), indent=2, default=str), encoding="utf-8")
     return 0
 
 
 if __name__ == "__main__":
-    # Run the imported module, not this __main__ copy: the DAG file of the run imports
-    # generator.local.run, and both must share one emulator reference.
+    # The imported module, not this __main__ copy: the run's DAG file imports it (one emulator reference).
     from generator.local.run import main as module_main
 
     sys.exit(module_main())
