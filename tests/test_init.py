@@ -113,3 +113,24 @@ def test_init_refuses_a_file_and_a_folder_in_the_way(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert err.startswith(f"dagen init: cannot write {(tmp_path / 'repo/.gitignore').as_posix()}: ")
     assert err.count("\n") == 1
+
+
+def test_the_init_repository_previews_in_every_text_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With Airflow (the lanes), the generated pipeline previews as the DAG the loader builds."""
+    folder = tmp_path / "repo"
+    assert main(["init", str(folder)]) == 0
+    capsys.readouterr()
+    spec = str(folder / "pipelines" / "example.yaml")
+    assert main(["preview", spec, "--format", "json"]) == 0
+    (dag,) = json.loads(capsys.readouterr().out)["dags"]
+    graph = {task["task_id"]: task["upstream"] for task in dag["tasks"]}
+    assert graph == {
+        "create_etl": [],
+        "count_words": ["create_etl"],
+        "summarise": ["count_words"],
+        "terminate_etl": ["create_etl", "count_words"],  # its setup, and the last task on the cluster
+    }
+    assert main(["preview", spec, "--format", "mermaid"]) == 0
+    assert capsys.readouterr().out.startswith("flowchart LR\n")
+    assert main(["preview", spec]) == 0
+    assert "  create_etl  [setup]\n  ├── count_words\n" in capsys.readouterr().out
