@@ -119,13 +119,15 @@ def _kill_worker_mid_step(
             while not stop.is_set() and time.monotonic() - started < timeout:
                 state, try_number, ti_id = _task_row(cursor, deployment.major, dag_id, run_id, task_id)
                 kill.after_deferral = kill.after_deferral or state == "deferred"
-                if state == "running":  # not deferred: a worker runs it (before its deferral, or resumed)
+                if state in ("running", "deferred") and not submitted:
+                    # Watched while deferred too: the submitting worker's moment between AddJobFlowSteps and
+                    # its deferral is short enough to miss, and the step may end before the task resumes
+                    # (the cluster is WAITING again by then); the resuming worker is killed instead.
                     if not kill.cluster_id:
                         ids = emulator.cluster_ids(cluster_name)
                         kill.cluster_id = ids[0] if ids else ""
-                    submitted = submitted or (
-                        bool(kill.cluster_id) and emulator.cluster_state(kill.cluster_id) == "RUNNING"
-                    )
+                    submitted = bool(kill.cluster_id) and emulator.cluster_state(kill.cluster_id) == "RUNNING"
+                if state == "running":  # not deferred: a worker runs it (before its deferral, or resumed)
                     found = task_processes(deployment.major, dag_id, run_id, task_id, ti_id) if submitted else []
                     if found:
                         for pid, _ in found:
