@@ -124,7 +124,9 @@ def test_with_airflow_the_init_repository_runs_green_on_the_emulator(tmp_path: P
     repo = tmp_path / "repo"
     run = _run([dagen, "run", "pipelines/example.yaml", "--local"], cwd=repo, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    states = [line.split()[:2] for line in run.stdout.splitlines() if line.startswith("  ") and "  success " in line]
+    # the report's rows (task, state, duration, try), not the progress lines printed as states change
+    rows = [line.split() for line in run.stdout.splitlines() if line.startswith("  ")]
+    states = [row[:2] for row in rows if len(row) == 4 and row[1] == "success" and row[3].isdigit()]
     assert states == [
         ["create_etl", "success"],
         ["count_words", "success"],

@@ -37,6 +37,9 @@ def write_output(data: str | bytes, path: str | None) -> None:
     """
     if isinstance(data, str):
         data = (data if data.endswith("\n") else data + "\n").encode("utf-8")
+    if path is None and getattr(sys.stdout, "buffer", None) is None:  # a text stream (an in-process capture)
+        sys.stdout.write(data.decode("utf-8", errors="replace"))
+        return
     if path is None:
         sys.stdout.flush()  # what print() wrote before comes first
         rest = memoryview(data)
