@@ -12,7 +12,6 @@ parameters expected, in order; a call nobody expected fails the deploy.
 from __future__ import annotations
 
 import hashlib
-import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from generator.core.diagnostics import REPORTERS, sorted_unique
 from generator.core.provider_profile import MODERN
 from generator.deploy.command import main
 from generator.deploy.workflows import workflows_client
+from tests.test_deploy import aws_env, server, url_of  # noqa: F401 - the moto server and credentials fixtures
 
 BUCKET = "dagen-workflows-test"
 ACCOUNT = "123456789012"
@@ -57,32 +57,6 @@ def version(n: int) -> str:
 # ------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ThreadedMotoServer]:
-    werkzeug = logging.getLogger("werkzeug")
-    level = werkzeug.level
-    werkzeug.setLevel(logging.WARNING)  # the server logs every request at INFO
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    yield server
-    server.stop()
-    werkzeug.setLevel(level)
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Dummy credentials, and nothing read from the machine's AWS configuration."""
-    caplog.set_level(logging.WARNING, logger="botocore")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 def _remove_bucket(s3: Any) -> None:
     """Only this file's bucket (moto's state is process-wide: other tests may hold theirs)."""
     try:
@@ -96,8 +70,8 @@ def _remove_bucket(s3: Any) -> None:
 
 
 @pytest.fixture
-def url(server: ThreadedMotoServer) -> Iterator[str]:
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+def url(server: ThreadedMotoServer) -> Iterator[str]:  # noqa: F811 - the fixture imported above
+    endpoint = url_of(server)
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     _remove_bucket(s3)
     s3.create_bucket(Bucket=BUCKET)
