@@ -44,24 +44,13 @@ from generator.local.airflow_home import cached_airflow_db, isolated_environment
 from generator.local.child import package_python, run_child
 from generator.local.emulator import DEFAULT_REGION
 from generator.local.emulator.shared import split_member
+from generator.local.fault_types import FAILABLE, FLAKY
 from generator.local.progress import PROGRESS_ENV, PROGRESS_FILE, ProgressLines
 from generator.local.run import REQUEST_ENV, RunRequest
 from generator.local.run_report import render_report, succeeded
 from generator.local.serverless_run import add_target_option, refusal, target_words, write_dag_files
 from generator.spec.normalise import format_duration
 
-# Task types whose work the emulator can make fail (--fail) or whose start response it can lose (--flaky).
-FAILABLE = (
-    "emr_step",
-    "emr_notebook",
-    "step_function",
-    "glue_job",
-    "athena_query",
-    "emr_serverless_job",
-    "emr_eks_job",
-    "lambda_invoke",
-)
-FLAKY = (*FAILABLE, "glue_crawler", "cluster")  # "cluster": a create_<cluster> task (RunJobFlow)
 DEFAULT_TIMEOUT = "30m"
 TIMED_OUT = 124  # the exit code of timeout(1)
 INTERRUPTED = 130
