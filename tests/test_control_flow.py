@@ -261,7 +261,7 @@ def test_each_item_makes_one_value_and_none_makes_none() -> None:
 def test_every_example_of_the_control_flow_page_validates_and_builds(repo: Path, tmp_path: Path) -> None:
     page = (repo / "docs" / "control-flow.md").read_text(encoding="utf-8")
     examples = re.findall(r"```yaml\n(.*?)```", page, re.DOTALL)
-    assert len(examples) == 6
+    assert len(examples) == 7
     for index, example in enumerate(examples):
         spec = tmp_path / f"example_{index}.yaml"
         spec.write_text('start_date: 2024-01-01\nschedule: "@daily"\n' + example, encoding="utf-8")

@@ -113,9 +113,16 @@ def join_rules(tasks: tuple[OperatorTask, ...], branches: set[str], fixed: set[s
 
 
 def cleanups(spec: PipelineSpec, dependencies: dict[str, list[str]]) -> list[TaskSpec]:
-    """Last tasks with ``trigger_rule: all_done``: built as teardowns, out of the run's state."""
+    """Last tasks with ``trigger_rule: all_done`` and tasks with ``cleans_up``: built as teardowns, out of the
+    run's state."""
     found = cleanup_ids({task.task_id: task.trigger_rule for task in spec.tasks}, dependencies)
+    found |= {task.task_id for task in spec.tasks if task.cleans_up}  # also one another cleanup follows
     return [task for task in spec.tasks if task.task_id in found]
+
+
+def cleanup_setups(cleanup: TaskSpec, exit_: dict[str, str], ctx: LowerContext) -> tuple[str, ...]:
+    """The Airflow ids of the tasks a cleanup cleans up after (``cleans_up``): its teardown's setups."""
+    return tuple(ctx.airflow_id(ctx.spec.task(setup), exit_[setup]) for setup in cleanup.cleans_up)
 
 
 def follow_lists(

@@ -17,52 +17,13 @@ from generator.core.conditions import CLUSTER_SAFE_RULES, RUNS_AFTER_FAILURE, cl
 from generator.core.diagnostics import Diagnostic
 from generator.core.lowering_context import create_cluster_task_id
 from generator.core.spec_values import did_you_mean, strings
+from generator.spec.cleanups import check_cleanups
+from generator.spec.task_graph import task_graph, upstream_closure
 from generator.task_types import MAPPABLE_TYPES
 
 At = Callable[..., dict[str, Any]]
 _XCOM_PULL = re.compile(r"xcom_pull\(\s*(?:task_ids\s*=\s*)?(?:(['\"])(?P<one>[^'\"]+)\1|\[(?P<many>[^\]]*)\])")
 _QUOTED = re.compile(r"(['\"])([^'\"]+)\1")
-
-
-def _graph(spec: dict[str, Any]) -> dict[str, list[str]]:
-    """Each task's direct upstream tasks, as the lowering wires them: a group stands for its last tasks."""
-    tasks: dict[str, dict[str, Any]] = spec["tasks"]
-    members: dict[str, list[str]] = {}
-    for task_id, task in tasks.items():
-        if task.get("group"):
-            members.setdefault(task["group"], []).append(task_id)
-    last = {
-        group: [t for t in ids if not any(t in tasks[other].get("depends_on", []) for other in ids)]
-        for group, ids in members.items()
-    }
-    return {
-        task_id: [
-            dep
-            for entry in task.get("depends_on", [])
-            for dep in (last.get(entry, [entry]) if entry not in tasks else [entry])
-            if dep in tasks and dep != task_id
-        ]
-        for task_id, task in tasks.items()
-    }
-
-
-def _ancestors(graph: dict[str, list[str]]) -> dict[str, set[str]] | None:
-    """Transitive upstream tasks of each task, or None when the graph has a cycle (DG303 says so)."""
-    memo: dict[str, set[str]] = {}
-    for root in graph:
-        stack, entered = [root], {root}
-        while stack:
-            node = stack[-1]
-            waiting = [parent for parent in graph[node] if parent not in memo]
-            if waiting:
-                if any(parent in entered for parent in waiting):
-                    return None
-                stack.extend(waiting)
-                entered.update(waiting)
-                continue
-            stack.pop()
-            memo[node] = {found for parent in graph[node] for found in (parent, *memo[parent])}
-    return memo
 
 
 def check_branches(spec: dict[str, Any], graph: dict[str, list[str]], at: At) -> Iterator[Diagnostic]:
@@ -222,12 +183,13 @@ def check_mapped_tasks(spec: dict[str, Any], ancestors: dict[str, set[str]], at:
 
 
 def control_flow_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
-    graph = _graph(spec)
+    graph = task_graph(spec)
     out = [*check_branches(spec, graph, at)]
-    ancestors = _ancestors(graph)
+    ancestors = upstream_closure(graph)
     if ancestors is None:
         return out  # DG303 reports the cycle; the rules below need an acyclic graph
     out.extend(check_trigger_rules(spec, graph, at))
     out.extend(check_xcom_reads(spec, ancestors, at))
     out.extend(check_mapped_tasks(spec, ancestors, at))
+    out.extend(check_cleanups(spec, graph, at))
     return out
