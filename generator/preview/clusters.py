@@ -8,6 +8,7 @@ from typing import Any
 from generator.core.lowering_context import create_cluster_task_id, terminate_cluster_task_id
 from generator.preview.values import plain
 
+_APPLICATION = "ServerlessCreateApplication"  # the create task of an EMR Serverless application
 _EMR_ROLES = {"MASTER": "primary", "CORE": "core", "TASK": "task"}
 
 
@@ -24,6 +25,7 @@ class ClusterPreview:
     idle_timeout: int | None  # seconds (AutoTerminationPolicy), None when disabled
     step_concurrency: int | None
     log_uri: str | None
+    kind: str = "emr"  # or another kind of `clusters:` entry (generator.resources.kinds)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,7 +67,60 @@ def _instances(request: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
+def _application_preview(name: str, dag: Any) -> ClusterPreview:
+    """An EMR Serverless application the pipeline creates: its name, release, engine and auto stop."""
+    create = dag.get_task(create_cluster_task_id(name))
+    config = plain(getattr(create, "config", None) or {})
+    stop = config.get("autoStopConfiguration", {})
+    return ClusterPreview(
+        name=name,
+        create_task=create.task_id,
+        terminate_task=f"delete_{name}",
+        existing_cluster_id=None,
+        emr_name=config.get("name"),
+        release=getattr(create, "release_label", None),
+        applications=(f"EMR Serverless {getattr(create, 'job_type', 'SPARK')} application",),
+        instances=(),
+        idle_timeout=stop.get("idleTimeoutMinutes", 0) * 60 if stop.get("enabled") else None,
+        step_concurrency=None,
+        log_uri=None,
+        kind="other",
+    )
+
+
+def _other_preview(name: str, dag: Any) -> ClusterPreview | None:
+    """A virtual cluster or a Redshift cluster the pipeline creates (by its create task), else None."""
+    create = dag.get_task(create_cluster_task_id(name))
+    kind = type(create).__name__
+    if _APPLICATION in kind:
+        return _application_preview(name, dag)
+    if "EmrEksCreateCluster" in kind:
+        what = f"EMR on EKS virtual cluster on {create.eks_cluster_name}, namespace {create.eks_namespace}"
+        created: tuple[str | None, str] = (create.virtual_cluster_name, what)
+    elif "RedshiftCreateCluster" in kind:
+        created = (create.cluster_identifier, f"Redshift cluster, {create.number_of_nodes} x {create.node_type}")
+    else:
+        return None
+    return ClusterPreview(
+        name=name,
+        create_task=create.task_id,
+        terminate_task=f"delete_{name}",
+        existing_cluster_id=None,
+        emr_name=created[0],
+        release=None,
+        applications=(created[1],),
+        instances=(),
+        idle_timeout=None,
+        step_concurrency=None,
+        log_uri=None,
+        kind="other",
+    )
+
+
 def cluster_preview(name: str, settings: dict[str, Any], dag: Any) -> ClusterPreview:
+    other = None if "existing_cluster_id" in settings else _other_preview(name, dag)
+    if other is not None:
+        return other
     if "existing_cluster_id" in settings:
         return ClusterPreview(
             name=name,

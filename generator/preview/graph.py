@@ -29,7 +29,7 @@ import re
 from typing import Any
 
 from generator.preview.model import DagPreview
-from generator.preview.tasks import CLUSTER_CREATE, CLUSTER_TERMINATE, RUN_IF_CHECK, TaskPreview
+from generator.preview.tasks import CLUSTER_CREATE, CLUSTER_DELETE, CLUSTER_TERMINATE, RUN_IF_CHECK, TaskPreview
 
 FONT = "DejaVu Sans"  # what Debian's graphviz finds through fontconfig; others fall back
 # Fill colours per family of task type, for graph readers (not Airflow's ui_color).
@@ -51,8 +51,11 @@ class GraphvizMissing(RuntimeError):
     """Graphviz's ``dot`` program is not installed."""
 
 
+_LIFECYCLE = (CLUSTER_CREATE, CLUSTER_TERMINATE, CLUSTER_DELETE)
+
+
 def _family(task: TaskPreview) -> str:
-    if task.kind in (CLUSTER_CREATE, CLUSTER_TERMINATE):
+    if task.kind in _LIFECYCLE:
         return "cluster"
     if task.kind.startswith("emr_"):
         return "emr"
@@ -67,7 +70,7 @@ def short(text: str, limit: int = LABEL_LENGTH) -> str:
 
 
 def _subtitle(task: TaskPreview) -> str:
-    kind = f"{task.kind} {task.cluster}" if task.kind in (CLUSTER_CREATE, CLUSTER_TERMINATE) else task.kind
+    kind = f"{task.kind} {task.cluster}" if task.kind in _LIFECYCLE else task.kind
     if task.condition is not None:
         kind = f"run if {short(task.condition)}"
     marks = ["cleanup" if task.cleanup else task.role] if task.role != "task" else []

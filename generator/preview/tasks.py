@@ -22,10 +22,12 @@ from generator.core.model import PipelineSpec, TaskSpec
 from generator.core.provider_profile import ProviderProfile
 from generator.preview.values import plain
 from generator.resources.emr_cluster import CREATE_RETRY, TERMINATE_RETRY
+from generator.resources.kinds import OTHER_KINDS, teardown_task_id
 from generator.task_types import TASK_TYPES
 
 CLUSTER_CREATE = "cluster create"
 CLUSTER_TERMINATE = "cluster terminate"
+CLUSTER_DELETE = "cluster delete"
 RUN_IF_CHECK = "run_if check"  # run_if_<task>: skips the task when its run_if does not hold
 MAP_ITEMS = "map items"  # <task>_items: the items a mapped task is mapped over
 # Keyword arguments every operator receives that say where it is, not what it does
@@ -161,6 +163,12 @@ def _origins(spec: PipelineSpec, profile: ProviderProfile) -> dict[str, Origin]:
         if "existing_cluster_id" in cluster.settings:
             continue
         name = cluster.name
+        if cluster.kind in OTHER_KINDS:
+            module = OTHER_KINDS[cluster.kind]
+            out[create_cluster_task_id(name)] = Origin(kind=CLUSTER_CREATE, cluster=name, retry=module.CREATE_RETRY)
+            delete = Origin(kind=CLUSTER_DELETE, cluster=name, retry=module.DELETE_RETRY)
+            out[teardown_task_id(name, cluster.kind)] = delete
+            continue
         out[create_cluster_task_id(name)] = Origin(kind=CLUSTER_CREATE, cluster=name, retry=CREATE_RETRY)
         out[terminate_cluster_task_id(name)] = Origin(kind=CLUSTER_TERMINATE, cluster=name, retry=TERMINATE_RETRY)
     return out

@@ -245,6 +245,10 @@ def _cluster_lines(cluster: ClusterPreview) -> list[str]:
         if cluster.idle_timeout
         else "none (only the pipeline terminates it)"
     )
+    if cluster.kind != "emr":
+        head = f"{INDENT}{cluster.name}: created by {cluster.create_task}, deleted by {cluster.terminate_task}"
+        rows = [["name", cluster.emr_name or "-"], ["what", ", ".join(cluster.applications)]]
+        return [head, *_table(rows, INDENT * 2)]
     rows = [
         ["EMR name", cluster.emr_name or "-"],
         ["release", cluster.release or "-"],

@@ -1,7 +1,7 @@
 """Team defaults (``pipelines/defaults.yaml``) merged under a pipeline spec.
 
 Mappings merge key by key (the spec wins), lists are replaced, except ``tags``
-which are united.  ``cluster_defaults`` is merged under every cluster the pipeline creates.
+which are united.  ``cluster_defaults`` is merged under every EMR cluster the pipeline creates.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def merge_defaults(spec: dict[str, Any], defaults: dict[str, Any] | None) -> dic
     if cluster_defaults and "clusters" in merged:
         # an existing cluster is not created by the pipeline: creation defaults do not apply to it
         merged["clusters"] = {
-            name: cluster if "existing_cluster_id" in cluster else _deep_merge(cluster_defaults, cluster)
+            name: _deep_merge(cluster_defaults, cluster)
+            if "existing_cluster_id" not in cluster and cluster.get("kind", "emr") == "emr"
+            else cluster
             for name, cluster in merged["clusters"].items()
         }
     return merged
