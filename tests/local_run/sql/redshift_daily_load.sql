@@ -1,0 +1,1 @@
+INSERT INTO sales.daily SELECT * FROM sales.staged WHERE day = '{{ ds }}'

@@ -1,0 +1,2 @@
+INSERT INTO sales.daily
+SELECT * FROM sales.staged WHERE day = '{{ ds }}'
