@@ -1,6 +1,7 @@
 """The S3 objects a task waits for or checks, put on the local emulator as the task starts.
 
-* an ``s3_wait`` task (``S3KeySensor``): the object(s) it waits for;
+* an ``s3_wait`` task (``S3KeySensor``): the object(s) it waits for, one per key of a list, at least
+  ``min_size`` bytes (a ``pattern``, a regular expression, gets none);
 * a ``run_if: {s3_exists: URI}`` check (the ``run_if_<task>`` ``ShortCircuitOperator``): the object the
   condition reads (a URI ending in ``/`` is a prefix: one object under it), so the guarded task runs.
 
@@ -87,6 +88,8 @@ def provide_sensor_objects(
 
     if not isinstance(task, S3KeySensor):
         return []
+    if getattr(task, "use_regex", False):
+        return []  # no key is made for a regular expression: put the objects a pattern waits for yourself
     keys = [task.bucket_key] if isinstance(task.bucket_key, str) else list(task.bucket_key)
     uris = []
     for key in keys:
@@ -96,7 +99,8 @@ def provide_sensor_objects(
             [f"s3://{bucket}/{name}", f"s3://{bucket}/{made}"], task_id, absent, [] if withheld is None else withheld
         ):
             continue
-        uris.append(aws.provide_object(bucket, made, for_task=task_id))
+        size = getattr(task, "min_size", None) or 0  # an s3_wait with min_size: an object that big
+        uris.append(aws.provide_object(bucket, made, for_task=task_id, size=size))
     return uris
 
 
