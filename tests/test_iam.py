@@ -85,6 +85,8 @@ def test_policy_invariants_over_every_spec(repo: Path) -> None:
                 "*",
                 None,
             ), statement
+        elif statement["Sid"] in ("WaitForEmrClusters", "WaitForEmrSteps"):  # wait_until reads any cluster
+            assert set(listed) <= {"elasticmapreduce:DescribeCluster", "elasticmapreduce:DescribeStep"}, statement
         elif cluster_actions or statement["Resource"] == "arn:aws:elasticmapreduce:*:*:cluster/*":
             assert list(condition) == ["elasticmapreduce:ResourceTag/dagen:dag-id"], statement
         if statement["Resource"] == "*" and not statement["Sid"].startswith("DeclaredByTasks"):
@@ -93,6 +95,11 @@ def test_policy_invariants_over_every_spec(repo: Path) -> None:
                 ["elasticmapreduce:ListClusters"],
                 ["elasticmapreduce:ListNotebookExecutions"],  # no resource-level permission either
                 ["glue:GetCrawlerMetrics"],
+                [
+                    "redshift-data:CancelStatement",
+                    "redshift-data:DescribeStatement",
+                    "redshift-data:GetStatementResult",
+                ],
             ), statement
 
 
@@ -212,3 +219,51 @@ def test_code_dagen_does_not_see_gets_only_what_it_declares(tmp_path: Path) -> N
             "Resource": "arn:aws:sns:us-east-1:123456789012:*",
         }
     ]
+
+
+def test_exact_policy_of_the_s3_operations(repo: Path) -> None:
+    """Copy reads its source and writes its destination; delete, list and keys-unchanged list under their
+    prefixes only; create bucket may create and head its bucket; s3_wait's keys, patterns and checks."""
+    expected = json.loads((EXPECTED / "s3_operations.json").read_text())
+    arns = Arns(region="eu-west-1", account="123456789012")
+    assert policy_of(repo, "tests/specs/s3_operations.yaml", arns=arns) == expected
+    assert {a for a in actions(expected) if a.startswith("s3:")} == {
+        "s3:CreateBucket",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:PutObject",
+    }
+
+
+def test_exact_policy_of_the_wait_until_sensors(repo: Path) -> None:
+    # each sensor's one describe/get call, on the ARN of a literal id and widened for a templated one
+    expected = json.loads((EXPECTED / "waits.json").read_text())
+    assert policy_of(repo, "tests/specs/waits.yaml", arns=Arns(region="eu-west-1", account="123456789012")) == expected
+
+
+def test_glue_and_lambda_tasks_that_create_what_they_run(repo: Path) -> None:
+    # create_if_missing: CreateCrawler/UpdateCrawler, CreateJob, PassRole to Glue only, GetRole for a role by name;
+    # CreateFunction/GetFunction, the code object, PassRole to Lambda only; sns:Publish on the topic; an EMR
+    # runtime role passed to EMR only
+    expected = json.loads((EXPECTED / "glue_lambda.json").read_text())
+    spec = "tests/specs/glue_lambda.yaml"
+    assert policy_of(repo, spec, arns=Arns(region="eu-west-1", account="123456789012")) == expected
+
+
+def test_exact_policy_of_an_emr_serverless_application_the_pipeline_owns(repo: Path) -> None:
+    # CreateApplication and TagResource only with the DAG's tag in the request; the waits, stop, delete and
+    # job listing only on applications carrying it; the service-linked role of EMR Serverless only
+    expected = json.loads((EXPECTED / "managed_resources.json").read_text())
+    arns = Arns(region="eu-west-1", account="123456789012")
+    assert policy_of(repo, "tests/specs/managed_resources.yaml", arns=arns) == expected
+
+
+def test_exact_policy_of_the_redshift_tasks(repo: Path) -> None:
+    # the Data API's run calls on the cluster or workgroup/* (its ARN holds an id), its statement calls on *
+    # (no resource-level permission), and each way to sign in; nothing on S3 and no iam:PassRole for COPY/UNLOAD
+    expected = json.loads((EXPECTED / "redshift.json").read_text())
+    assert (
+        policy_of(repo, "tests/specs/redshift.yaml", arns=Arns(region="eu-west-1", account="123456789012")) == expected
+    )
+    assert not {action for action in actions(expected) if action.startswith(("s3:", "iam:"))}

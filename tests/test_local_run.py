@@ -349,7 +349,8 @@ def test_a_retry_after_a_lost_start_response_adopts_the_execution(runs: Any) -> 
             ["run", EVERY_TYPE, "--local", "--fail", "summarise"],
             2,
             "dagen: --fail summarise: a python task cannot be made to fail locally (supported: emr_step, "
-            "emr_notebook, step_function, glue_job, athena_query, emr_serverless_job, emr_eks_job, lambda_invoke)",
+            "emr_notebook, step_function, glue_job, athena_query, emr_serverless_job, emr_eks_job, lambda_invoke, "
+            "redshift_sql, s3_to_redshift, redshift_to_s3)",
         ),
     ],
 )

@@ -17,7 +17,10 @@ module wires them:
   ``dagen:run-id`` (the schema reserves the ``dagen:`` prefix), a retried
   ``create_<cluster>`` adopts the live cluster of its run carrying them instead
   of starting another, and ``terminate_<cluster>`` terminates every live cluster
-  of the run carrying them, besides the one ``create_<cluster>`` returned.
+  of the run carrying them, besides the one ``create_<cluster>`` returned;
+* an entry of another ``kind`` (an EMR Serverless application, an EMR on EKS virtual cluster, a
+  Redshift cluster: :mod:`generator.resources.kinds`) is wired the same way, its module building the pair
+  (``create_<name>`` and ``delete_<name>``), its tasks getting its id from the create task's XCom.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import dataclasses
 from collections import defaultdict
 from typing import Any
 
-from generator.compile.control_flow import around, cleanups, follow_lists, for_lowering, join_rules
+from generator.compile.control_flow import around, cleanup_setups, cleanups, follow_lists, for_lowering, join_rules
 from generator.core.conditions import run_if_task_id
 from generator.core.lowering_context import LowerContext, create_cluster_task_id, terminate_cluster_task_id
 from generator.core.model import LoweredPipeline, OperatorTask, PipelineSpec, TaskSpec, Teardown
@@ -34,6 +37,7 @@ from generator.core.provider_profile import ProviderProfile
 from generator.core.templating import json_with_templates, xcom_pull
 from generator.core.value_formats import seconds
 from generator.resources.emr_cluster import run_job_flow_request
+from generator.resources.kinds import OTHER_KINDS, teardown_task_id
 from generator.task_types import TASK_TYPES
 
 CREATE_OPERATOR = "generator.runtime.emr_cluster.RetrySafeEmrCreateJobFlowOperator"
@@ -149,47 +153,21 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
         firsts = [task for task in members if not set(dependencies[task.task_id]) & member_ids]
         shared_external = set.intersection(*(set(dependencies[task.task_id]) - member_ids for task in firsts))
         create_id = create_cluster_task_id(cluster.name)
-        terminate_id = terminate_cluster_task_id(cluster.name)
+        terminate_id = teardown_task_id(cluster.name, cluster.kind)
+        if cluster.kind in OTHER_KINDS:
+            # another kind of managed resource (an EMR Serverless application...): its module builds the pair
+            poll = min(task.poll_interval for task in members)
+            identity = {"dagen:dag-id": spec.dag_id, "dagen:cluster": cluster.name, "dagen:run-id": "{{ run_id }}"}
+            module = OTHER_KINDS[cluster.kind]
+            create, delete = module.lifecycle(
+                cluster.name, cluster.settings, identity=identity, poll=poll, aws=ctx.aws(), seconds=seconds
+            )
+            tasks[create_id] = OperatorTask(task_id=create_id, operator=module.CREATE_OPERATOR, kwargs=create)
+            delete = {module.ID_KWARG: xcom_pull(create_id), **delete, "retries": TERMINATE_RETRIES}
+            tasks[terminate_id] = OperatorTask(task_id=terminate_id, operator=module.DELETE_OPERATOR, kwargs=delete)
+        else:
+            _emr_pair(tasks, ctx, cluster.settings, cluster.name, members, ancestors)
 
-        steps = [task.task_id for task in members if task.type == "emr_step"]
-        identity = {"dagen:dag-id": spec.dag_id, "dagen:cluster": cluster.name, "dagen:run-id": "{{ run_id }}"}
-        request = run_job_flow_request(
-            cluster=cluster.settings,
-            default_name=f"{spec.dag_id}-{cluster.name}",
-            step_concurrency=widest_parallel_set(steps, ancestors) if steps else 1,
-            tags=identity,
-            seconds=seconds,
-        )
-        poll = min(task.poll_interval for task in members)
-        tasks[create_id] = OperatorTask(
-            task_id=create_id,
-            operator=CREATE_OPERATOR,
-            kwargs={
-                **ctx.aws(),
-                "emr_conn_id": None,  # never merge an `emr_default` connection's extra into the request
-                "job_flow_overrides": request,
-                "wait_for_completion": True,
-                "deferrable": True,
-                "waiter_delay": poll,
-                "waiter_max_attempts": max(1, CLUSTER_START_TIMEOUT // poll),
-                "doc_md": f"Create EMR cluster `{cluster.name}` and wait until it is ready.",
-            },
-        )
-        tasks[terminate_id] = OperatorTask(
-            task_id=terminate_id,
-            operator=TERMINATE_OPERATOR,
-            kwargs={
-                **ctx.aws(),
-                "job_flow_id": xcom_pull(create_id),
-                "cluster_name": request["Name"],  # with the tags: how the run's clusters are found
-                "cluster_tags": dict(identity),
-                "deferrable": True,
-                "waiter_delay": poll,
-                "waiter_max_attempts": max(1, CLUSTER_START_TIMEOUT // poll),
-                "retries": TERMINATE_RETRIES,
-                "doc_md": f"Terminate EMR cluster `{cluster.name}`; runs even when its tasks failed.",
-            },
-        )
         upstream[create_id].extend(exit_[dep] for dep in sorted(shared_external))
         if len(firsts) == 1 and firsts[0].run_if is not None:  # a skipped first task starts no cluster
             upstream[create_id].append(run_if_task_id(firsts[0].task_id))
@@ -204,7 +182,8 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
     for task_id, deps in direct.items():
         upstream[entry[task_id]].extend(exit_[dep] for dep in deps)
     for cleanup in cleanups(spec, dependencies):
-        teardowns.append(Teardown(task_id=ctx.airflow_id(cleanup, entry[cleanup.task_id]), setups=()))
+        setups = cleanup_setups(cleanup, exit_, ctx)
+        teardowns.append(Teardown(task_id=ctx.airflow_id(cleanup, entry[cleanup.task_id]), setups=setups))
 
     wired = {
         task_id: OperatorTask(
@@ -230,6 +209,58 @@ def lower(spec: PipelineSpec, profile: ProviderProfile) -> LoweredPipeline:
         for op in ordered
     )
     return LoweredPipeline(spec=spec, tasks=ordered, teardowns=tuple(teardowns))
+
+
+def _emr_pair(
+    tasks: dict[str, OperatorTask],
+    ctx: LowerContext,
+    settings: dict[str, Any],
+    name: str,
+    members: list[TaskSpec],
+    ancestors: dict[str, set[str]],
+) -> None:
+    """``create_<name>`` and ``terminate_<name>`` of an EMR cluster."""
+    spec = ctx.spec
+    create_id, terminate_id = create_cluster_task_id(name), terminate_cluster_task_id(name)
+    steps = [task.task_id for task in members if task.type == "emr_step"]
+    identity = {"dagen:dag-id": spec.dag_id, "dagen:cluster": name, "dagen:run-id": "{{ run_id }}"}
+    request = run_job_flow_request(
+        cluster=settings,
+        default_name=f"{spec.dag_id}-{name}",
+        step_concurrency=widest_parallel_set(steps, ancestors) if steps else 1,
+        tags=identity,
+        seconds=seconds,
+    )
+    poll = min(task.poll_interval for task in members)
+    tasks[create_id] = OperatorTask(
+        task_id=create_id,
+        operator=CREATE_OPERATOR,
+        kwargs={
+            **ctx.aws(),
+            "emr_conn_id": None,  # never merge an `emr_default` connection's extra into the request
+            "job_flow_overrides": request,
+            "wait_for_completion": True,
+            "deferrable": True,
+            "waiter_delay": poll,
+            "waiter_max_attempts": max(1, CLUSTER_START_TIMEOUT // poll),
+            "doc_md": f"Create EMR cluster `{name}` and wait until it is ready.",
+        },
+    )
+    tasks[terminate_id] = OperatorTask(
+        task_id=terminate_id,
+        operator=TERMINATE_OPERATOR,
+        kwargs={
+            **ctx.aws(),
+            "job_flow_id": xcom_pull(create_id),
+            "cluster_name": request["Name"],  # with the tags: how the run's clusters are found
+            "cluster_tags": dict(identity),
+            "deferrable": True,
+            "waiter_delay": poll,
+            "waiter_max_attempts": max(1, CLUSTER_START_TIMEOUT // poll),
+            "retries": TERMINATE_RETRIES,
+            "doc_md": f"Terminate EMR cluster `{name}`; runs even when its tasks failed.",
+        },
+    )
 
 
 def _topological(tasks: dict[str, OperatorTask]) -> tuple[OperatorTask, ...]:

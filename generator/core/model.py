@@ -29,6 +29,7 @@ class TaskSpec:
     outlets: tuple[str, ...] = ()
     run_if: Any = None  # a condition (generator.core.conditions), checked when the run gets there
     trigger_rule: str | None = None  # as the spec sets it (the lowering chooses the join default)
+    cleans_up: tuple[str, ...] = ()  # the setups of a cleanup: it is built as their teardown
     fan_out: str | None = None  # the task with `for_each` this task is a member of
     item: Any = None  # ... and its item: a value, or a matrix's {field: value}
     map_over: str | None = None  # the upstream task whose output the task is mapped over at run time
@@ -46,6 +47,7 @@ class GroupSpec:
 class ClusterSpec:
     name: str
     settings: dict[str, Any]
+    kind: str = "emr"  # what it is (generator.resources.kinds); not in settings
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,9 +34,21 @@ from generator.iam.builder import Arns, PolicyBuilder, widen
 from generator.iam.statements_athena import athena_tasks
 from generator.iam.statements_emr import emr_cluster_tasks, emr_eks_tasks, emr_serverless_tasks, notebook_tasks
 from generator.iam.statements_glue import glue_tasks
-from generator.iam.statements_lambda import lambda_tasks
-from generator.iam.statements_s3 import s3_condition_tasks, s3_wait_tasks
+from generator.iam.statements_lambda import lambda_create_tasks, lambda_tasks
+from generator.iam.statements_redshift import redshift_data_tasks
+from generator.iam.statements_resources import managed_resource_tasks
+from generator.iam.statements_s3 import (
+    s3_condition_tasks,
+    s3_copy_tasks,
+    s3_create_bucket_tasks,
+    s3_delete_tasks,
+    s3_keys_unchanged_tasks,
+    s3_list_tasks,
+    s3_wait_tasks,
+)
+from generator.iam.statements_sns import sns_publish_tasks
 from generator.iam.statements_step_functions import step_function_tasks
+from generator.iam.statements_waits import WAIT_SENSORS
 
 
 def _declared_permissions(builder: PolicyBuilder, settings: dict[str, Any]) -> None:
@@ -51,9 +63,19 @@ def _declared_permissions(builder: PolicyBuilder, settings: dict[str, Any]) -> N
 _BY_CLASS = {
     "AthenaOperator": athena_tasks,
     "S3KeySensor": s3_wait_tasks,
+    "S3ObjectChecksSensor": s3_wait_tasks,
+    "S3CopyObjectOperator": s3_copy_tasks,
+    "S3DeleteObjectsOperator": s3_delete_tasks,
+    "S3CreateBucketOperator": s3_create_bucket_tasks,
+    "S3ListOperator": s3_list_tasks,
+    "S3KeysUnchangedSensor": s3_keys_unchanged_tasks,
     "RetrySafeEmrServerlessStartJobOperator": emr_serverless_tasks,
     "RetrySafeEmrContainerOperator": emr_eks_tasks,
     "LambdaInvokeFunctionOperator": lambda_tasks,
+    "CreateLambdaFunctionIfMissingOperator": lambda_create_tasks,
+    "SnsPublishOperator": sns_publish_tasks,
+    **WAIT_SENSORS,  # the wait_until sensors
+    "RedshiftDataOperator": redshift_data_tasks,
 }
 # Task types that run code dagen does not see: they get what their `iam` entries declare.
 _DECLARING_TYPES = ("operator", "python")
@@ -97,6 +119,8 @@ def pipeline_policy(pipelines: Iterable[LoweredPipeline], arns: Arns) -> dict[st
                 _BY_CLASS[class_name](builder, task)
             elif class_name in _NO_AWS:
                 continue
+            elif module == "managed_resources":
+                managed_resource_tasks(builder, task, pipeline.spec.dag_id)
             elif module == "emr_notebook":
                 notebook_tasks(builder, task, pipeline.spec.dag_id)
             elif module in ("emr", "emr_cluster"):

@@ -78,6 +78,13 @@ def emr_cluster_tasks(builder: PolicyBuilder, task: OperatorTask, dag_id: str) -
             builder.allow("EmrRunStepsOnExistingClusters", actions, [existing])
         else:
             builder.allow("EmrRunStepsOnOwnClusters", actions, [cluster], own_clusters)
+        if "execution_role_arn" in task.kwargs:  # an EMR runtime role: passed with the step
+            builder.allow(
+                "PassEmrStepRuntimeRoles",
+                ["iam:PassRole"],
+                [role_arn(arns, task.kwargs["execution_role_arn"])],
+                ("StringEquals", "iam:PassedToService", "elasticmapreduce.amazonaws.com"),
+            )
     elif name == _TERMINATE:
         builder.allow(
             "EmrManageOwnClusters",

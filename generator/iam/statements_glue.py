@@ -1,26 +1,53 @@
-"""IAM statements of the Glue tasks: jobs and crawlers, by name."""
+"""IAM statements of the Glue tasks: jobs and crawlers, by name.
+
+A task with ``create_if_missing`` also creates what it runs: CreateJob (the hook's GetJob finds no job) or
+CreateCrawler/UpdateCrawler (GlueCrawlerOperator updates a crawler whose definition differs), and
+iam:PassRole on the role the job or crawler runs as, to Glue only; a job role given by name is looked up
+with iam:GetRole (the hook turns it into an ARN).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from generator.core.model import OperatorTask
-from generator.iam.builder import PolicyBuilder, widen
+from generator.iam.builder import PolicyBuilder, role_arn, widen
+
+GLUE_SERVICE = "glue.amazonaws.com"
+
+
+def _pass_role(builder: PolicyBuilder, role: str) -> None:
+    builder.allow(
+        "PassGlueRoles",
+        ["iam:PassRole"],
+        [role_arn(builder.arns, role)],
+        ("StringEquals", "iam:PassedToService", GLUE_SERVICE),
+    )
+
+
+def _job(builder: PolicyBuilder, kwargs: dict[str, Any]) -> None:
+    job = builder.arns.make("glue", f"job/{widen(kwargs['job_name'])}")
+    builder.allow("GlueRunJobs", ["glue:GetJob", "glue:GetJobRun", "glue:StartJobRun"], [job])
+    if "create_job_kwargs" not in kwargs:
+        return
+    builder.allow("GlueCreateJobs", ["glue:CreateJob"], [job])
+    role = kwargs.get("iam_role_arn") or kwargs["iam_role_name"]
+    _pass_role(builder, role)
+    if "iam_role_name" in kwargs:
+        builder.allow("GlueReadJobRoles", ["iam:GetRole"], [role_arn(builder.arns, role)])
 
 
 def glue_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
     arns = builder.arns
     name = task.operator.rsplit(".", 1)[1]
     if name == "GlueJobOperator":
-        builder.allow(
-            "GlueRunJobs",
-            ["glue:GetJob", "glue:GetJobRun", "glue:StartJobRun"],
-            [arns.make("glue", f"job/{widen(task.kwargs['job_name'])}")],
-        )
+        _job(builder, task.kwargs)
     elif name in ("GlueCrawlerRunOperator", "GlueCrawlerOperator"):
-        crawler = task.kwargs.get("crawler_name") or task.kwargs["config"]["Name"]
-        builder.allow(
-            "GlueRunCrawlers",
-            ["glue:GetCrawler", "glue:StartCrawler"],
-            [arns.make("glue", f"crawler/{widen(crawler)}")],
-        )
+        config = task.kwargs.get("config") or {}
+        crawler = arns.make("glue", f"crawler/{widen(task.kwargs.get('crawler_name') or config['Name'])}")
+        builder.allow("GlueRunCrawlers", ["glue:GetCrawler", "glue:StartCrawler"], [crawler])
         # GetCrawlerMetrics has no resource type: it can only be granted on "*".
         builder.allow("GlueReadCrawlerMetrics", ["glue:GetCrawlerMetrics"], ["*"])
+        if "Role" in config:  # create_if_missing: the operator creates a missing crawler, updates a differing one
+            builder.allow("GlueCreateCrawlers", ["glue:CreateCrawler", "glue:UpdateCrawler"], [crawler])
+            _pass_role(builder, config["Role"])

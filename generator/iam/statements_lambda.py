@@ -1,9 +1,15 @@
-"""IAM statements of the Lambda tasks: InvokeFunction on the function (and version or alias) a spec names."""
+"""IAM statements of the Lambda tasks: InvokeFunction on the function (and version or alias) a spec names.
+
+A ``create_if_missing`` function's ``<task>_create_function`` calls GetFunction (also what the
+``function_active_v2`` waiter polls) and CreateFunction on the function, reads the code object with the
+caller's permissions (s3:GetObject) and passes the function's role to Lambda only.
+"""
 
 from __future__ import annotations
 
 from generator.core.model import OperatorTask
-from generator.iam.builder import Arns, PolicyBuilder, widen
+from generator.iam.builder import Arns, PolicyBuilder, role_arn, widen
+from generator.iam.statements_s3 import s3_arn
 
 
 def _lambda_function_arn(arns: Arns, function: str, qualifier: str | None) -> str:
@@ -24,3 +30,21 @@ def lambda_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
     kwargs = task.kwargs
     function = _lambda_function_arn(builder.arns, kwargs["function_name"], kwargs.get("qualifier"))
     builder.allow("LambdaInvokeFunctions", ["lambda:InvokeFunction"], [function])
+
+
+def lambda_create_tasks(builder: PolicyBuilder, task: OperatorTask) -> None:
+    kwargs = task.kwargs
+    function = _lambda_function_arn(builder.arns, kwargs["function_name"], None)
+    builder.allow("LambdaCreateFunctions", ["lambda:CreateFunction", "lambda:GetFunction"], [function])
+    code = kwargs["code"]
+    builder.allow(
+        "LambdaReadFunctionCode",
+        ["s3:GetObject"],
+        [s3_arn(builder.arns, f"{widen(code['S3Bucket'])}/{widen(code['S3Key'])}")],
+    )
+    builder.allow(
+        "PassLambdaRoles",
+        ["iam:PassRole"],
+        [role_arn(builder.arns, kwargs["role"])],
+        ("StringEquals", "iam:PassedToService", "lambda.amazonaws.com"),
+    )

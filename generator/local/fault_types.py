@@ -15,5 +15,8 @@ FAILABLE = (
     "emr_serverless_job",
     "emr_eks_job",
     "lambda_invoke",
+    "redshift_sql",
+    "s3_to_redshift",
+    "redshift_to_s3",
 )
 FLAKY = (*FAILABLE, "glue_crawler", "cluster")

@@ -137,6 +137,24 @@ class ResourceProvider:
             self.once(f"qualifier:{name}:{qualifier}", lambda: self._qualifier(name, qualifier))
         return arn
 
+    def lambda_package(self, bucket: str, key: str, role_arn: str) -> str:
+        """What a ``create_if_missing`` function is made from: its .zip at ``s3://bucket/key`` and its role.
+
+        The function itself is not made: the pipeline's ``<task>_create_function`` creates it.
+        """
+
+        def make() -> str:
+            code = io.BytesIO()
+            with zipfile.ZipFile(code, "w") as archive:
+                archive.writestr("index.py", _ECHO_HANDLER)
+            self.aws.client("s3").put_object(Bucket=self.bucket(bucket), Key=key, Body=code.getvalue())
+            return f"s3://{bucket}/{key}"
+
+        role = role_arn.rsplit("/", 1)[-1]
+        if role_arn.startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/") and role:
+            self.role(role, "lambda.amazonaws.com")
+        return self.once(f"lambda-package:{bucket}/{key}", make)
+
     def _qualifier(self, name: str, qualifier: str) -> str:
         client = self.aws.client("lambda")
         version = "1"

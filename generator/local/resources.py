@@ -39,6 +39,7 @@ from generator.task_types import (
     glue_crawler,
     glue_job,
     lambda_invoke,
+    s3_create_bucket,
 )
 
 _SNS_ARN = re.compile(r"arn:aws:sns:([a-z]{2}(?:-[a-z]+)+-[0-9]):([0-9]{12}):([A-Za-z0-9_-]{1,256})(?![A-Za-z0-9_-])")
@@ -111,6 +112,15 @@ def buckets_named(config: dict[str, Any], params: dict[str, Any]) -> list[str]:
     return sorted(found)
 
 
+def buckets_created(config: dict[str, Any]) -> set[str]:
+    """Buckets an ``s3_create_bucket`` task names literally: the pipeline creates them, not the local run."""
+    return {
+        task["bucket_name"]
+        for task in (config.get("tasks") or {}).values()
+        if task.get("operator") == s3_create_bucket.OPERATORS[0] and "{" not in str(task.get("bucket_name", "{"))
+    }
+
+
 # ----------------------------------------------------------------------------- what it gets
 
 
@@ -178,7 +188,8 @@ def _fixed(value: Any, params: dict[str, Any]) -> str | None:
 
 def _named_resources(provider: ResourceProvider, config: dict[str, Any], params: dict[str, Any]) -> Iterator[str]:
     """Create the resources tasks name literally or by one param; yield what each is (Variables are done)."""
-    for task_id, task in (config.get("tasks") or {}).items():
+    tasks = config.get("tasks") or {}
+    for task_id, task in tasks.items():
         operator = task.get("operator")
         if operator in (*emr_serverless_job.OPERATORS, emr_serverless_job.BASE_OPERATOR):
             app = _fixed(task.get("application_id"), params)
@@ -188,7 +199,14 @@ def _named_resources(provider: ResourceProvider, config: dict[str, Any], params:
             cluster = _fixed(task.get("virtual_cluster_id"), params)
             if cluster:
                 yield f"EMR on EKS virtual cluster {provider.virtual_cluster(task_id, cluster)} (for {task_id})"
-        elif operator in lambda_invoke.OPERATORS:
+        elif operator == lambda_invoke.CREATE_OPERATOR:  # create_if_missing: the code and role, not the function
+            code = task.get("code") or {}
+            bucket, key = _fixed(code.get("S3Bucket"), params), _fixed(code.get("S3Key"), params)
+            role = _fixed(task.get("role"), params)
+            if bucket and key and role:
+                package = provider.lambda_package(bucket, key, role)
+                yield f"Lambda code {package} (for {task_id}, which creates the function)"
+        elif operator in lambda_invoke.OPERATORS and f"{task_id}{lambda_invoke.CREATE_SUFFIX}" not in tasks:
             reference = _fixed(task.get("function_name"), params)
             match = _LAMBDA_ARN.match(reference or "")
             if match:
@@ -202,11 +220,11 @@ def _named_resources(provider: ResourceProvider, config: dict[str, Any], params:
                 yield f"Athena workgroup {provider.workgroup(group)} (for {task_id})"
         elif operator in glue_job.OPERATORS:
             job = _fixed(task.get("job_name"), params)
-            if job:
+            if job and "create_job_kwargs" not in task:  # with create_if_missing the task creates its job
                 yield f"Glue job {provider.glue_job(job)} (for {task_id}; its script is not run)"
         elif operator in glue_crawler.OPERATORS:
             crawler = _fixed(task.get("crawler_name") or (task.get("config") or {}).get("Name"), params)
-            if crawler:
+            if crawler and "Role" not in (task.get("config") or {}):  # create_if_missing: the task creates it
                 yield f"Glue crawler {provider.glue_crawler(crawler)} (for {task_id})"
         elif operator in (*emr_step.OPERATORS, *emr_notebook.OPERATORS):
             # An existing cluster written as an id (a cluster the pipeline creates arrives by XCom template).
@@ -240,6 +258,7 @@ def create_local_resources(
         aws.register_editor(editor)
     out.named.extend(dict.fromkeys(_named_resources(provider, config, params)))
     named = buckets_named(config, params) + buckets_named({}, dict(out.variables))
+    named = [bucket for bucket in named if bucket not in buckets_created(config)]  # the run makes them
     for bucket in named:
         provider.bucket(bucket)
     out.buckets, out.stacks, out.skipped = provider.buckets, provider.stacks, provider.skipped

@@ -259,6 +259,11 @@ def expand(spec: dict[str, Any]) -> Expansion:
             task = {**task, "depends_on": [name for name, _ in entries]}
             for index, (_, original) in enumerate(entries):
                 result.entry_index[(task_id, "depends_on", index)] = original
+        if "cleans_up" in task:
+            entries = _rewrite_names(task["cleans_up"], result.members)
+            task = {**task, "cleans_up": [name for name, _ in entries]}
+            for index, (_, original) in enumerate(entries):
+                result.entry_index[(task_id, "cleans_up", index)] = original
         if task.get("type") == "branch":
             paths = {m: cond for name, cond in task["paths"].items() for m in result.members.get(name, [name])}
             task = {**task, "paths": paths}

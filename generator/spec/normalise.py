@@ -7,6 +7,8 @@ from typing import Any
 
 from generator.core.model import ClusterSpec, GroupSpec, ParamSpec, PipelineSpec, TaskSpec
 from generator.core.value_formats import seconds
+from generator.resources.kinds import kind_of
+from generator.spec.cleanups import cleanup_work
 from generator.spec.schema import COMMON_TASK_PROPERTIES
 
 DEFAULT_POLL_INTERVAL = 30
@@ -55,7 +57,11 @@ def _default_args(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _task(
-    task_id: str, raw: dict[str, Any], task_defaults: dict[str, Any], fan_out: tuple[str, Any] | None
+    task_id: str,
+    raw: dict[str, Any],
+    task_defaults: dict[str, Any],
+    fan_out: tuple[str, Any] | None,
+    work: list[str],
 ) -> TaskSpec:
     common = {"type", "cluster", *COMMON_TASK_PROPERTIES}
     for_each = raw.get("for_each")
@@ -64,7 +70,7 @@ def _task(
         task_id=task_id,
         type=raw["type"],
         settings={key: value for key, value in raw.items() if key not in common},
-        depends_on=tuple(raw.get("depends_on", ())),
+        depends_on=(*raw.get("depends_on", ()), *work),  # a cleanup also waits for all of its work
         cluster=raw.get("cluster"),
         description=raw.get("description"),
         retries=raw.get("retries"),
@@ -75,7 +81,8 @@ def _task(
         group=raw.get("group"),
         outlets=tuple(raw.get("outlets", ())),
         run_if=raw.get("run_if"),
-        trigger_rule=raw.get("trigger_rule"),
+        trigger_rule=raw.get("trigger_rule", "all_done" if raw.get("cleans_up") else None),
+        cleans_up=tuple(raw.get("cleans_up", ())),
         fan_out=fan_out[0] if fan_out else None,
         item=fan_out[1] if fan_out else None,
         map_over=mapped.get("output_of"),
@@ -89,6 +96,7 @@ def normalise(
 ) -> PipelineSpec:
     """``fan_outs``: each member of a static fan-out (already expanded in ``spec``) -> its task's id and item."""
     fan_outs = fan_outs or {}
+    work = cleanup_work(spec)
     task_defaults = spec.get("task_defaults", {})
     tz_name = spec.get("timezone")
     schedule = spec.get("schedule")
@@ -97,9 +105,13 @@ def normalise(
         dag_id=spec.get("dag_id", dag_id),
         file=file,
         tasks=tuple(
-            _task(task_id, raw, task_defaults, fan_outs.get(task_id)) for task_id, raw in spec["tasks"].items()
+            _task(task_id, raw, task_defaults, fan_outs.get(task_id), work.get(task_id, []))
+            for task_id, raw in spec["tasks"].items()
         ),
-        clusters=tuple(ClusterSpec(name=name, settings=raw) for name, raw in spec.get("clusters", {}).items()),
+        clusters=tuple(
+            ClusterSpec(name=name, settings={k: v for k, v in raw.items() if k != "kind"}, kind=kind_of(raw))
+            for name, raw in spec.get("clusters", {}).items()
+        ),
         params=tuple(
             ParamSpec(
                 name=name,

@@ -28,6 +28,7 @@ from generator.core.schema_parts import (
 )
 from generator.core.value_formats import DAG_ID_PATTERN
 from generator.resources.emr_cluster_schema import CLUSTER_PROPERTIES, CLUSTER_SCHEMA, CONFIGURATION_DEF
+from generator.resources.kinds import kind_definitions
 from generator.task_types import TASK_TYPES
 
 # Top-level `x-...` keys hold YAML anchors for the spec to reuse (`<<: *fragment`); the spec ignores them.
@@ -121,6 +122,13 @@ COMMON_TASK_PROPERTIES: dict[str, Schema] = {
         "When the task runs, from its upstream tasks' states (default all_success; a join after a branch: "
         "none_failed_min_one_success; all_done on a last task makes it a cleanup).",
         "all_done",
+    ),
+    "cleans_up": prop(
+        {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
+        "Make this task the cleanup of these tasks (what they make, it removes): it runs after all the work "
+        "that follows them, even when that work failed, once one of them succeeded, and the run still fails "
+        "when the work failed.",
+        ["create_staging"],
     ),
     "for_each": prop(
         FOR_EACH,
@@ -308,7 +316,7 @@ PIPELINE_ONLY_PROPERTIES: dict[str, Schema] = {
     ),
     "clusters": prop(
         {"type": "object", "propertyNames": NAMES, "additionalProperties": {"$ref": "#/$defs/cluster"}},
-        "EMR clusters the pipeline creates for its tasks and terminates after them.",
+        "EMR clusters and other managed resources (`kind`) the pipeline creates for its tasks and removes after them.",
         {
             "preprocess": {
                 "release_label": "emr-7.5.0",
@@ -379,7 +387,7 @@ def _task_def() -> Schema:
 def pipeline_schema() -> dict[str, Any]:
     """The schema of one pipeline spec file."""
     defs: dict[str, Schema] = {
-        "cluster": CLUSTER_SCHEMA,
+        **kind_definitions(CLUSTER_SCHEMA),
         "emr_configuration": CONFIGURATION_DEF,
         "task": _task_def(),
     }

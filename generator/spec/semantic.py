@@ -21,6 +21,7 @@ from generator.core.lowering_context import create_cluster_task_id, terminate_cl
 from generator.core.spec_values import did_you_mean, strings
 from generator.core.value_formats import is_templated
 from generator.resources.emr_cluster_schema import check_cluster
+from generator.resources.kinds import DEFAULT_KIND, check_other_kind, check_runs_on, kind_of, teardown_task_id
 from generator.spec.airflow_rules import AIRFLOW_RULES
 from generator.spec.control_flow_checks import control_flow_diagnostics
 from generator.task_types import TASK_TYPES
@@ -308,12 +309,17 @@ def check_graph(spec: dict[str, Any], at: At) -> Iterator[Diagnostic]:
         if "existing_cluster_id" in cluster:
             continue
         generated[create_cluster_task_id(name)] = f"creates cluster '{name}'"
-        generated[terminate_cluster_task_id(name)] = f"terminates cluster '{name}'"
+        if kind_of(cluster) == DEFAULT_KIND:
+            generated[terminate_cluster_task_id(name)] = f"terminates cluster '{name}'"
+        else:
+            generated[teardown_task_id(name, kind_of(cluster))] = f"deletes cluster '{name}'"
     for task_id, task in tasks.items():
         if task.get("run_if") is not None:
             generated[run_if_task_id(task_id)] = f"checks the run_if of '{task_id}'"
         if isinstance(task.get("for_each"), dict) and "output_of" in task["for_each"]:
             generated[map_items_task_id(task_id)] = f"makes the items '{task_id}' is mapped over"
+        type_ids = getattr(TASK_TYPES.get(task.get("type", "")), "generated_task_ids", None)  # e.g. lambda_invoke
+        generated.update(type_ids(task_id, task) if type_ids else {})
     for task_id in tasks:
         if task_id in generated:
             yield Diagnostic(
@@ -328,7 +334,12 @@ def semantic_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
     """Every semantic problem of one merged, schema-valid pipeline."""
     out: list[Diagnostic] = []
     for name, cluster in spec.get("clusters", {}).items():
-        out.extend(check_cluster(name, cluster, at))
+        out.extend(
+            check_cluster(name, cluster, at)
+            if kind_of(cluster) == DEFAULT_KIND
+            else check_other_kind(name, cluster, at)
+        )
+    out.extend(check_runs_on(spec["tasks"], spec.get("clusters", {}), at))
     for task_id, task in spec["tasks"].items():
         type_check = getattr(TASK_TYPES[task["type"]], "check", None)
         if type_check is not None:

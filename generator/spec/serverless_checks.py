@@ -184,6 +184,29 @@ def _task(task_id: str, task: dict[str, Any], at: At) -> Iterator[Diagnostic]:
             "run this pipeline on an MWAA environment (--target airflow3), or replace the task with an AWS "
             "service task (lambda_invoke, glue_job, step_function...)",
         )
+    if task_type == "lambda_invoke" and "create_if_missing" in task:
+        yield _diagnostic(
+            "DG801",
+            at(("tasks", task_id, "create_if_missing"), key=True),
+            f"create_if_missing cannot run on {_TARGET}: the function is created by a dagen runtime task",
+            "create the function outside the pipeline (CloudFormation, the console) and only invoke it",
+        )
+    if task_type == "s3_wait" and ("min_size" in task or "max_age" in task):
+        key = "min_size" if "min_size" in task else "max_age"
+        yield _diagnostic(
+            "DG801",
+            at(("tasks", task_id, key), key=True),
+            f"{key} cannot run on {_TARGET}: the size and age checks are a dagen runtime sensor",
+            "remove min_size and max_age (the wait is then for the key alone)",
+        )
+    if task_type == "wait_until" and task.get("resource") == "redshift_cluster":
+        yield _diagnostic(
+            "DG802",
+            at(("tasks", task_id, "resource")),
+            f"a wait for a Redshift cluster's state uses RedshiftClusterSensor, which is not on {_TARGET}'s list "
+            "of supported operators",
+            "wait inside the service instead (a redshift_sql task fails while the cluster is unavailable)",
+        )
     if task_type == "operator" and task.get("operator") not in rules.ALLOWED_OPERATORS:
         yield _diagnostic(
             "DG802",
@@ -233,4 +256,16 @@ def serverless_diagnostics(spec: dict[str, Any], at: At) -> list[Diagnostic]:
     if "timeout" in defaults and inheriting:
         found.extend(_wait_over_cap(("task_defaults", "timeout"), defaults["timeout"], inheriting, at))
     found.extend(_generated_ids(spec, at))
+    for name, cluster in (spec.get("clusters") or {}).items():
+        kind = cluster.get("kind", "emr")
+        if kind != "emr" and "existing_cluster_id" not in cluster:
+            found.append(
+                _diagnostic(
+                    "DG801",
+                    at(("clusters", name, "kind")),
+                    f"cluster '{name}' of kind {kind} cannot be created on {_TARGET}: its create and delete tasks "
+                    "are dagen runtime operators",
+                    "create it outside the pipeline and set existing_cluster_id",
+                )
+            )
     return found

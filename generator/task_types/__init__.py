@@ -29,14 +29,26 @@ from generator.task_types import (
     http_wait,
     lambda_invoke,
     python,
+    redshift_sql,
+    redshift_to_s3,
+    s3_copy,
+    s3_create_bucket,
+    s3_delete,
+    s3_keys_unchanged,
+    s3_list,
+    s3_to_redshift,
     s3_wait,
+    sns_publish,
     step_function,
+    wait_until,
 )
 
 TASK_TYPES: dict[str, ModuleType] = {
     module.NAME: module
     for module in (emr_step, emr_notebook, step_function, glue_job, glue_crawler)
     + (athena_query, s3_wait, emr_serverless_job, emr_eks_job, lambda_invoke, python, http_wait, branch)
-    + (generic_operator,)
+    + (wait_until, redshift_sql, s3_to_redshift, redshift_to_s3, sns_publish)
+    + (s3_copy, s3_delete, s3_create_bucket, s3_list, s3_keys_unchanged)
+    + (generic_operator,)  # the escape hatch, last
 }
 MAPPABLE_TYPES = frozenset(name for name, module in TASK_TYPES.items() if hasattr(module, "MAPPED_KWARG"))

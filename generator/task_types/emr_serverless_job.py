@@ -16,11 +16,13 @@ The Spark job driver and configuration overrides are shared with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from generator.core.diagnostics import Diagnostic
 from generator.core.lowering_context import LowerContext
 from generator.core.model import OperatorTask, TaskSpec
-from generator.core.schema_parts import S3_URI, STRING_LIST, TEMPLATED_STRING, Schema, obj, prop
+from generator.core.schema_parts import S3_URI, STRING, STRING_LIST, TEMPLATED_STRING, Schema, obj, prop
 from generator.resources.emr_cluster import configurations
 
 NAME = "emr_serverless_job"
@@ -91,9 +93,14 @@ CONFIGURATIONS = prop(
 PROPERTIES = {
     "application_id": prop(
         TEMPLATED_STRING,
-        "Id of the EMR Serverless application (started if it is stopped).",
+        "Id of the EMR Serverless application (started if it is stopped); or `cluster`.",
         "00fkabc0123456789",
         "{{ var.value.spark_application_id }}",
+    ),
+    "cluster": prop(
+        STRING,
+        "Name of the application under `clusters` (`kind: emr_serverless`) the job runs on; or `application_id`.",
+        "spark",
     ),
     "execution_role_arn": prop(
         ROLE_ARN,
@@ -105,7 +112,21 @@ PROPERTIES = {
     "configurations": CONFIGURATIONS,
     "name": prop(TEMPLATED_STRING, "Job run name (default: DAG id and task id).", "daily-etl-{{ ds }}"),
 }
-REQUIRED = ("application_id", "execution_role_arn", "spark")
+REQUIRED = ("execution_role_arn", "spark")
+ONE_OF = (("application_id", "cluster"),)
+
+
+def check(task_id: str, task: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
+    given = [key for key in ONE_OF[0] if key in task]
+    if len(given) != 1:
+        yield Diagnostic(
+            code="DG523",
+            **at(("tasks", task_id, "cluster") if given else ("tasks", task_id), key=True),
+            message=f"emr_serverless_job '{task_id}' sets {'both' if given else 'neither'} of application_id and "
+            "cluster: it runs on one application",
+            hint="name an application the pipeline owns with `cluster:` (under clusters, kind: emr_serverless), "
+            "or an existing one with application_id",
+        )
 
 
 def _conf_text(value: Any) -> str:
@@ -139,7 +160,7 @@ def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
     settings = task.settings
     kwargs: dict[str, Any] = {
         **ctx.aws(),
-        "application_id": settings["application_id"],
+        "application_id": settings["application_id"] if task.cluster is None else ctx.cluster_id(task.cluster),
         "execution_role_arn": settings["execution_role_arn"],
         "job_driver": {"sparkSubmit": spark_submit(settings["spark"])},
         "name": settings.get("name", f"{ctx.spec.dag_id}.{task.task_id}"),

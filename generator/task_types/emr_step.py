@@ -2,6 +2,13 @@
 
 Lowers to ``EmrAddStepsOperator`` that submits the step and waits for it,
 deferrably, so a retry resubmits the step and no worker slot is held while it runs.
+
+``execution_role_arn`` runs the step with an EMR runtime role (the operator's ``execution_role_arn``,
+AddJobFlowSteps' ``ExecutionRoleArn``, on both provider lines): the step reaches AWS with that role's
+permissions instead of the cluster's instance profile.  The cluster must have a security configuration
+that enables runtime roles (and the role's trust policy must let the cluster's EC2 instance role assume
+it); ``dagen iam`` grants iam:PassRole on the role to ``elasticmapreduce.amazonaws.com``.  A retry
+submits the step again with the same role.
 """
 
 from __future__ import annotations
@@ -24,6 +31,15 @@ KINDS = ("spark", "hive", "command", "jar")
 PROPERTIES = {
     "cluster": prop(STRING, "Name of the cluster (under `clusters`) the step runs on.", "preprocess"),
     "name": prop(TEMPLATED_STRING, "Step name shown in the EMR console (default: the task id).", "Preprocess movies"),
+    "execution_role_arn": prop(
+        {
+            "type": "string",
+            "pattern": r"^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+|.*(\{\{|\{%).*)$",
+            "title": "IAM role ARN",
+        },
+        "EMR runtime role the step runs as (the cluster's security configuration must enable runtime roles).",
+        "arn:aws:iam::123456789012:role/emr-step-runtime",
+    ),
     "action_on_failure": prop(
         {"enum": ["CONTINUE", "CANCEL_AND_WAIT", "TERMINATE_CLUSTER"]},
         "What EMR does when the step fails. Keep CONTINUE: the task fails and the pipeline terminates the cluster.",
@@ -183,6 +199,7 @@ def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
                 "deferrable": True,
                 "waiter_delay": task.poll_interval,
                 "waiter_max_attempts": ctx.max_attempts(task),
+                **({"execution_role_arn": settings["execution_role_arn"]} if "execution_role_arn" in settings else {}),
             },
         )
     ]

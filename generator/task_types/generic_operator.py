@@ -69,6 +69,8 @@ _SET_BY_DAGEN = {
     "partial": "dynamic task mapping is not supported",
     "variables_as_arguments": "dag-factory would read Airflow Variables while parsing; use {{ var.value.NAME }}",
     "response_check": "use an http_wait task and its response_check",
+    "trigger_rule": "use the task's trigger_rule key, or `cleans_up` for a cleanup: dagen then builds it so that a "
+    "failed run stays failed (all_done here would let Airflow mark a failed run successful)",
 }
 # Keys dag-factory imports (a dotted path), executes (a file or a lambda) or that must be callables.
 _CODE_KEY = re.compile(

@@ -6,6 +6,12 @@ waits deferrably (the provider's trigger, no worker slot held) and whose retry r
 execution: each try names its execution per DAG run, task and try, adopts a running or succeeded
 execution of an earlier try of the run, and starts a new one only when they all ended unsuccessfully
 (:data:`RETRY`).
+
+**The execution's output** is readable by later tasks: the task returns the execution ARN (XCom
+``return_value``, as the provider operator does) and, when the execution succeeded, pushes its output,
+parsed from JSON, under the XCom key ``output``: ``{{ ti.xcom_pull(task_ids='TASK', key='output') }}``
+(DG317 checks that ``TASK`` is an upstream task).  An adopted execution (a retry) pushes the output of
+the execution it adopted.  dagen iam grants states:DescribeExecution, which reads it.
 """
 
 from __future__ import annotations

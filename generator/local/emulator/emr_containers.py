@@ -2,7 +2,9 @@
 
 Stock moto leaves them RUNNING forever; here a run is the state-manager model
 ``emr-containers::job_run`` (FAILED with ``stateDetails`` and ``failureReason: USER_ERROR`` when
-injected).  StartJobRun is idempotent on its client token per virtual cluster, as in AWS.
+injected).  StartJobRun is idempotent on its client token per virtual cluster, as in AWS.  So is
+CreateVirtualCluster (the same token gives back the same virtual cluster), and a namespace is free again
+once its virtual cluster is TERMINATED (moto refuses it forever).
 """
 
 from __future__ import annotations
@@ -47,6 +49,27 @@ def install() -> None:
         return run
 
     models.EMRContainersBackend.start_job_run = start_job_run
+    stock_create = models.EMRContainersBackend.create_virtual_cluster
+
+    def create_virtual_cluster(self: Any, name: str, container_provider: Any, client_token: str, **kw: Any) -> Any:
+        for cluster in self.virtual_clusters.values():
+            if client_token and cluster.client_token == client_token:
+                return cluster  # idempotent on the client token
+        namespace = container_provider["info"]["eksInfo"]["namespace"]
+        ended = [c for c in self.virtual_clusters.values() if c.namespace == namespace and c.state == "TERMINATED"]
+        for cluster in ended:
+            cluster.namespace = None  # (moto compares every cluster's namespace, terminated or not)
+        try:
+            cluster = stock_create(
+                self, name=name, container_provider=container_provider, client_token=client_token, **kw
+            )
+        finally:
+            for old in ended:
+                old.namespace = namespace
+        record("virtual_cluster", cluster.id, cluster)
+        return cluster
+
+    models.EMRContainersBackend.create_virtual_cluster = create_virtual_cluster
     models.EMRContainersBackend.describe_job_run = describe_job_run
     lose_responses_of(
         responses.EMRContainersResponse,

@@ -1,8 +1,9 @@
 """Glue in the emulator: job runs and crawls recorded, crawlers that report SUCCEEDED, GetCrawlerMetrics.
 
 Crawlers finish at once (the server sets the state ``glue::crawl`` to immediate), their last crawl
-reports ``SUCCEEDED`` (moto says ``COMPLETED``), and GetCrawlerMetrics (missing in moto) answers.  An
-injected failure ends a job run FAILED with the cause as its ``ErrorMessage``.
+reports ``SUCCEEDED`` (moto says ``COMPLETED``), and GetCrawlerMetrics and UpdateCrawler (missing in moto)
+answer, so a ``create_if_missing`` crawler a retry finds is updated.  An injected failure ends a job run
+FAILED with the cause as its ``ErrorMessage``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from generator.local.emulator.shared import current_origin, fail_cause, lose_responses_of, record
+
+# UpdateCrawler's request fields -> moto's FakeCrawler attributes.
+_CRAWLER_FIELDS = {
+    "Role": "role",
+    "DatabaseName": "database_name",
+    "Description": "description",
+    "Targets": "targets",
+    "TablePrefix": "table_prefix",
+    "SchemaChangePolicy": "schema_change_policy",
+    "RecrawlPolicy": "recrawl_policy",
+}
 
 
 def install() -> None:
@@ -82,6 +94,16 @@ def install() -> None:
         return ActionResult({"CrawlerMetricsList": metrics})
 
     glue_responses.GlueResponse.get_crawler_metrics = get_crawler_metrics
+
+    def update_crawler(self: Any) -> Any:
+        crawler = self.glue_backend.get_crawler(self.parameters.get("Name"))
+        for key, attribute in _CRAWLER_FIELDS.items():
+            if key in self.parameters:
+                setattr(crawler, attribute, self.parameters[key])
+        crawler.version += 1
+        return ActionResult({})
+
+    glue_responses.GlueResponse.update_crawler = update_crawler
     lose_responses_of(
         glue_responses.GlueResponse,
         ("start_job_run", "start_crawler"),

@@ -19,6 +19,7 @@ from generator.local.emulator import (
     emr_serverless,
     glue,
     lambda_,
+    redshift_data,
     sns_s3,
     stepfunctions,
     unsupported,
@@ -58,6 +59,7 @@ def install() -> None:
         emr_containers.install()
         athena.install()
         lambda_.install()
+        redshift_data.install()
         sns_s3.install()
         unsupported.install()
         _INSTALLED = True
@@ -184,8 +186,9 @@ class LocalAws:
     def records_of(self, kind: str) -> Iterator[Record]:
         return (record for record in self.records if record.kind == kind)
 
-    def provide_object(self, bucket: str, key: str, *, for_task: str) -> str:
-        """Put an (empty) object that ``for_task`` waits for; recorded as made by the run, not by a task."""
+    def provide_object(self, bucket: str, key: str, *, for_task: str, size: int = 0) -> str:
+        """Put an object (``size`` bytes, empty by default) that ``for_task`` waits for; recorded as made by the
+        run, not by a task.  An object already there (a task of the run made it) is left as it is."""
         uri = f"s3://{bucket}/{key}"
         if uri in self.provided:  # the task started again (a reschedule, a resumed deferral, a retry)
             return uri
@@ -197,9 +200,15 @@ class LocalAws:
             if self.region != "us-east-1":
                 kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
             s3.create_bucket(**kwargs)
+        else:
+            try:  # an object a task of the run already made is the one to see, never replaced
+                s3.head_object(Bucket=bucket, Key=key)
+                return uri
+            except s3.exceptions.ClientError:
+                pass
         origin, self.origin = self.origin, None
         try:
-            s3.put_object(Bucket=bucket, Key=key, Body=b"")
+            s3.put_object(Bucket=bucket, Key=key, Body=b"0" * size)
         finally:
             self.origin = origin
         self.provided[uri] = for_task
