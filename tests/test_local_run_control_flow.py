@@ -306,7 +306,8 @@ def test_the_failed_member_is_reported_with_its_cause(runs: Any) -> None:
         (
             ["--fail", "list_files[0]"],
             "--fail list_files[0]: a python task cannot be made to fail locally (supported: emr_step, "
-            "emr_notebook, step_function, glue_job, athena_query, emr_serverless_job, emr_eks_job, lambda_invoke)",
+            "emr_notebook, step_function, glue_job, athena_query, emr_serverless_job, emr_eks_job, lambda_invoke, "
+            "redshift_sql, s3_to_redshift, redshift_to_s3)",
         ),
         (
             ["--fail", "summarise[0]"],
@@ -354,7 +355,8 @@ class _FakeAws:
     def __init__(self) -> None:
         self.put: list[tuple[str, str, str]] = []
 
-    def provide_object(self, bucket: str, key: str, *, for_task: str) -> str:
+    def provide_object(self, bucket: str, key: str, *, for_task: str, size: int = 0) -> str:
+        assert size == 0  # a condition or a sensor without min_size gets an empty object
         self.put.append((bucket, key, for_task))
         return f"s3://{bucket}/{key}"
 
