@@ -5,9 +5,11 @@ One wheel build and one fresh venv per session (module-scoped fixtures), no netw
 * the wheel is built from a copy of the package's sources (so the build's ``build/`` and ``*.egg-info`` never land
   in the working tree) with ``uv build --no-build-isolation`` on this lane's Python, whose setuptools comes from
   the lane's lock: nothing is downloaded;
-* the fresh venv is made by uv on this lane's Python and the wheel installed with ``--offline`` constrained by
-  this lane's lock: its dependencies (PyYAML, jsonschema, Jinja2, croniter...) come from the uv cache that
-  ``make`` filled when it created the lanes.
+* the fresh venv is made by uv on this lane's Python and the wheel installed with ``--offline --no-deps``
+  together with its dependency closure (PyYAML, jsonschema, Jinja2, croniter...), each pinned to the version
+  this lane has installed from its lock (:func:`dependency_closure`), constrained by that lock: the wheels come
+  from the uv cache that ``make`` filled when it created the lanes.  (Resolving them offline would need their
+  metadata, which ``uv pip sync`` of a lock never fetches, so a fresh machine's cache does not hold it.)
 
 Without Airflow, ``validate`` works and ``preview`` gives the documented install hint (one line, exit 2).  With
 the ``[airflow]`` extra (this lane's venv) the init repository's pipeline runs green on the local emulator.
@@ -39,6 +41,30 @@ def _run(command: list[str | Path], *, cwd: Path, env: dict[str, str] | None = N
     return subprocess.run(  # noqa: S603 - our own tools
         [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def dependency_closure(wheel: Path) -> list[str]:
+    """``name==version`` of every distribution the wheel needs (no extras), as this lane has them installed."""
+    import zipfile
+    from email.parser import Parser
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [entry for entry in archive.namelist() if entry.endswith(".dist-info/METADATA")]
+        wanted = Parser().parsestr(archive.read(name).decode()).get_all("Requires-Dist") or []
+    pinned: dict[str, str] = {}
+    while wanted:
+        requirement = Requirement(wanted.pop())
+        key = canonicalize_name(requirement.name)
+        if key in pinned or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        distribution = metadata.distribution(requirement.name)
+        pinned[key] = distribution.version
+        wanted.extend(distribution.requires or [])
+    return sorted(f"{key}=={version}" for key, version in pinned.items())
 
 
 def _require(path: Path, what: str) -> Path:
@@ -76,7 +102,7 @@ def fresh_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     made = _run([UV, "venv", "--quiet", "--python", sys.executable, venv], cwd=venv.parent, env=env)
     assert made.returncode == 0, made.stderr
     installed = _run(
-        [UV, "pip", "install", "--offline", "-c", LANE_LOCK, wheel],
+        [UV, "pip", "install", "--offline", "--no-deps", "-c", LANE_LOCK, wheel, *dependency_closure(wheel)],
         cwd=venv.parent,
         env={**env, "VIRTUAL_ENV": str(venv)},
     )
