@@ -104,6 +104,29 @@ def test_a_cleanup_may_follow_another_and_both_are_teardowns(tmp_path: Path) -> 
     }
 
 
+def test_a_cleanup_on_a_cluster_runs_before_the_clusters_teardown(tmp_path: Path) -> None:
+    result = _written(
+        tmp_path,
+        "max_active_runs: 1\n"
+        "clusters:\n  warehouse:\n    kind: redshift\n    node_type: ra3.large\n"
+        "tasks:\n"
+        "  make_table:\n    type: redshift_sql\n    cluster: warehouse\n    database: dev\n"
+        "    sql: CREATE TABLE t (id INT)\n"
+        "  load:\n    type: redshift_sql\n    cluster: warehouse\n    database: dev\n"
+        "    sql: INSERT INTO t VALUES (1)\n    depends_on: [make_table]\n"
+        "  drop_table:\n    type: redshift_sql\n    cluster: warehouse\n    database: dev\n"
+        "    sql: DROP TABLE t\n    cleans_up: [make_table]\n",
+    )
+    shape = graph(build_dag("pipeline", result.config))
+    assert {task: (node["role"], node["upstream"]) for task, node in shape.items()} == {
+        "create_warehouse": ("setup", []),
+        "make_table": ("setup", ["create_warehouse"]),
+        "load": ("work", ["make_table"]),
+        "drop_table": ("teardown", ["load", "make_table"]),
+        "delete_warehouse": ("teardown", ["create_warehouse", "drop_table"]),
+    }
+
+
 def test_on_mwaa_serverless_a_cleanup_runs_all_done_and_stays_out_of_the_run_state(repo: Path) -> None:
     result = _result(repo, target="mwaa-serverless")
     tasks = to_workflow("cleanup", result.config)["tasks"]

@@ -251,6 +251,14 @@ def test_glue_and_lambda_tasks_that_create_what_they_run(repo: Path) -> None:
     assert policy_of(repo, spec, arns=Arns(region="eu-west-1", account="123456789012")) == expected
 
 
+def test_exact_policy_of_the_glue_partition_waits(repo: Path) -> None:
+    # GetPartitions on the catalog, the database and the table; templated names widen to * in their segment
+    expected = json.loads((EXPECTED / "glue_partition.json").read_text())
+    arns = Arns(region="eu-west-1", account="123456789012")
+    assert policy_of(repo, "tests/specs/glue_partition.yaml", arns=arns) == expected
+    assert actions(expected) == {"glue:GetPartitions"}
+
+
 def test_exact_policy_of_an_emr_serverless_application_the_pipeline_owns(repo: Path) -> None:
     # CreateApplication and TagResource only with the DAG's tag in the request; the waits, stop, delete and
     # job listing only on applications carrying it; the service-linked role of EMR Serverless only

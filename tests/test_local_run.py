@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from generator.local.command import LocalRunOutcome, main, run_local
 
 REPO = Path(__file__).resolve().parent.parent
 CURATE_ONLY = "tests/local_run/curate_only.yaml"
 EVERY_TYPE = "tests/local_run/every_type.yaml"
+PROVIDER_EXAMPLES = REPO / "tests" / "provider_examples"  # run by tests/test_provider_examples.py
 INJECTED = "injected by dagen run --fail {}"
 
 # Every task's final state in a green run of each seed pipeline.
@@ -313,6 +315,28 @@ def test_a_retry_after_a_lost_start_response_adopts_the_execution(runs: Any) -> 
 # ----------------------------------------------------------------------------- bad input
 
 
+def test_every_task_type_is_in_a_spec_that_runs_locally() -> None:
+    from generator.task_types import TASK_TYPES
+
+    seen: set[str] = set()
+    for spec in sorted((REPO / "tests" / "local_run").glob("*.yaml")) + sorted(PROVIDER_EXAMPLES.glob("*.yaml")):
+        tasks = list((yaml.safe_load(spec.read_text(encoding="utf-8")).get("tasks") or {}).values())
+        while tasks:
+            task = tasks.pop()
+            seen.add(task.get("type", "group"))
+            tasks.extend((task.get("tasks") or {}).values())
+    assert set(TASK_TYPES) - seen == set()
+
+
+def test_the_docs_name_the_task_types_that_can_be_made_to_fail() -> None:
+    from generator.local.fault_types import FAILABLE
+
+    lines = (REPO / "docs" / "local-runs.md").read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if line.startswith("| `--fail"))
+    named = row.rpartition(" For ")[2].split(" tasks.")[0]
+    assert [part.strip(" ,") for part in named.replace(" and ", ", ").split("`") if part.strip(" ,")] == list(FAILABLE)
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
@@ -346,11 +370,18 @@ def test_a_retry_after_a_lost_start_response_adopts_the_execution(runs: Any) -> 
             "dagen: invalid --param from_date=yesterday: 'yesterday' is not a 'date'",
         ),
         (
+            ["run", "tests/local_run/redshift_warehouse.yaml", "--local", "--flaky", "create_warehouse"],
+            2,
+            "dagen: --flaky create_warehouse: a kind: redshift create task cannot be made to fail locally (supported: "
+            "emr_step, emr_notebook, step_function, glue_job, athena_query, emr_serverless_job, emr_eks_job, "
+            "lambda_invoke, redshift_sql, s3_to_redshift, redshift_to_s3, glue_data_quality, glue_crawler, cluster)",
+        ),
+        (
             ["run", EVERY_TYPE, "--local", "--fail", "summarise"],
             2,
             "dagen: --fail summarise: a python task cannot be made to fail locally (supported: emr_step, "
             "emr_notebook, step_function, glue_job, athena_query, emr_serverless_job, emr_eks_job, lambda_invoke, "
-            "redshift_sql, s3_to_redshift, redshift_to_s3)",
+            "redshift_sql, s3_to_redshift, redshift_to_s3, glue_data_quality, s3_copy)",
         ),
     ],
 )

@@ -307,7 +307,7 @@ def test_the_failed_member_is_reported_with_its_cause(runs: Any) -> None:
             ["--fail", "list_files[0]"],
             "--fail list_files[0]: a python task cannot be made to fail locally (supported: emr_step, "
             "emr_notebook, step_function, glue_job, athena_query, emr_serverless_job, emr_eks_job, lambda_invoke, "
-            "redshift_sql, s3_to_redshift, redshift_to_s3)",
+            "redshift_sql, s3_to_redshift, redshift_to_s3, glue_data_quality, s3_copy)",
         ),
         (
             ["--fail", "summarise[0]"],

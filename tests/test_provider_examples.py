@@ -37,7 +37,8 @@ REDSHIFT_OPERATORS = "airflow.providers.amazon.aws.operators.redshift_cluster"
 EMR_OPERATORS = "airflow.providers.amazon.aws.operators.emr"
 NO_BUCKET_TAGGING = "no typed type puts, reads or deletes bucket tags"
 NO_REDSHIFT_CLUSTER = (
-    "a `clusters:` entry of kind redshift cannot be used yet: no task type runs on it (DG305 unused, DG522 on a task)"
+    "the snapshot, pause and resume tasks (operators) name the cluster: a `kind: redshift` cluster's identifier "
+    "is derived from the DAG id, and its teardown would not wait for tasks that are not on it"
 )
 
 EXAMPLES = [
@@ -65,20 +66,8 @@ OPERATOR_USES: dict[tuple[str, str], tuple[str, str]] = {
     ("example_emr_eks", "delete_bucket"): (f"{S3_OPERATORS}.S3DeleteBucketOperator", NO_BUCKET_DELETE),
     ("example_glue", "upload_csv"): (f"{S3_OPERATORS}.S3CreateObjectOperator", NO_OBJECT_PUT),
     ("example_glue", "upload_script"): (f"{S3_OPERATORS}.S3CreateObjectOperator", NO_OBJECT_PUT),
-    ("example_glue", "wait_for_catalog_partition"): (
-        "airflow.providers.amazon.aws.sensors.glue_catalog_partition.GlueCatalogPartitionSensor",
-        "no typed type waits for a Glue catalog partition (wait_until has no glue_partition resource)",
-    ),
     ("example_glue", "delete_bucket"): (f"{S3_OPERATORS}.S3DeleteBucketOperator", NO_BUCKET_DELETE),
     ("example_glue_data_quality", "upload_sample_data"): (f"{S3_OPERATORS}.S3CreateObjectOperator", NO_OBJECT_PUT),
-    ("example_glue_data_quality", "create_rule_set"): (
-        "airflow.providers.amazon.aws.operators.glue.GlueDataQualityOperator",
-        "the glue_data_quality type does not exist yet",
-    ),
-    ("example_glue_data_quality", "start_evaluation_run"): (
-        "airflow.providers.amazon.aws.operators.glue.GlueDataQualityRuleSetEvaluationRunOperator",
-        "the glue_data_quality type does not exist yet",
-    ),
     ("example_glue_data_quality", "delete_s3_bucket"): (f"{S3_OPERATORS}.S3DeleteBucketOperator", NO_BUCKET_DELETE),
     ("example_s3", "put_tagging"): (f"{S3_OPERATORS}.S3PutBucketTaggingOperator", NO_BUCKET_TAGGING),
     ("example_s3", "get_tagging"): (f"{S3_OPERATORS}.S3GetBucketTaggingOperator", NO_BUCKET_TAGGING),
@@ -89,19 +78,15 @@ OPERATOR_USES: dict[tuple[str, str], tuple[str, str]] = {
         f"{S3_OPERATORS}.S3ListPrefixesOperator",
         "no typed type lists common prefixes (s3_list returns keys)",
     ),
+    ("example_s3", "file_transform"): (
+        f"{S3_OPERATORS}.S3FileTransformOperator",
+        "no typed type transforms an object with a script (s3_copy copies it as it is)",
+    ),
     ("example_s3", "delete_bucket"): (f"{S3_OPERATORS}.S3DeleteBucketOperator", NO_BUCKET_DELETE),
     ("example_s3", "delete_bucket_2"): (f"{S3_OPERATORS}.S3DeleteBucketOperator", NO_BUCKET_DELETE),
     ("example_athena", "upload_sample_data"): (f"{S3_OPERATORS}.S3CreateObjectOperator", NO_OBJECT_PUT),
     ("example_athena", "delete_s3_bucket"): (f"{S3_OPERATORS}.S3DeleteBucketOperator", NO_BUCKET_DELETE),
     ("example_redshift_s3_transfers", "create_object"): (f"{S3_OPERATORS}.S3CreateObjectOperator", NO_OBJECT_PUT),
-    ("example_redshift_s3_transfers", "create_cluster"): (
-        f"{REDSHIFT_OPERATORS}.RedshiftCreateClusterOperator",
-        NO_REDSHIFT_CLUSTER,
-    ),
-    ("example_redshift_s3_transfers", "delete_cluster"): (
-        f"{REDSHIFT_OPERATORS}.RedshiftDeleteClusterOperator",
-        NO_REDSHIFT_CLUSTER,
-    ),
     ("example_redshift_s3_transfers", "delete_bucket"): (f"{S3_OPERATORS}.S3DeleteBucketOperator", NO_BUCKET_DELETE),
     ("example_redshift", "create_cluster"): (
         f"{REDSHIFT_OPERATORS}.RedshiftCreateClusterOperator",
@@ -138,10 +123,72 @@ OPERATOR_USES: dict[tuple[str, str], tuple[str, str]] = {
     ),
 }
 
-# example -> the task states of a green local run.  Not run locally, for emulator gaps: example_glue (a local
-# crawl writes no catalog database, table or partition, so wait_for_catalog_partition fails with
-# EntityNotFoundException) and example_glue_data_quality (CreateDataQualityRuleset is not emulated).
+S3_TASKS = (
+    "create_bucket",
+    "create_bucket_2",
+    "put_tagging",
+    "get_tagging",
+    "delete_tagging",
+    "create_object",
+    "create_object_2",
+    "list_prefixes",
+    "list_keys",
+    "sensor_one_key",
+    "sensor_two_keys",
+    "sensor_key_with_function",
+    "sensor_key_with_regex",
+    "sensor_one_key_deferrable",
+    "sensor_two_keys_deferrable",
+    "sensor_key_with_function_deferrable",
+    "sensor_key_with_regex_deferrable",
+    "copy_object",
+    "file_transform",
+    "sensor_keys_unchanged",
+    "delete_objects",
+    "delete_bucket",
+    "delete_bucket_2",
+)
+ATHENA_TASKS = (
+    "create_s3_bucket",
+    "upload_sample_data",
+    "create_database",
+    "create_table",
+    "read_table",
+    "await_query",
+    "read_results_from_s3",
+    "drop_table",
+    "drop_database",
+    "delete_s3_bucket",
+)
+
+# example -> the task states of a green local run (every example runs locally).
 GREEN: dict[str, dict[str, str]] = {
+    "example_glue_data_quality": {
+        task: "success"
+        for task in (
+            "create_s3_bucket",
+            "upload_sample_data",
+            "create_database",
+            "create_table",
+            "start_evaluation_run_ruleset",
+            "start_evaluation_run",
+            "drop_table",
+            "drop_database",
+            "delete_s3_bucket",
+        )
+    },
+    "example_glue": {
+        task: "success"
+        for task in (
+            "create_bucket",
+            "upload_csv",
+            "upload_script",
+            "crawl_s3",
+            "wait_for_catalog_partition",  # the partition the local crawl wrote to the catalog
+            "submit_glue_job",
+            "delete_bucket",
+        )
+    },
     "example_emr_serverless": {
         "create_s3_bucket": "success",
         "create_emr_serverless_app": "success",
@@ -160,19 +207,13 @@ GREEN: dict[str, dict[str, str]] = {
     "example_step_functions": {"start_execution": "success"},
     "example_lambda": {"invoke_lambda_function_create_function": "success", "invoke_lambda_function": "success"},
     "example_sns": {"publish_message": "success"},
-    # example_s3 has no local run here: the emulator puts a placeholder object for each key an s3_wait task
-    # waits for when that task starts (generator/local/sensor_objects.py), also over an object a task already
-    # made, so sensor_two_keys replaced example-s3-key (28 bytes) by a smaller one and sensor_key_with_function
-    # (min_size: 21) never passed (the run ended when dagen run's time limit stopped it).
-    # example_athena has no local run here: its three cleanups run in any order (DG320 forbids ordering one
-    # cleanup after another), and on the emulator delete_s3_bucket ran first, so drop_table and drop_database
-    # FAILED (their result bucket was gone).
+    "example_s3": {task: "success" for task in S3_TASKS},
+    "example_athena": {task: "success" for task in ATHENA_TASKS},
     "example_redshift_s3_transfers": {
         task: "success"
         for task in (
             "s3_create_bucket",
             "create_cluster",
-            "wait_cluster_available",
             "create_object",
             "create_table_redshift_data",
             "insert_data",
@@ -234,6 +275,32 @@ GREEN: dict[str, dict[str, str]] = {
 
 # example -> (the work task --fail fails, the task states of that run): the cleanups and teardowns still run
 FAILED: dict[str, tuple[str, dict[str, str]]] = {
+    "example_glue": (
+        "submit_glue_job",
+        {
+            "create_bucket": "success",
+            "upload_csv": "success",
+            "upload_script": "success",
+            "crawl_s3": "success",
+            "wait_for_catalog_partition": "success",
+            "submit_glue_job": "failed",
+            "delete_bucket": "success",
+        },
+    ),
+    "example_glue_data_quality": (
+        "start_evaluation_run",
+        {
+            "create_s3_bucket": "success",
+            "upload_sample_data": "success",
+            "create_database": "success",
+            "create_table": "success",
+            "start_evaluation_run_ruleset": "success",
+            "start_evaluation_run": "failed",
+            "drop_table": "success",
+            "drop_database": "success",
+            "delete_s3_bucket": "success",
+        },
+    ),
     "example_emr_serverless": (
         "start_emr_serverless_job",
         {
@@ -260,7 +327,6 @@ FAILED: dict[str, tuple[str, dict[str, str]]] = {
         {
             "s3_create_bucket": "success",
             "create_cluster": "success",
-            "wait_cluster_available": "success",
             "create_object": "success",
             "create_table_redshift_data": "success",
             "insert_data": "success",
@@ -308,20 +374,68 @@ FAILED: dict[str, tuple[str, dict[str, str]]] = {
         "add_steps",
         {"create_job_flow": "success", "add_steps": "failed", "terminate_job_flow": "success"},
     ),
+    "example_emr_job_flow_automatic_steps": (
+        "calculate_pi",
+        {"create_job_flow": "success", "calculate_pi": "failed", "terminate_job_flow": "success"},
+    ),
+    # the copy is refused: what follows it does not run, and neither does the removal of what it would have made
+    "example_s3": (
+        "copy_object",
+        {
+            **{task: "success" for task in S3_TASKS},
+            "copy_object": "failed",
+            "file_transform": "upstream_failed",
+            "sensor_keys_unchanged": "upstream_failed",
+            "delete_objects": "upstream_failed",
+        },
+    ),
+    "example_athena": (
+        "read_table",
+        {
+            **{task: "success" for task in ATHENA_TASKS},
+            "read_table": "failed",
+            "await_query": "upstream_failed",
+            "read_results_from_s3": "upstream_failed",
+        },
+    ),
 }
+
+# the tasks that submit Redshift Data statements (one statement or one batch each)
+TRANSFER_STATEMENTS = (
+    "create_table_redshift_data",
+    "insert_data",
+    "transfer_redshift_to_s3",
+    "transfer_s3_to_redshift",
+    "transfer_s3_to_redshift_multiple",
+    "transfer_redshift_to_s3_reuse_session",
+    "transfer_s3_to_redshift_tmp_table",
+    "drop_table",
+)
+REDSHIFT_STATEMENTS = ("create_table_redshift_data", "insert_data", "insert_data_reuse_session")
 
 # example -> what the emulator saw of its work, in a green run and in the failure run: (kind, origin, state)
 WORK: dict[str, tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]] = {
     "example_emr_serverless": (
-        [("serverless_job_runs", "start_emr_serverless_job", "SUCCESS")],
-        [("serverless_job_runs", "start_emr_serverless_job", "FAILED")],
+        [
+            ("applications", "create_emr_serverless_app", "TERMINATED"),
+            ("serverless_job_runs", "start_emr_serverless_job", "SUCCESS"),
+        ],
+        [
+            ("applications", "create_emr_serverless_app", "TERMINATED"),
+            ("serverless_job_runs", "start_emr_serverless_job", "FAILED"),
+        ],
     ),
     "example_emr_eks": (
         [
             ("eks_job_runs", "start_job", "COMPLETED"),
             ("objects", "upload_s3_file", "s3://example-emr-eks-bucket/pi.py"),
+            ("virtual_clusters", "create_emr_eks_cluster", "TERMINATED"),
         ],
-        [("eks_job_runs", "start_job", "FAILED"), ("objects", "upload_s3_file", "s3://example-emr-eks-bucket/pi.py")],
+        [
+            ("eks_job_runs", "start_job", "FAILED"),
+            ("objects", "upload_s3_file", "s3://example-emr-eks-bucket/pi.py"),
+            ("virtual_clusters", "create_emr_eks_cluster", "TERMINATED"),
+        ],
     ),
     "example_sns": (
         [
@@ -335,9 +449,18 @@ WORK: dict[str, tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]] =
     ),
     "example_step_functions": ([("executions", "start_execution", "SUCCEEDED")], []),
     "example_lambda": ([("invocations", "invoke_lambda_function", "SUCCEEDED")], []),
-    # the emulator reports no Redshift statements or clusters: the task states are what those runs show
-    "example_redshift_s3_transfers": ([], []),
-    "example_redshift": ([], []),
+    "example_redshift_s3_transfers": (
+        [("statements", task, "FINISHED") for task in TRANSFER_STATEMENTS],
+        [
+            ("statements", task, "FAILED" if task == "transfer_redshift_to_s3" else "FINISHED")
+            for task in TRANSFER_STATEMENTS
+            if task not in ("transfer_s3_to_redshift", "transfer_s3_to_redshift_multiple")
+        ],
+    ),
+    "example_redshift": (
+        [("statements", task, "FINISHED") for task in REDSHIFT_STATEMENTS],
+        [("statements", task, "FAILED" if task == "insert_data" else "FINISHED") for task in REDSHIFT_STATEMENTS],
+    ),
     "example_emr": (
         [("clusters", "create_job_flow", "TERMINATED"), ("steps", "add_steps", "COMPLETED")],
         [("clusters", "create_job_flow", "TERMINATED"), ("steps", "add_steps", "FAILED")],
@@ -348,7 +471,44 @@ WORK: dict[str, tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]] =
     ),
     "example_emr_job_flow_automatic_steps": (
         [("clusters", "create_job_flow", "TERMINATED"), ("steps", "calculate_pi", "COMPLETED")],
-        [],
+        [("clusters", "create_job_flow", "TERMINATED"), ("steps", "calculate_pi", "FAILED")],
+    ),
+    "example_glue": (
+        [("crawls", "crawl_s3", "SUCCEEDED"), ("job_runs", "submit_glue_job", "SUCCEEDED")],
+        [("crawls", "crawl_s3", "SUCCEEDED"), ("job_runs", "submit_glue_job", "FAILED")],
+    ),
+    "example_glue_data_quality": (
+        [("dq_evaluations", "start_evaluation_run", "SUCCEEDED")],
+        # as in Glue, the evaluation run succeeds and its first rule fails, which fails the task
+        [("dq_evaluations", "start_evaluation_run", "SUCCEEDED")],
+    ),
+    "example_s3": (
+        [
+            ("objects", "create_object", "s3://example-s3-bucket/example-s3-key"),
+            ("objects", "create_object_2", "s3://example-s3-bucket/example-s3-key2"),
+            ("objects", "copy_object", "s3://example-s3-bucket-2/example-s3-key2"),
+            ("objects", "file_transform", "s3://example-s3-bucket-2/example-s3-key2"),
+        ],
+        [
+            ("objects", "create_object", "s3://example-s3-bucket/example-s3-key"),
+            ("objects", "create_object_2", "s3://example-s3-bucket/example-s3-key2"),
+        ],
+    ),
+    "example_athena": (
+        [
+            ("queries", "create_database", "SUCCEEDED"),
+            ("queries", "create_table", "SUCCEEDED"),
+            ("queries", "read_table", "SUCCEEDED"),
+            ("queries", "drop_table", "SUCCEEDED"),
+            ("queries", "drop_database", "SUCCEEDED"),
+        ],
+        [
+            ("queries", "create_database", "SUCCEEDED"),
+            ("queries", "create_table", "SUCCEEDED"),
+            ("queries", "read_table", "FAILED"),
+            ("queries", "drop_table", "SUCCEEDED"),
+            ("queries", "drop_database", "SUCCEEDED"),
+        ],
     ),
     "example_emr_notebook_execution": (
         [

@@ -12,6 +12,7 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
+from generator.compile.build import airflow_major
 from generator.compile.lower import lower
 from generator.compile.pipelines import process
 from generator.core.provider_profile import LEGACY, MODERN
@@ -174,7 +175,11 @@ def test_amazon_operators_get_the_pipelines_connection_unless_they_name_one(tmp_
         "    operator: airflow.providers.amazon.aws.operators.sns.SnsPublishOperator\n"
         "    arguments: {target_arn: 'arn:aws:sns:us-east-1:123456789012:t', message: hi, aws_conn_id: other}\n"
         "  http:\n    type: operator\n    operator: airflow.providers.http.sensors.http.HttpSensor\n"
-        "    arguments: {endpoint: health}\n",
+        "    arguments: {endpoint: health}\n"
+        "  transform:\n    type: operator\n"
+        "    operator: airflow.providers.amazon.aws.operators.s3.S3FileTransformOperator\n"
+        "    arguments: {source_s3_key: 's3://a/in', dest_s3_key: 's3://b/out', transform_script: cp,"
+        " dest_aws_conn_id: aws_out}\n",
         encoding="utf-8",
     )
     (result,) = process([spec], profile=MODERN, airflow_major=3)
@@ -183,6 +188,13 @@ def test_amazon_operators_get_the_pipelines_connection_unless_they_name_one(tmp_
     assert tasks["sns"]["aws_conn_id"] == "aws_data"
     assert tasks["own"]["aws_conn_id"] == "other"
     assert tasks["http"] == {"endpoint": "health"}
+    # a transfer's own connection parameters (this lane's provider: Airflow 2's has no aws_conn_id there)
+    connections = {key: value for key, value in tasks["transform"].items() if key.endswith("aws_conn_id")}
+    assert connections == {
+        "source_aws_conn_id": "aws_data",
+        "dest_aws_conn_id": "aws_out",
+        **({"aws_conn_id": "aws_data"} if airflow_major() >= 3 else {}),
+    }
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,7 @@ _CODES = (
     Code(
         "DG320",
         "not a possible cleanup",
-        "A cleanup that tasks depend on, or that sets trigger_rule, runs on a cluster, has run_if or is mapped.",
+        "A cleanup that tasks other than cleanups depend on, or that sets trigger_rule or run_if, or is mapped.",
     ),
     Code(
         "DG321",
@@ -384,6 +384,18 @@ _CODES = (
         "qualifier of a function to create",
         "A `lambda_invoke` with `create_if_missing` creates `$LATEST` only, so it cannot also invoke a "
         "`qualifier` (a version or alias it would not make).",
+    ),
+    Code(
+        "DG548",
+        "Data Quality rulesets named twice or not at all",
+        "A `glue_data_quality` sets exactly one of `rulesets` (rulesets that exist) and `ruleset` (one it owns), "
+        "and an owned ruleset exactly one of `rules` and `rules_file`.",
+    ),
+    Code(
+        "DG549",
+        "not a DQDL ruleset",
+        "The `rules` of a `glue_data_quality` ruleset have the form `Rules = [ rule, ... ]` with at least one rule: "
+        "the operator refuses anything else when the task runs.",
     ),
     # DG6xx: building the DAG
     Code("DG601", "DAG build failed", "Airflow or dag-factory refused the compiled pipeline; the message says why."),

@@ -20,6 +20,9 @@ class ProviderProfile:
     glue_waiter_arguments: bool
     # GlueCrawlerRunOperator starts an existing crawler without rewriting its config.
     crawler_run_operator: bool
+    # GlueDataQualityHook logs the rule results as a table only when pandas is installed (on 9.0 it imports
+    # pandas unconditionally and fails the task without it).
+    data_quality_results_without_pandas: bool
     # The lane has apache-airflow-providers-standard, home of PythonOperator (Airflow 3's lane; on 2.10 it is
     # airflow.operators.python).
     standard_provider: bool
@@ -30,6 +33,7 @@ MODERN = ProviderProfile(
     region_on_every_operator=True,
     glue_waiter_arguments=True,
     crawler_run_operator=True,
+    data_quality_results_without_pandas=True,
     standard_provider=True,
 )
 LEGACY = ProviderProfile(
@@ -37,6 +41,7 @@ LEGACY = ProviderProfile(
     region_on_every_operator=False,
     glue_waiter_arguments=False,
     crawler_run_operator=False,
+    data_quality_results_without_pandas=False,
     standard_provider=False,
 )
 

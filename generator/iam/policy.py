@@ -127,7 +127,7 @@ def pipeline_policy(pipelines: Iterable[LoweredPipeline], arns: Arns) -> dict[st
                 emr_cluster_tasks(builder, task, pipeline.spec.dag_id)
             elif module == "step_function":
                 step_function_tasks(builder, task, state_machines)
-            elif module in ("glue", "glue_crawler"):
+            elif module in ("glue", "glue_crawler", "glue_catalog_partition", "glue_data_quality"):
                 glue_tasks(builder, task)
             else:  # a new task type must say what it needs before its pipelines get a policy
                 raise ValueError(f"no IAM mapping for {task.operator}")

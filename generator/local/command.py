@@ -226,7 +226,10 @@ def check_tasks(option: str, task_ids: Sequence[str], result: SpecResult, allowe
     mapped = {task.task_id for task in result.spec.tasks if task.map_over is not None}
     if "cluster" in allowed:  # the create_<cluster> task of each cluster the pipeline creates
         types.update(
-            (create_cluster_task_id(cluster.name), "cluster")
+            (
+                create_cluster_task_id(cluster.name),
+                "cluster" if cluster.kind == "emr" else f"kind: {cluster.kind} create",
+            )
             for cluster in result.spec.clusters
             if "existing_cluster_id" not in cluster.settings
         )

@@ -6,7 +6,7 @@ A task type the emulator can fault is listed here by its ``NAME``; ``"cluster"``
 
 from __future__ import annotations
 
-FAILABLE = (
+STARTS = (  # types whose start call the emulator can fail (the work ends FAILED) or whose response it can lose
     "emr_step",
     "emr_notebook",
     "step_function",
@@ -18,5 +18,7 @@ FAILABLE = (
     "redshift_sql",
     "s3_to_redshift",
     "redshift_to_s3",
+    "glue_data_quality",
 )
-FLAKY = (*FAILABLE, "glue_crawler", "cluster")
+FAILABLE = (*STARTS, "s3_copy")  # a copy is refused (AccessDenied): no response to lose
+FLAKY = (*STARTS, "glue_crawler", "cluster")

@@ -1,7 +1,8 @@
 """The human report of a ``dagen run --local``, rendered from the JSON report the child writes.
 
 Tasks (state, duration, try; a member of a mapped task is a row ``TASK[INDEX]``),
-what happened in the emulator (clusters, steps, executions, job runs, queries,
+what happened in the emulator (clusters, steps, executions, job runs, queries, Redshift
+statements, EMR Serverless applications and EMR on EKS virtual clusters,
 invocations, messages, objects, the objects ``--absent`` withheld, HTTP requests,
 emails, asset events, lost responses, connections the network guard refused),
 the outcome and the run's logical date, why each failed task failed, and notes on
@@ -79,6 +80,26 @@ def render_report(
         lines.append(
             f"    athena query {query['id'][:8]} by {query['origin']} ({query['workgroup']}): {query['state']}{cause}"
         )
+    for statement in emulator.get("statements", []):
+        cause = f": {statement['cause']}" if statement["cause"] else ""
+        what = f"batch of {len(statement['sqls'])}" if len(statement["sqls"]) > 1 else "statement"
+        lines.append(
+            f"    redshift {what} {statement['id'][:8]} on {statement['on']} by {statement['origin']}: "
+            f"{statement['state']}{cause}"
+        )
+    for run in emulator.get("dq_evaluations", []):
+        cause = f": first rule FAILED: {run['cause']}" if run["cause"] else ""
+        lines.append(
+            f"    glue data quality run of {', '.join(run['rulesets'])} on {run['table']} by {run['origin']}: "
+            f"{run['state']}{cause}"
+        )
+    for kind, key in (
+        ("EMR Serverless application", "applications"),
+        ("EMR on EKS virtual cluster", "virtual_clusters"),
+    ):
+        for resource in emulator.get(key, []):
+            by = f"by {resource['origin']}" if resource["origin"] else "made for the run"
+            lines.append(f"    {kind} {resource['id']} {resource['name']}: {resource['state']}  ({by})")
     for invocation in emulator.get("invocations", []):
         cause = f": {invocation['cause']}" if invocation["cause"] else ""
         lines.append(

@@ -9,8 +9,8 @@ it to ``depends_on``); :func:`check_cleanups` says what cannot be a cleanup:
 
 * DG319: a ``cleans_up`` entry that is not another task of the pipeline, or is a cleanup itself;
 * DG320: a cleanup that tasks other than cleanups depend on (they would run after a failure), or that sets
-  ``trigger_rule``, runs on a cluster, has ``run_if`` or is mapped at run time (a cleanup may follow another:
-  drop the table, then delete its bucket);
+  ``trigger_rule``, has ``run_if`` or is mapped at run time (a cleanup may follow another: drop the table,
+  then delete its bucket; a cleanup on a cluster runs before the cluster's teardown, which waits for it);
 * DG321: a task right after a setup with a rule other than ``all_success`` (Airflow refuses it).
 """
 
@@ -56,7 +56,6 @@ def check_cleanups(spec: dict[str, Any], graph: dict[str, list[str]], at: At) ->
         task = tasks[task_id]
         for key, why in (
             ("trigger_rule", "a cleanup runs when its work is done, whatever its state"),
-            ("cluster", "the cluster may be gone when a cleanup runs"),
             ("run_if", "a cleanup runs whenever one of the tasks it cleans up after succeeded"),
         ):
             if key in task:
@@ -64,7 +63,7 @@ def check_cleanups(spec: dict[str, Any], graph: dict[str, list[str]], at: At) ->
                     code="DG320",
                     **at(("tasks", task_id, key)),
                     message=f"cleanup '{task_id}' cannot set {key}: {why}",
-                    hint=f"remove {key}" if key != "cluster" else "run the cleanup off the cluster",
+                    hint=f"remove {key}",
                 )
         if isinstance(task.get("for_each"), dict) and "output_of" in task["for_each"]:
             yield Diagnostic(

@@ -5,6 +5,8 @@ relative to the spec's folder, and the key that receives the file's text::
 
     FILE_KEYS = {"query_file": "query"}
 
+or, for a key inside an object of the task, its path and the key of that object
+that receives the text (``glue_data_quality``: ``{("ruleset", "rules_file"): "rules"}``).
 The text replaces the path, so normalising and lowering see it as if it had
 been written inline and stay pure.  Files are read when the spec is compiled:
 in MWAA they are in the DAGs folder beside the spec (``dagen deploy`` uploads
@@ -33,7 +35,7 @@ from generator.spec.load import MAX_FILE_BYTES, TooLarge, read_regular
 from generator.spec.semantic import check_templates
 from generator.task_types import TASK_TYPES
 
-SUFFIXES = (".sql",)  # what a spec may read beside it; dagen deploy uploads these with the specs
+SUFFIXES = (".sql", ".dqdl")  # what a spec may read beside it; dagen deploy uploads these with the specs
 
 
 @dataclass(frozen=True)
@@ -135,18 +137,36 @@ def _missing_hint(folder: Path, file: str, relative: str) -> str:
     return f"the path is relative to the spec's folder: it names {named}"
 
 
+def _holder(task: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The object of ``task`` that holds the last key of ``path`` (the task itself for a one-key path)."""
+    holder: Any = task
+    for part in path[:-1]:
+        holder = holder.get(part) if isinstance(holder, dict) else None
+    return holder if isinstance(holder, dict) else None
+
+
+def _with_text(task: dict[str, Any], path: tuple[str, ...], text_key: str, text: str) -> dict[str, Any]:
+    """``task`` with the file key at ``path`` replaced by ``text_key: text`` in the same object."""
+    if len(path) > 1:
+        return {**task, path[0]: _with_text(task[path[0]], path[1:], text_key, text)}
+    return {**{k: v for k, v in task.items() if k != path[0]}, text_key: text}
+
+
 def read_spec_files(spec: dict[str, Any], *, folder: Path, file: str, at: Callable[..., dict[str, Any]]) -> SpecFiles:
     """Read every file the tasks of a merged, schema-valid ``spec`` name; ``file`` is the spec's display path."""
     tasks = dict(spec.get("tasks", {}))
     out = SpecFiles(spec=spec)
     texts: dict[tuple[str, ...], str] = {}
     for task_id, task in spec.get("tasks", {}).items():
-        file_keys: dict[str, str] = getattr(TASK_TYPES[task["type"]], "FILE_KEYS", {})
-        for key, text_key in file_keys.items():
-            if key not in task:
+        file_keys: dict[str | tuple[str, ...], str] = getattr(TASK_TYPES[task["type"]], "FILE_KEYS", {})
+        for name, text_key in file_keys.items():
+            path = (name,) if isinstance(name, str) else name  # a key of the task, or of an object in it
+            holder = _holder(tasks[task_id], path)
+            key = path[-1]
+            if holder is None or key not in holder:
                 continue
-            relative = task[key]
-            pointer = ("tasks", task_id, key)
+            relative = holder[key]
+            pointer = ("tasks", task_id, *path)
             raw = read_beside(folder, relative)
             text = raw if isinstance(raw, FileProblem) else _decode(raw)
             if isinstance(raw, bytes):
@@ -162,7 +182,7 @@ def read_spec_files(spec: dict[str, Any], *, folder: Path, file: str, at: Callab
                 )
                 continue
             texts[pointer] = text
-            tasks[task_id] = {**{k: v for k, v in tasks[task_id].items() if k != key}, text_key: text}
+            tasks[task_id] = _with_text(tasks[task_id], path, text_key, text)
     out.diagnostics.extend(_template_diagnostics(spec, texts, at))
     if texts:
         out.spec = {**spec, "tasks": tasks}
@@ -175,8 +195,12 @@ def _template_diagnostics(
     """The spec's template rules applied to each file's text, located at the key naming the file."""
     declared: dict[str, Any] = {name: {} for name in spec.get("params", {})}  # names only: checked with the spec
     found = []
-    for (*_, task_id, key), text in texts.items():
-        relative = spec["tasks"][task_id][key]
-        for problem in check_templates({"params": declared, "tasks": {task_id: {key: text}}}, at):
+    for (_, task_id, *path), text in texts.items():
+        key = path[-1]
+        relative = _holder(spec["tasks"][task_id], tuple(path))[key]  # type: ignore[index]
+        nested: dict[str, Any] = {key: text}
+        for part in reversed(path[:-1]):  # the text where the file's key is, so problems are located there
+            nested = {part: nested}
+        for problem in check_templates({"params": declared, "tasks": {task_id: nested}}, at):
             found.append(replace(problem, message=f"{key} '{relative}': {problem.message}"))
     return found

@@ -191,6 +191,13 @@ def _task(task_id: str, task: dict[str, Any], at: At) -> Iterator[Diagnostic]:
             f"create_if_missing cannot run on {_TARGET}: the function is created by a dagen runtime task",
             "create the function outside the pipeline (CloudFormation, the console) and only invoke it",
         )
+    if task_type == "glue_data_quality" and "ruleset" in task:
+        yield _diagnostic(
+            "DG801",
+            at(("tasks", task_id, "ruleset"), key=True),
+            f"ruleset cannot run on {_TARGET}: the ruleset is created or updated by a dagen runtime task",
+            "create the ruleset outside the pipeline (CloudFormation, the console) and name it under rulesets",
+        )
     if task_type == "s3_wait" and ("min_size" in task or "max_age" in task):
         key = "min_size" if "min_size" in task else "max_age"
         yield _diagnostic(

@@ -25,7 +25,9 @@ from generator.task_types import (
     emr_step,
     generic_operator,
     glue_crawler,
+    glue_data_quality,
     glue_job,
+    glue_partition_wait,
     http_wait,
     lambda_invoke,
     python,
@@ -49,6 +51,8 @@ TASK_TYPES: dict[str, ModuleType] = {
     + (athena_query, s3_wait, emr_serverless_job, emr_eks_job, lambda_invoke, python, http_wait, branch)
     + (wait_until, redshift_sql, s3_to_redshift, redshift_to_s3, sns_publish)
     + (s3_copy, s3_delete, s3_create_bucket, s3_list, s3_keys_unchanged)
+    + (glue_data_quality,)
+    + (glue_partition_wait,)
     + (generic_operator,)  # the escape hatch, last
 }
 MAPPABLE_TYPES = frozenset(name for name, module in TASK_TYPES.items() if hasattr(module, "MAPPED_KWARG"))

@@ -20,8 +20,9 @@ Safety, because dag-factory imports the class every time the loader parses:
   reserved names and the Jinja, and says nothing about the signature.  A
   ``custom_module`` operator is never imported to validate it.
 
-Amazon provider operators get the pipeline's ``aws.conn_id`` unless
-``arguments`` names ``aws_conn_id``.  ``dagen iam`` cannot know what an arbitrary
+Amazon provider operators get the pipeline's ``aws.conn_id`` in each of their
+connection parameters (``aws_conn_id``, or ``source_aws_conn_id`` and
+``dest_aws_conn_id`` of a transfer) that ``arguments`` does not name.  ``dagen iam`` cannot know what an arbitrary
 operator calls: the task's ``iam`` entries are what the policy grants it.
 """
 
@@ -137,6 +138,10 @@ PROPERTIES = {
 REQUIRED = ("operator",)
 
 
+def amazon(path: str) -> bool:
+    return path.startswith(AMAZON_PREFIX)
+
+
 def _airflow_installed() -> bool:
     return importlib.util.find_spec("airflow") is not None
 
@@ -193,6 +198,15 @@ def _import(path: str) -> tuple[type | None, str | None, str | None]:
     return cls, None, None
 
 
+def connection_parameters(path: str) -> tuple[str, ...]:
+    """The AWS connection parameters an Amazon operator takes (``aws_conn_id``, ``source_aws_conn_id``...);
+    ``aws_conn_id`` when Airflow is not installed or the class does not import (validation says why)."""
+    cls = _import(path)[0] if _airflow_installed() else None
+    if cls is None:
+        return ("aws_conn_id",)
+    return tuple(sorted(name for name in _signature(cls)[0] if name.endswith("aws_conn_id")))
+
+
 def _signature_problems(task_id: str, task: dict[str, Any], cls: type, at: Any) -> Iterator[Diagnostic]:
     base = ("tasks", task_id)
     arguments: dict[str, Any] = task.get("arguments", {})
@@ -206,7 +220,7 @@ def _signature_problems(task_id: str, task: dict[str, Any], cls: type, at: Any) 
                 message=f"{cls.__name__} has no argument '{key}'",
                 hint=f"did you mean '{match[0]}'?" if match else f"see {cls.__module__}.{cls.__name__}'s parameters",
             )
-    supplied = set(arguments) | ({"aws_conn_id"} if task["operator"].startswith(AMAZON_PREFIX) else set())
+    supplied = set(arguments) | (set(connection_parameters(task["operator"])) if amazon(task["operator"]) else set())
     for name in sorted(required - supplied):
         yield Diagnostic(
             code="DG512",
@@ -274,7 +288,7 @@ def check(task_id: str, task: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
 def lower(task: TaskSpec, ctx: LowerContext) -> list[OperatorTask]:
     settings = task.settings
     kwargs: dict[str, Any] = {}
-    if settings["operator"].startswith(AMAZON_PREFIX):
-        kwargs["aws_conn_id"] = ctx.spec.aws_conn_id  # the pipeline's connection, unless the arguments name one
+    if amazon(settings["operator"]):  # the pipeline's connection, unless the arguments name one
+        kwargs.update(dict.fromkeys(connection_parameters(settings["operator"]), ctx.spec.aws_conn_id))
     kwargs.update(settings.get("arguments", {}))
     return [OperatorTask(task_id=task.task_id, operator=settings["operator"], kwargs=kwargs)]

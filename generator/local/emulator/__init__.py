@@ -19,6 +19,10 @@ in-process:
 * **Glue crawlers** finish at once (state ``glue::crawl`` set to immediate),
   their last crawl reports ``SUCCEEDED`` (moto says ``COMPLETED``), and
   GetCrawlerMetrics is implemented.
+* **Glue Data Quality** (moto has none of it): rulesets (Create/Get/Update/Delete/List),
+  evaluation runs ``RUNNING -> SUCCEEDED`` one state per GetDataQualityRulesetEvaluationRun, and
+  BatchGetDataQualityResult with one ``PASS`` per rule of the DQDL; an injected failure makes the first
+  rule ``FAIL`` (the run succeeds, the task fails on the result).
 * **Step Functions executions run**: moto's ``execute_state_machine`` is on, so
   definitions made of Pass/Wait/Choice/Succeed/Fail/Parallel/Map states and
   the request-response integrations moto can run really execute.  A definition
@@ -52,7 +56,7 @@ in-process:
   Airflow task id, :meth:`LocalAws.attribute_to`) and can make everything an
   origin starts -- EMR steps, notebook executions, Glue job runs, Step
   Functions executions, EMR Serverless and EMR on EKS job runs, Athena
-  queries, Lambda invocations (``X-Amz-Function-Error: Unhandled``) -- end
+  queries, Lambda invocations (``X-Amz-Function-Error: Unhandled``), Glue Data Quality rules -- end
   FAILED with a cause (:meth:`LocalAws.fail`), or make the first start call of
   an origin take effect but lose its response
   (:meth:`LocalAws.lose_first_response`), as when a worker dies right after it.
@@ -67,7 +71,7 @@ in-process:
 Batch (it needs Docker) is not emulated.  One emulator runs at a time in a
 process: moto's backends are process-global.
 
-The modules: ``emr`` (steps, notebook executions), ``glue``, ``stepfunctions``,
+The modules: ``emr`` (steps, notebook executions), ``glue``, ``glue_data_quality``, ``stepfunctions``,
 ``emr_serverless``, ``emr_containers`` (EMR on EKS), ``athena``, ``lambda_``,
 ``sns_s3``, ``unsupported`` (calls moto lacks); ``shared`` (the account, the
 running emulator, records, faults and lost responses, which every service

@@ -18,6 +18,7 @@ from generator.local.emulator import (
     emr_containers,
     emr_serverless,
     glue,
+    glue_data_quality,
     lambda_,
     redshift_data,
     sns_s3,
@@ -54,6 +55,7 @@ def install() -> None:
             return
         emr.install()
         glue.install()
+        glue_data_quality.install()
         stepfunctions.install()
         emr_serverless.install()
         emr_containers.install()

@@ -32,6 +32,10 @@ def snapshot_of(emulator: LocalAws) -> dict[str, list[dict[str, Any]]]:
         "serverless_job_runs": [],
         "eks_job_runs": [],
         "queries": [],
+        "statements": [],
+        "dq_evaluations": [],
+        "applications": [],
+        "virtual_clusters": [],
         "invocations": [],
         "messages": [],
         "objects": [],
@@ -143,6 +147,35 @@ def snapshot_of(emulator: LocalAws) -> dict[str, list[dict[str, Any]]]:
                 "cause": query.failure_cause if state == "FAILED" else None,
             }
         )
+    for record in emulator.records_of("statement"):
+        statement = record.obj
+        out["statements"].append(
+            {
+                "id": record.id,
+                "on": record.parent,  # the cluster identifier, or the workgroup
+                "sqls": list(statement.sqls),
+                "state": statement.status,
+                "origin": record.origin,
+                "cause": statement.cause if statement.status == "FAILED" else None,
+            }
+        )
+    for record in emulator.records_of("dq_evaluation"):
+        run = record.obj
+        out["dq_evaluations"].append(
+            {
+                "id": record.id,
+                "table": record.parent,  # DATABASE.TABLE
+                "rulesets": list(run.rules),
+                "state": run.status,
+                "origin": record.origin,
+                "cause": run.cause,  # the first rule fails with it (the run itself succeeds)
+            }
+        )
+    for kind, key in (("serverless_application", "applications"), ("virtual_cluster", "virtual_clusters")):
+        for record in emulator.records_of(kind):
+            out[key].append(
+                {"id": record.id, "name": record.obj.name, "state": record.obj.state, "origin": record.origin}
+            )
     for record in emulator.records_of("invocation"):
         invocation = record.obj
         out["invocations"].append(

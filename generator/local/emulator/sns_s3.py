@@ -1,11 +1,15 @@
-"""SNS and S3 in the emulator: moto handles both; messages and objects are recorded with who made them."""
+"""SNS and S3 in the emulator: moto handles both; messages and objects are recorded with who made them.
+
+A copy (CopyObject) by an origin made to fail (``--fail`` on an ``s3_copy`` task) is refused with
+``AccessDenied`` and the cause, so the task fails on each try (botocore never retries AccessDenied).
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from generator.local.emulator.shared import record
+from generator.local.emulator.shared import current_origin, fail_cause, record
 
 
 def install() -> None:
@@ -32,3 +36,15 @@ def install() -> None:
         return key
 
     s3_models.S3Backend.put_object = put_object
+
+    from moto.s3.exceptions import S3ClientError
+
+    stock_copy = s3_models.S3Backend.copy_object
+
+    def copy_object(self: Any, src_key: Any, dest_bucket_name: str, dest_key_name: str, *args: Any, **kw: Any) -> Any:
+        cause = fail_cause(current_origin())
+        if cause:
+            raise S3ClientError("AccessDenied", f"dagen emulator: this copy fails: {cause}")
+        return stock_copy(self, src_key, dest_bucket_name, dest_key_name, *args, **kw)
+
+    s3_models.S3Backend.copy_object = copy_object
