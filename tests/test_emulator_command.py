@@ -30,6 +30,8 @@ FAULTS = [
     "cluster:lost_answer",
     "--fail-once",
     "lambda:nightly",
+    "--slow-response",
+    "cluster:slow_answer",
 ]
 
 
@@ -158,6 +160,27 @@ def test_a_lost_response_took_effect(emulator: Emulator) -> None:
     _cluster(emr, "lost_answer")  # only the first call loses its response
     named = [c for c in emr.list_clusters()["Clusters"] if c["Name"] == "lost_answer"]
     assert len(named) == 2
+
+
+def test_a_slow_response_took_effect_at_once_and_answers_late(emulator: Emulator) -> None:
+    """While the first RunJobFlow of slow_answer is held, the cluster exists and other calls are answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from generator.local.emulator.shared import SLOW_RESPONSE_SECONDS
+
+    emr = emulator.client("emr")
+    started = time.monotonic()
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(_cluster, emr, "slow_answer")
+        while not any(c["Name"] == "slow_answer" for c in emulator.client("emr").list_clusters()["Clusters"]):
+            assert not held.done(), "the call answered before the cluster was listed"
+            time.sleep(0.1)
+        assert not held.done()  # the cluster is there, its caller still waits
+        first = held.result()
+    assert time.monotonic() - started >= SLOW_RESPONSE_SECONDS
+    again = time.monotonic()
+    assert _cluster(emr, "slow_answer") != first  # only the first call is held
+    assert time.monotonic() - again < SLOW_RESPONSE_SECONDS
 
 
 def test_a_lambda_fails_once_then_answers(emulator: Emulator) -> None:

@@ -17,7 +17,10 @@ scheduler, DAG processor, triggerer and workers) pointed at it:
 Faults are injected *by resource*, since the emulator cannot tell which Airflow task of which process
 is calling: ``--fail KIND:NAME`` ends every start of that work FAILED, ``--fail-once`` only the first,
 ``--lose-response`` makes the first start call take effect but lose its response (as when a worker
-dies right after it).  KIND is one of :data:`~generator.local.emulator.RESOURCE_KINDS`.
+dies right after it), ``--slow-response`` makes it take effect and answer
+:data:`~generator.local.emulator.shared.SLOW_RESPONSE_SECONDS` late (a worker busy in the call, with its
+work started: where a real worker can be killed mid-start).
+KIND is one of :data:`~generator.local.emulator.RESOURCE_KINDS`.
 
 Exit codes: 0 stopped by a signal, 1 the specs have errors, 2 bad command line.
 """
@@ -38,9 +41,9 @@ from generator.compile.pipelines import SpecResult, process
 from generator.core.diagnostics import REPORTERS, sorted_unique
 from generator.local.command import UsageError, installed_target
 from generator.local.emulator import DEFAULT_REGION, DUMMY_KEY, RESOURCE_KINDS, LocalAws
-from generator.local.emulator.shared import LOSE_ONLY
+from generator.local.emulator.shared import LOSE_ONLY, SLOW_RESPONSE_SECONDS
 
-MODES = {"fail": "fail", "fail_once": "fail-once", "lose_response": "lose"}
+MODES = {"fail": "fail", "fail_once": "fail-once", "lose_response": "lose", "slow_response": "slow"}
 CAUSE = "injected by dagen emulator --{option} {kind}:{name}"
 
 
@@ -52,7 +55,7 @@ def register(subparsers: Any) -> None:
         help="start the local AWS emulator on its own, for a real Airflow (a local MWAA without Docker)",
         description="Start the local AWS emulator (moto on 127.0.0.1) as a process of its own, create what "
         "the pipelines refer to, print the environment to give Airflow, and serve until Ctrl-C.",
-        epilog=f"KIND is one of: {kinds}. Only --lose-response applies to {' and '.join(LOSE_ONLY)}.",
+        epilog=f"KIND is one of: {kinds}. Only --lose-response and --slow-response apply to {' and '.join(LOSE_ONLY)}.",
     )
     emulator.add_argument("paths", nargs="*", default=["pipelines"], help="spec files or folders (default: pipelines)")
     emulator.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
@@ -66,6 +69,7 @@ def register(subparsers: Any) -> None:
         ("--fail", "every start of this work ends FAILED"),
         ("--fail-once", "the first start of this work ends FAILED, later ones succeed"),
         ("--lose-response", "the first start call takes effect but its response is lost"),
+        ("--slow-response", f"the first start call takes effect and answers {SLOW_RESPONSE_SECONDS:.0f} s late"),
     ):
         emulator.add_argument(option, action="append", default=[], metavar="KIND:NAME", help=what)
     emulator.set_defaults(run=cmd_emulator)
@@ -75,7 +79,7 @@ def parse_fault(option: str, text: str) -> tuple[str, str]:
     kind, _, name = text.partition(":")
     if kind not in RESOURCE_KINDS or not name:
         raise UsageError(f"invalid --{option} '{text}': KIND:NAME, KIND one of {', '.join(RESOURCE_KINDS)}")
-    if option != "lose-response" and kind in LOSE_ONLY:
+    if option not in ("lose-response", "slow-response") and kind in LOSE_ONLY:
         raise UsageError(f"--{option} {text}: a {kind} can only lose a response (--lose-response {kind}:NAME)")
     return kind, name
 
@@ -131,7 +135,12 @@ def _write_atomically(path: Path, text: str) -> None:
 def serve(args: argparse.Namespace, stop: threading.Event) -> int:
     faults = [
         (kind, name, MODES[attribute], option)
-        for attribute, option in (("fail", "fail"), ("fail_once", "fail-once"), ("lose_response", "lose-response"))
+        for attribute, option in (
+            ("fail", "fail"),
+            ("fail_once", "fail-once"),
+            ("lose_response", "lose-response"),
+            ("slow_response", "slow-response"),
+        )
         for kind, name in (parse_fault(option, text) for text in getattr(args, attribute))
     ]
     results = _specs(args.paths)

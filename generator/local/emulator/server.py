@@ -31,6 +31,7 @@ from generator.local.emulator.shared import (
     DUMMY_KEY,
     LOSE_ONLY,
     RESOURCE_KINDS,
+    RESPONSE_MODES,
     Faults,
     Record,
     ResourceFault,
@@ -172,11 +173,12 @@ class LocalAws:
 
     def fault_on(self, kind: str, name: str, mode: str, cause: str = "") -> None:
         """A fault by resource (``RESOURCE_KINDS``): ``fail`` ends every start of its work FAILED with ``cause``,
-        ``fail-once`` only the first, ``lose`` makes the first start call take effect but lose its response."""
+        ``fail-once`` only the first, ``lose`` makes the first start call take effect but lose its response,
+        ``slow`` makes it answer late."""
         if (
             kind not in RESOURCE_KINDS
-            or mode not in ("fail", "fail-once", "lose")
-            or (mode != "lose" and kind in LOSE_ONLY)
+            or mode not in ("fail", "fail-once", *RESPONSE_MODES)
+            or (mode not in RESPONSE_MODES and kind in LOSE_ONLY)
         ):
             raise ValueError(f"no fault {mode} on {kind}")
         self._faults.by_resource.append(ResourceFault(kind=kind, name=name, mode=mode, cause=cause))

@@ -11,6 +11,7 @@ except where a service module says otherwise.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -53,14 +54,16 @@ RESOURCE_KINDS = {
     "lambda": "a Lambda invocation, by the function's name",
 }
 Resource = tuple[str, str]  # (kind, name)
-# Kinds whose start call can lose its response but whose work cannot be made to fail.
+# Kinds whose start call can lose (or delay) its response but whose work cannot be made to fail.
 LOSE_ONLY = ("cluster", "crawler")
+RESPONSE_MODES = ("lose", "slow")  # faults on a start call's response, which every kind has
+SLOW_RESPONSE_SECONDS = 5.0  # how long a ``slow`` fault holds the first start call's response
 
 
 @dataclass
 class ResourceFault:
-    """A fault on the work a resource starts: ``fail`` (every start), ``fail-once`` (the first) or ``lose``
-    (the first start call's response)."""
+    """A fault on the work a resource starts: ``fail`` (every start), ``fail-once`` (the first), ``lose``
+    (the first start call's response) or ``slow`` (the first start call answers SLOW_RESPONSE_SECONDS late)."""
 
     kind: str
     name: str
@@ -216,13 +219,21 @@ def job_run_class(stock: Any, model: str, first: str, done: str, on_end: Callabl
     return EmulatedJobRun
 
 
+def _slow_now(emulator: LocalAws, resources: list[Resource]) -> bool:
+    """Whether this call's response is held back (consumed: the first start of the resource a fault names)."""
+    with emulator._lock:
+        return any(fault.applies(resources, ("slow",)) for fault in emulator._faults.by_resource)
+
+
 def lose_responses_of(
     response_class: Any,
     actions: tuple[str, ...],
     error_code: str,
     resources: Callable[[Any, str], list[Resource]] = lambda response, action: [],
 ) -> None:
-    """Wrap start calls: with a lose-response fault armed, the call takes effect, then the caller gets an error.
+    """Wrap start calls: with a lose-response fault armed, the call takes effect, then the caller gets an error;
+    with a slow-response fault, it takes effect and the caller gets its answer SLOW_RESPONSE_SECONDS later
+    (the worker is busy in the call meanwhile: a window to kill it in, with its work started).
 
     ``error_code`` is a client error of the service's own model that botocore does
     not retry, so the caller (the Airflow task) fails at once, as when its worker
@@ -246,6 +257,8 @@ def lose_responses_of(
                 raise LostResponse(
                     f"dagen emulator: the {_action} call of '{loser}' took effect but its response was lost"
                 )
+            if emulator is not None and _slow_now(emulator, resources(self, _action)):
+                time.sleep(SLOW_RESPONSE_SECONDS)  # outside the emulator's lock: other calls are answered
             return result
 
         setattr(response_class, action, wrapped)

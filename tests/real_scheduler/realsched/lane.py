@@ -42,6 +42,9 @@ FAULTS = [
     f"--lose-response=cluster:{LOST_CLUSTER}",
     f"--fail-once=execution:{RETRIED_STATE_MACHINE}",
     f"--fail-once=notebook:{RETRIED_NOTEBOOK}",
+    # the killed task's AddJobFlowSteps answers 5 s late: its worker is killed there, step submitted (a fast
+    # task start leaves no other window that wide: the resumed try only records the step's end)
+    "--slow-response=step:long_step",
 ]
 KILLED = ("rs_worker_killed", "long_step", "rs_worker_killed-work")  # DAG, task, cluster name
 
