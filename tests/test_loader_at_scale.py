@@ -62,7 +62,9 @@ def test_a_task_process_reads_and_builds_only_its_own_spec(dags: Path, monkeypat
 
     built: list[str] = []
     real_build = build.build_dag
-    monkeypatch.setattr(build, "build_dag", lambda dag_id, config: built.append(dag_id) or real_build(dag_id, config))
+    monkeypatch.setattr(
+        build, "build_dag", lambda dag_id, config, **how: built.append(dag_id) or real_build(dag_id, config, **how)
+    )
     monkeypatch.setenv(CONTEXT, wanted)
     OPENED.clear()
     _RECORDING.append(True)

@@ -5,12 +5,16 @@ from user YAML); the cluster lifecycle it cannot express is applied after:
 each ``terminate_<cluster>`` becomes the teardown of its ``create_<cluster>``:
 it runs even when work failed, and the run's state is decided by the work.
 On Airflow 3 the ``sla`` Deadline Alert is set on the built DAG too.
+
+A task process builds the same DAG without importing dag-factory (``direct``:
+generator.compile.direct_build), which would cost it more than the build.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from generator.compile import direct_build
 from generator.compile.dagfactory_config import materialise
 
 
@@ -28,11 +32,15 @@ def _dag_builder(dag_id: str, dag_config: dict[str, Any]) -> Any:
     return builder
 
 
-def build_dag(dag_id: str, config: dict[str, Any]) -> Any:
+def build_dag(dag_id: str, config: dict[str, Any], *, direct: bool = False) -> Any:
+    """The DAG of a configuration; ``direct``: without dag-factory where direct_build builds it the same."""
     dag_config = materialise(config)
     teardowns = dag_config.pop("dagen_teardowns", {})
     deadline = dag_config.pop("dagen_deadline", None)
-    dag = _dag_builder(dag_id, dag_config).build()["dag"]
+    if direct and direct_build.supports(dag_config):
+        dag = direct_build.build(dag_id, dag_config)
+    else:
+        dag = _dag_builder(dag_id, dag_config).build()["dag"]
     if deadline is not None:  # Airflow 3's sla (dag-factory does not pass `deadline` to the DAG)
         dag.deadline = [deadline]
     for teardown_id, setup_ids in teardowns.items():

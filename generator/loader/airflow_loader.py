@@ -130,11 +130,11 @@ def placeholder_dag(dag_id: str, file: str, diagnostics: list[Diagnostic], owner
     return dag
 
 
-def build_or_diagnose(result: SpecResult) -> Any:
+def build_or_diagnose(result: SpecResult, *, direct: bool = False) -> Any:
     """The DAG of a compiled spec, or None with a DG601 diagnostic added to the result."""
     assert result.config is not None
     try:
-        return build.build_dag(result.dag_id, result.config)
+        return build.build_dag(result.dag_id, result.config, direct=direct)
     except Exception as error:  # noqa: BLE001 - Airflow/dag-factory raise many types; each becomes a diagnostic
         result.diagnostics.append(
             Diagnostic(
@@ -191,8 +191,9 @@ def _placeholder(result: SpecResult, taken: dict[str, Any]) -> tuple[str, Any] |
 class _Loader:
     """One parse of a pipelines folder: what it registers, and the index it leaves behind."""
 
-    def __init__(self, folder: Path, root: Path | None) -> None:
+    def __init__(self, folder: Path, root: Path | None, *, task_process: bool) -> None:
         self.folder, self.root = folder, root
+        self.task_process = task_process  # it builds its one DAG without importing dag-factory
         self.cache = CompileCache.default()
         self.shipped = ShippedBuild.beside(root) if root is not None else None
         self.index = SpecIndex.load(self.cache, folder)
@@ -250,7 +251,7 @@ class _Loader:
         known = self.known.get(result.file)
         good_key = known.good_key if known is not None else None
         dag_id: str | None = result.dag_id
-        dag = build_or_diagnose(result) if result.ok else None
+        dag = build_or_diagnose(result, direct=self.task_process) if result.ok else None
         if dag is not None:
             good_key = result.key
         else:
@@ -271,8 +272,8 @@ class _Loader:
 
 def load_pipelines(folder: Path, globals_dict: dict[str, Any], *, root: Path | None = None) -> list[SpecResult]:
     """Build the specs under ``folder`` into ``globals_dict`` (only the parsing context's, in a task process)."""
-    loader = _Loader(folder, root)
     wanted = parsing_dag_id()
+    loader = _Loader(folder, root, task_process=wanted is not None)
     taken: dict[str, Any] = {}
     results = loader.results(wanted)
     for result in results:
