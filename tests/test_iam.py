@@ -275,3 +275,29 @@ def test_exact_policy_of_the_redshift_tasks(repo: Path) -> None:
         policy_of(repo, "tests/specs/redshift.yaml", arns=Arns(region="eu-west-1", account="123456789012")) == expected
     )
     assert not {action for action in actions(expected) if action.startswith(("s3:", "iam:"))}
+
+
+# each expected policy and the spec it is the policy of (the tests above and tests/test_glue_data_quality.py)
+POLICY_SPECS = {
+    **{Path(spec).stem: spec for spec, _ in CASES},
+    "s3_operations": "tests/specs/s3_operations.yaml",
+    "waits": "tests/specs/waits.yaml",
+    "glue_lambda": "tests/specs/glue_lambda.yaml",
+    "glue_partition": "tests/specs/glue_partition.yaml",
+    "managed_resources": "tests/specs/managed_resources.yaml",
+    "redshift": "tests/specs/redshift.yaml",
+    "glue_data_quality": "tests/specs/data_quality.yaml",
+}
+
+
+def test_every_task_type_has_an_expected_policy(repo: Path) -> None:
+    """A new task type comes with an exact expected policy: some spec with one uses it."""
+    from generator.task_types import TASK_TYPES
+
+    assert set(POLICY_SPECS) == {path.stem for path in EXPECTED.glob("*.json")}
+    used = {
+        task["type"]
+        for spec in POLICY_SPECS.values()
+        for task in yaml.safe_load((repo / spec).read_text(encoding="utf-8"))["tasks"].values()
+    }
+    assert used == set(TASK_TYPES)
