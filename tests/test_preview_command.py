@@ -45,7 +45,7 @@ def test_invalid_spec_reports_like_validate(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_a_build_failure_is_a_diagnostic(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    def refuse(dag_id: str, config: dict) -> None:
+    def refuse(dag_id: str, config: dict, **how: object) -> None:
         raise ValueError("no such operator")
 
     monkeypatch.setattr("generator.compile.build.build_dag", refuse)
