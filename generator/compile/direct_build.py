@@ -97,9 +97,12 @@ def _callback_keys(values: dict[str, Any]) -> bool:
 
 def supports(config: dict[str, Any]) -> bool:
     """Whether :func:`build` builds ``config`` (a materialised configuration) as dag-factory would."""
-    if not DAG_KEYS.issuperset(config) or _callback_keys(config) or _callback_keys(config.get("default_args", {})):
-        return False
-    if any(key in config.get("default_args", {}) for key in ("start_date", "end_date")):
+    default_args = config.get("default_args", {})  # DAG_KEYS has no DAG-level callback _name/_file key
+    if (
+        not DAG_KEYS.issuperset(config)
+        or _callback_keys(default_args)
+        or {"start_date", "end_date"} & set(default_args)
+    ):
         return False
     if any(not GROUP_KEYS.issuperset(group) for group in config.get("task_groups", {}).values()):
         return False
@@ -216,8 +219,9 @@ def _in_order(tasks: dict[str, dict[str, Any]]) -> list[str]:
 
 def _task(dag: Any, name: str, task: dict[str, Any], group: Any, built: dict[str, Any]) -> Any:
     """DagBuilder.make_task for the keys the compiler emits."""
-    arguments = {key: value for key, value in task.items() if key not in ("operator", "dependencies")}
-    arguments.pop("task_group_name", None)
+    arguments = {
+        key: value for key, value in task.items() if key not in ("operator", "dependencies", "task_group_name")
+    }
     arguments.update(task_id=name, dag=dag, **({"task_group": group} if group is not None else {}))
     operator = _import(task["operator"])
     python = any(f"{base.__module__}.{base.__qualname__}" in PYTHON_OPERATORS for base in operator.__mro__)
