@@ -15,7 +15,7 @@ export DO_NOT_TRACK := 1
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
 LANES := .venv .venv-airflow2
-PYTEST_GENERATOR := -m pytest tests --ignore=tests/spark_jobs --ignore=tests/cloudformation -q
+PYTEST_GENERATOR := -m pytest tests --ignore=tests/spark_jobs --ignore=tests/cloudformation -q --durations=25
 
 .PHONY: test demo bench lanes lint preview-tools postgres test-airflow3 test-airflow2 test-spark test-cloudformation generated clean
 

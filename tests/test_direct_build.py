@@ -19,7 +19,7 @@ import pytest
 
 from generator.compile import direct_build
 from generator.compile.build import airflow_major, build_dag
-from generator.compile.dagfactory_config import materialise
+from generator.compile.constructed import materialise
 from generator.compile.pipelines import process
 from generator.core.provider_profile import installed_profile
 from tests.airflow_compat import serialized

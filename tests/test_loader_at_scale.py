@@ -26,9 +26,17 @@ OPENED: list[str] = []
 _RECORDING: list[bool] = []
 
 
+LISTED: list[str] = []
+
+
 def _audit(event: str, args: tuple) -> None:
-    if _RECORDING and event == "open" and isinstance(args[0], (str, bytes)):
-        OPENED.append(str(args[0] if isinstance(args[0], str) else args[0].decode()))
+    if not _RECORDING or not args or not isinstance(args[0], (str, bytes, Path)):
+        return
+    path = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+    if event == "open":
+        OPENED.append(path)
+    elif event in ("os.scandir", "os.listdir"):
+        LISTED.append(path)
 
 
 sys.addaudithook(_audit)  # audit hooks cannot be removed: this one records only while a test asks
@@ -67,6 +75,7 @@ def test_a_task_process_reads_and_builds_only_its_own_spec(dags: Path, monkeypat
     )
     monkeypatch.setenv(CONTEXT, wanted)
     OPENED.clear()
+    LISTED.clear()
     _RECORDING.append(True)
     try:
         task = dagbag(dags)
@@ -75,6 +84,7 @@ def test_a_task_process_reads_and_builds_only_its_own_spec(dags: Path, monkeypat
 
     specs_opened = sorted({Path(path).name for path in OPENED if "/pipelines/" in path and path.endswith(".yaml")})
     assert specs_opened == ["defaults.yaml", f"{wanted}.yaml"]
+    assert [path for path in LISTED if "pipelines" in path] == []  # the index names the spec: no folder listing
     assert built == [wanted]
     assert task.import_errors == {}
     assert list(task.dag_ids) == [wanted]
@@ -194,3 +204,39 @@ def test_a_clashing_dag_id_never_takes_an_established_pipeline(dags: Path) -> No
         "pipelines/a_newcomer.yaml:1:1: DG406 DAG id 'p02_salary_batch_etl' is already used by "
         "pipelines/p02_salary_batch_etl.yaml" in placeholder.doc_md
     )
+
+
+def test_a_task_process_builds_the_established_pipeline_when_a_newcomer_claims_its_id(
+    dags: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index's holder of a DAG id keeps it, in a task process as in the DAG processor, without a listing."""
+    dagbag(dags)
+    (dags / "pipelines" / "a_newcomer.yaml").write_text(
+        "dag_id: p02_salary_batch_etl\nstart_date: 2024-01-01\ntasks:\n  run:\n    type: python\n"
+        "    callable: lib.jobs.run\n"
+    )
+    processor = dagbag(dags).dags["p02_salary_batch_etl"]
+    monkeypatch.setenv(CONTEXT, "p02_salary_batch_etl")
+    OPENED.clear()
+    _RECORDING.append(True)
+    try:
+        task = dagbag(dags)
+    finally:
+        _RECORDING.clear()
+    assert "a_newcomer.yaml" not in {Path(path).name for path in OPENED}
+    assert list(task.dag_ids) == ["p02_salary_batch_etl"]
+    assert serialized(task.dags["p02_salary_batch_etl"]) == serialized(processor)
+
+
+def test_a_task_process_finds_a_renamed_spec(dags: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The holder is gone: the specs are looked up (their ids read), and the DAG is the one the rename gives."""
+    spec = dags / "pipelines" / "p05_salary_batch_etl.yaml"
+    spec.write_text("dag_id: payroll_nightly\n" + spec.read_text())
+    dagbag(dags)
+    spec.rename(spec.with_name("payroll.yaml"))
+    monkeypatch.setenv(CONTEXT, "payroll_nightly")
+    task = dagbag(dags)
+    monkeypatch.delenv(CONTEXT)
+    processor = dagbag(dags)
+    assert list(task.dag_ids) == ["payroll_nightly"] and task.import_errors == {}
+    assert serialized(task.dags["payroll_nightly"]) == serialized(processor.dags["payroll_nightly"])

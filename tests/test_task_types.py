@@ -17,7 +17,7 @@ from generator.compile.lower import lower
 from generator.compile.pipelines import process
 from generator.core.provider_profile import LEGACY, MODERN
 from generator.runtime import pipeline_modules
-from generator.spec.files import FileProblem, read_beside
+from generator.spec.files_beside import FileProblem, read_beside
 from generator.task_types import TASK_TYPES, generic_operator, http_wait, python
 from generator.task_types.athena_query import SQL_FILE
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.compile import direct_build
-from generator.compile.dagfactory_config import materialise
+from generator.compile.constructed import materialise
 
 
 def _dag_builder(dag_id: str, dag_config: dict[str, Any]) -> Any:

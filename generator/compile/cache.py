@@ -32,7 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from generator.compile.dagfactory_config import CONSTRUCTED_TYPES, Constructed
+from generator.compile.constructed import CONSTRUCTED_TYPES, Constructed
 
 FORMAT = "3"
 _LIBRARIES = ("pyyaml", "jsonschema", "jinja2", "croniter")
@@ -42,10 +42,16 @@ _LIBRARIES = ("pyyaml", "jsonschema", "jinja2", "croniter")
 def generator_fingerprint() -> str:
     """Hash of the generator's source and of the libraries whose verdicts it relies on."""
     digest = hashlib.sha256(FORMAT.encode())
-    package = Path(__file__).resolve().parent.parent  # the generator package
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the generator package
+    # names as text, not pathlib (its relative_to cost a task start 0.03 s over the package's 180 files)
+    sources = []
+    for folder, _, names in os.walk(package):
+        relative = os.path.relpath(folder, package).replace(os.sep, "/")
+        sources += [name if relative == "." else f"{relative}/{name}" for name in names if name.endswith(".py")]
+    for source in sorted(sources):
+        digest.update(source.encode())
+        with open(os.path.join(package, source), "rb") as handle:
+            digest.update(handle.read())
     for library in _LIBRARIES:
         try:
             digest.update(f"{library}=={metadata.version(library)}".encode())

@@ -11,42 +11,15 @@ that got through), only values the compiler made.
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import yaml
 
+from generator.compile.constructed import ASSET_CLASSES, PARAM_CLASSES, SLA_CLASSES, Constructed
 from generator.core.model import LoweredPipeline, PipelineSpec
 from generator.spec.load import is_reserved_key
 from generator.spec.normalise import format_duration
-
-
-@dataclass(frozen=True)
-class Constructed:
-    """A Python object dag-factory should receive: ``path(*args, **kwargs)``."""
-
-    path: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-# Every object path the compiler emits (the compile cache restores no other).
-PARAM_CLASSES = {3: "airflow.sdk.Param", 2: "airflow.models.param.Param"}
-ASSET_CLASSES = {
-    3: ("airflow.sdk.Asset", {"all": "airflow.sdk.AssetAll", "any": "airflow.sdk.AssetAny"}),
-    2: ("airflow.datasets.Dataset", {"all": "airflow.datasets.DatasetAll", "any": "airflow.datasets.DatasetAny"}),
-}
-SLA_CLASSES = {
-    "alert": "airflow.sdk.DeadlineAlert",
-    "callback": "airflow.sdk.AsyncCallback",
-    "reference": "airflow.sdk.definitions.deadline.DagRunLogicalDateDeadline",
-}
-CONSTRUCTED_TYPES = frozenset(
-    {"datetime.timedelta", *PARAM_CLASSES.values(), *SLA_CLASSES.values()}
-    | {path for asset, combine in ASSET_CLASSES.values() for path in (asset, *combine.values())}
-)
 
 
 def _duration(value: timedelta) -> Constructed:
@@ -216,19 +189,6 @@ def airflow_task_id(task_id: str, task: dict[str, Any]) -> str:
     """The id Airflow gives a configured task: a task of a group is ``GROUP.TASK``."""
     group = task.get("task_group_name")
     return f"{group}.{task_id}" if group else task_id
-
-
-def materialise(value: Any) -> Any:
-    """Replace :class:`Constructed` markers by the objects they describe."""
-    if isinstance(value, Constructed):
-        module, _, name = value.path.rpartition(".")
-        factory = getattr(importlib.import_module(module), name)
-        return factory(*[materialise(arg) for arg in value.args], **materialise(value.kwargs))
-    if isinstance(value, dict):
-        return {key: materialise(sub) for key, sub in value.items()}
-    if isinstance(value, list):
-        return [materialise(sub) for sub in value]
-    return value
 
 
 def _typed(value: Any) -> Any:

@@ -1,31 +1,25 @@
 """Runs the phases over a set of spec files: load -> validate -> normalise -> lower -> configure.
 
-Used alike by ``dagen validate``/``compile``, and by the DAG loader, which then
-builds each configuration (:mod:`generator.compile.build`).  Every file is processed;
-problems are collected as diagnostics, never raised.
+The phases of one spec are in :mod:`generator.compile.spec_phases`, run for each spec
+the compile cache or the shipped build does not serve.  Used alike by ``dagen
+validate``/``compile``, and by the DAG loader, which then builds each configuration
+(:mod:`generator.compile.build`).  Every file is processed; problems are collected
+as diagnostics, never raised.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import re
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.compile.cache import CompileCache
-from generator.compile.dagfactory_config import to_dagfactory_config
-from generator.compile.lower import lower
 from generator.compile.shipped_build import ShippedBuild
 from generator.core.diagnostics import Diagnostic
-from generator.core.model import PipelineSpec
-from generator.core.provider_profile import ProviderProfile
-from generator.core.value_formats import DAG_ID
-from generator.spec.fan_out import expand, fan_out_diagnostics
-from generator.spec.files import read_spec_files, unchanged
+from generator.spec.files_beside import unchanged
 from generator.spec.load import (
     MAX_FILE_BYTES,
     SourceDocument,
@@ -35,10 +29,10 @@ from generator.spec.load import (
     read_file,
     read_regular,
 )
-from generator.spec.locate import Locator
-from generator.spec.merge import merge_defaults
-from generator.spec.normalise import normalise
-from generator.spec.semantic import semantic_diagnostics
+
+if TYPE_CHECKING:  # a parse the cache serves whole imports none of the compiler (generator.compile.spec_phases)
+    from generator.core.model import PipelineSpec
+    from generator.core.provider_profile import ProviderProfile
 
 DEFAULTS_NAMES = ("defaults.yaml", "defaults.yml")
 MWAA, MWAA_SERVERLESS = "mwaa", "mwaa-serverless"
@@ -147,19 +141,6 @@ class _DefaultsCache:
         return self.cache[folder]
 
 
-def _file_name_problem(result: SpecResult) -> Diagnostic:
-    suggestion = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", result.dag_id)).strip("_")[:250] or "pipeline"
-    return Diagnostic(
-        code="DG412",
-        file=result.file,
-        line=1,
-        column=1,
-        message=f"the file name '{result.path.name}' does not give a valid DAG id: '{result.dag_id}' has characters "
-        "other than letters, digits, '_', '-' and '.', or more than 250",
-        hint=f"rename the file (for example to {suggestion}{result.path.suffix}) or set dag_id: in the spec",
-    )
-
-
 def _precompiled(result: SpecResult, cache: CompileCache | None, shipped: ShippedBuild | None) -> bool:
     """Take the configuration from the cache, else from the shipped build, when one was compiled from these inputs."""
     hit, source = (cache.get(result.key) if cache is not None and result.key else None), "cache"
@@ -223,46 +204,23 @@ def _process_raw(
         )
         if _precompiled(result, cache, shipped):
             return result
-    doc, diagnostics = load_bytes(raw, file)
-    if doc is None:
-        result.diagnostics = diagnostics
-        return result
-    if isinstance(doc.data.get("dag_id"), str):
-        result.dag_id = doc.data["dag_id"]
-    defaults_doc, defaults_problems = folder_defaults.checked()
-    if defaults_problems:
-        result.diagnostics = list(defaults_problems)
-        return result
-    from generator.spec.validate_schema import schema_diagnostics  # not imported by a parse the cache serves
+    from generator.compile.spec_phases import compile_spec  # the compiler: never imported by a parse served whole
 
-    result.diagnostics = schema_diagnostics(doc, "pipeline")
-    if "dag_id" not in doc.data and not DAG_ID.match(result.dag_id):  # a declared dag_id has the schema's pattern
-        result.diagnostics.insert(0, _file_name_problem(result))
-    if result.diagnostics:
-        return result
-    merged = merge_defaults(doc.data, defaults_doc.data if defaults_doc else None)
-    locator = Locator(doc, defaults_doc)
-    result.diagnostics = fan_out_diagnostics(merged, locator.at)
-    if result.diagnostics:
-        return result
-    expansion = expand(merged)
-    at = expansion.locate(locator.at)
-    result.diagnostics = semantic_diagnostics(expansion.spec, at)
-    if target == MWAA_SERVERLESS:
-        from generator.spec.serverless_checks import serverless_diagnostics
-
-        result.diagnostics += serverless_diagnostics(expansion.spec, at)
-    files = read_spec_files(expansion.spec, folder=path.parent, file=file, at=at)
-    result.diagnostics += files.diagnostics
-    if result.diagnostics:
-        return result
-    result.spec = normalise(files.spec, dag_id=result.dag_id, file=file, fan_outs=expansion.members_of())
-    if not compile_specs:
-        return result
-    result.config = to_dagfactory_config(lower(result.spec, profile), airflow_major=airflow_major)
-    result.files = files.digests
-    if cache is not None and result.key is not None:
-        cache.put(result.key, result.dag_id, result.config, files=files.digests)
+    compiled = compile_spec(
+        raw,
+        path=path,
+        file=file,
+        dag_id=result.dag_id,
+        defaults=folder_defaults.checked,
+        profile=profile,
+        airflow_major=airflow_major,
+        compile_specs=compile_specs,
+        serverless=target == MWAA_SERVERLESS,
+    )
+    result.dag_id, result.diagnostics, result.spec = compiled.dag_id, compiled.diagnostics, compiled.spec
+    result.config, result.files = compiled.config, compiled.files
+    if result.config is not None and cache is not None and result.key is not None:
+        cache.put(result.key, result.dag_id, result.config, files=result.files)
     return result
 
 
@@ -371,6 +329,8 @@ def process(
     }
     results: list[SpecResult] = []
     if workers > 1 and len(files) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
+        from concurrent.futures import ProcessPoolExecutor  # the command line only: the loader never forks
+
         chunks = [files[start : start + PROGRESS_CHUNK] for start in range(0, len(files), PROGRESS_CHUNK)]
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             for part in pool.map(partial(_process_chunk, root=root, options=options), chunks):

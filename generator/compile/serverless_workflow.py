@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from generator.compile.dagfactory_config import Constructed
+from generator.compile.constructed import Constructed
 from generator.compile.serverless_operators import NotServerless, Task, serverless_tasks
 from generator.core import mwaa_serverless as rules
 

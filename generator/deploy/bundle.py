@@ -37,7 +37,7 @@ from generator.compile.pipelines import DEFAULTS_NAMES, SPEC_SUFFIXES, SpecResul
 from generator.compile.shipped_build import FOLDER as COMPILED_FOLDER
 from generator.compile.shipped_build import entry_path
 from generator.loader.dag_file import loader_source
-from generator.spec.files import SUFFIXES as READ_BESIDE_SUFFIXES
+from generator.spec.files_beside import SUFFIXES as READ_BESIDE_SUFFIXES
 
 # The MWAA versions dagen is tested on (one lane each) and the Python each runs;
 # the constraints file of requirements.txt is named after both.

@@ -29,7 +29,7 @@ from typing import Any
 from generator.compile import build
 from generator.compile.build import airflow_major
 from generator.compile.cache import CacheEntry, CompileCache
-from generator.compile.pipelines import DEFAULTS_NAMES, SpecResult, discover, display_name, process
+from generator.compile.pipelines import DEFAULTS_NAMES, SpecResult, discover, display_name, is_spec, process
 from generator.compile.shipped_build import ShippedBuild
 from generator.core.diagnostics import Diagnostic
 from generator.core.provider_profile import installed_profile
@@ -207,29 +207,51 @@ class _Loader:
             "shipped": self.shipped,
         }
 
-    def specs_of(self, dag_id: str) -> list[Path] | None:
-        """The one spec that gives ``dag_id``, read from the index; None when it cannot tell."""
-        found = []
+    def _path_of(self, file: str, folder: str) -> Path | None:
+        """The path of an indexed spec, from its display name (text, not a path resolution per spec)."""
+        return self.folder / file[len(folder) + 1 :] if file.startswith(f"{folder}/") else None
+
+    def _holder_of(self, dag_id: str, folder: str) -> tuple[Path, str, IndexEntry] | None:
+        """The spec the index records as built under ``dag_id``, if it still gives that DAG id.
+
+        That spec keeps its DAG id in every full parse (``established``): a spec added or edited since to
+        claim it gets DG406 instead, so no other spec needs to be looked at.
+        """
+        file = self.index.holder(dag_id)
+        path = self._path_of(file, folder) if file is not None else None
+        if file is None or path is None or not is_spec(path):
+            return None
+        entry = self.index.lookup(file, path)  # the one stat; the spec is read only if it changed
+        return (path, file, entry) if entry is not None and dag_id in (entry.declared, entry.registered) else None
+
+    def spec_of(self, dag_id: str) -> tuple[Path, str, IndexEntry | None] | None:
+        """The one spec that gives ``dag_id``, from the index; None when it cannot tell."""
         # names made as text from the folder's display name, not a path resolution (or pathlib's relative_to,
-        # 0.1 ms) per spec: a task start at 1000 specs would pay 0.1-0.3 s; a spec that is a link resolves
-        # elsewhere, misses the index and is only read, which is still correct
+        # 0.1 ms) per spec; a spec that is a link resolves elsewhere, misses the index and is only read
         folder = display_name(self.folder, self.root)
+        found = self._holder_of(dag_id, folder)
+        if found is not None:
+            return found
+        # no holder (a worker that never parsed the folder, a holder gone or renamed): every spec's id
+        candidates = []
         base = os.path.join(str(self.folder), "")
         for path in discover([self.folder]):
             text = str(path)
             relative = text[len(base) :] if text.startswith(base) else path.relative_to(self.folder).as_posix()
-            entry = self.index.lookup(f"{folder}/{relative.replace(os.sep, '/')}", path)
+            file = f"{folder}/{relative.replace(os.sep, '/')}"
+            entry = self.index.lookup(file, path)
             if entry is None or dag_id in (entry.declared, entry.registered):
-                found.append(path)
-        return found if len(found) == 1 else None
+                candidates.append((path, file, entry))
+        return candidates[0] if len(candidates) == 1 else None
 
     def results(self, wanted: str | None) -> list[SpecResult]:
         """The specs to build: the parsing context's one when the index names it, else all of them."""
-        paths = self.specs_of(wanted) if wanted else None
-        self.known = dict(self.index.entries)
-        if paths is None:
-            paths = [self.folder]
-            self.index.entries = {}  # rebuilt from this parse: a deleted spec leaves the index
+        found = self.spec_of(wanted) if wanted else None
+        if found is not None:
+            path, file, entry = found
+            paths, self.known = [path], ({file: entry} if entry is not None else {})
+        else:
+            paths, self.known = [self.folder], self.index.restart()  # rebuilt from this parse
         established = {entry.registered: file for file, entry in self.known.items() if entry.registered is not None}
         files = discover(paths)  # once: process() is handed the files, not the folder to walk again
         self.signatures = {path: signature(path) for path in files}  # before the reads: a race re-reads
@@ -267,7 +289,7 @@ class _Loader:
             taken[dag_id] = dag
         sig = self.signatures.get(result.path)
         if sig is not None:
-            self.index.entries[result.file] = IndexEntry(sig, result.dag_id, dag_id, good_key)
+            self.index.set(result.file, IndexEntry(sig, result.dag_id, dag_id, good_key))
 
 
 def load_pipelines(folder: Path, globals_dict: dict[str, Any], *, root: Path | None = None) -> list[SpecResult]:

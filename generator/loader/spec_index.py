@@ -11,10 +11,14 @@ file per pipelines folder.  For each spec it records:
   differ only when a broken spec runs its last good build);
 - the compile cache key of its last good build (:mod:`generator.compile.cache`).
 
-A spec whose signature changed, or that the index does not know, is read: its
-declared id is its stem unless its bytes can spell ``dag_id``, and only then
-is it parsed.  The index is a hint about the specs, never a source of DAGs:
-what it says is checked against the file before it is used.
+A task process looks up the spec recorded as built under its DAG id: that
+spec keeps the id in every full parse (a spec added later to claim it gets
+DG406), so one ``stat`` of it is enough.  Only without such a spec (a worker
+whose cache never saw the folder) is every spec looked up.  A spec whose
+signature changed, or that the index does not know, is read: its declared id
+is its stem unless its bytes can spell ``dag_id``, and only then is it parsed.
+The index is a hint about the specs, never a source of DAGs: what it says is
+checked against the file before it is used.
 """
 
 from __future__ import annotations
@@ -59,19 +63,20 @@ def _entry(fields: object) -> IndexEntry | None:
     return IndexEntry((sig[0], sig[1], sig[2], sig[3]), declared, registered, good)
 
 
-def _parse(data: object) -> dict[str, IndexEntry]:
-    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("files"), dict):
-        return {}
-    entries = {file: _entry(fields) for file, fields in data["files"].items()}
-    return {file: entry for file, entry in entries.items() if entry is not None}
-
-
 class SpecIndex:
-    """The index of one pipelines folder (empty, and never saved, without a usable cache)."""
+    """The index of one pipelines folder (empty, and never saved, without a usable cache).
 
-    def __init__(self, cache: CompileCache | None, name: str, entries: dict[str, IndexEntry]) -> None:
-        self.cache, self.name, self.entries = cache, name, entries
-        self._loaded = dict(entries)
+    Entries are checked as they are used: a task process reads the index of 1000 specs, checks the one
+    entry of its DAG's holder and leaves the others as read.
+    """
+
+    def __init__(self, cache: CompileCache | None, name: str, stored: dict[str, object]) -> None:
+        self.cache, self.name = cache, name
+        self._stored = stored  # file -> its fields as read
+        self._entries: dict[str, IndexEntry] = {}  # the entries checked or made by this parse
+        self._complete = False  # whether _entries holds every stored entry (or replaced them: restart)
+        self._previous: dict[str, IndexEntry] | None = None  # the index a full parse started from
+        self._changed = False
 
     @classmethod
     def load(cls, cache: CompileCache | None, folder: Path) -> SpecIndex:
@@ -80,36 +85,68 @@ class SpecIndex:
         name = f"index-{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:32]}.json"
         raw = cache.read_bytes(name)
         try:
-            entries = _parse(json.loads(raw)) if raw is not None else {}
+            data = json.loads(raw) if raw is not None else {}
         except ValueError:
-            entries = {}
-        return cls(cache, name, entries)
+            data = {}
+        usable = isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("files"), dict)
+        return cls(cache, name, data["files"] if usable else {})
 
-    def fresh(self, file: str, path: Path) -> IndexEntry | None:
-        """The entry of ``file`` if the file on disk is still the one indexed."""
-        entry = self.entries.get(file)
-        return entry if entry is not None and entry.signature == signature(path) else None
+    def get(self, file: str) -> IndexEntry | None:
+        if file not in self._entries and not self._complete:
+            entry = _entry(self._stored.get(file))
+            if entry is not None:
+                self._entries[file] = entry
+        return self._entries.get(file)
+
+    def set(self, file: str, entry: IndexEntry) -> None:
+        self._changed = self._changed or self.get(file) != entry
+        self._entries[file] = entry
+
+    def all(self) -> dict[str, IndexEntry]:
+        """Every entry (the stored ones checked, with this parse's in their place)."""
+        if not self._complete:
+            for file, fields in self._stored.items():
+                if file not in self._entries and (entry := _entry(fields)) is not None:
+                    self._entries[file] = entry
+            self._complete = True
+        return dict(self._entries)
+
+    def restart(self) -> dict[str, IndexEntry]:
+        """For a full parse: the index becomes what this parse records (a deleted spec leaves it); the old one."""
+        self._previous = self.all()
+        self._entries = {}
+        return dict(self._previous)
+
+    def holder(self, dag_id: str) -> str | None:
+        """The one file the index records as built under ``dag_id`` (None: no file, or more than one)."""
+        files = [
+            file
+            for file, fields in self._stored.items()
+            if isinstance(fields, dict) and fields.get("registered") == dag_id
+        ]
+        return files[0] if len(files) == 1 else None
 
     def lookup(self, file: str, path: Path) -> IndexEntry | None:
         """The entry of ``file``, made afresh (declared id read from the file) when the file changed."""
-        entry = self.fresh(file, path)
-        if entry is not None:
-            return entry
         sig = signature(path)
+        old = self.get(file)
+        if old is not None and old.signature == sig:
+            return old  # the file on disk is still the one indexed
         if sig is None:
             return None
         try:
             raw = read_regular(path)
         except (OSError, TooLarge):  # the parse that builds it reports the problem
             raw = b""
-        old = self.entries.get(file)
         entry = IndexEntry(sig, declared_dag_id(raw, path.stem), None, old.good_key if old else None)
-        self.entries[file] = entry
+        self.set(file, entry)
         return entry
 
     def save(self) -> None:
-        if self.cache is None or self.entries == self._loaded:
+        """Write the index if this parse changed it."""
+        changed = self._changed if self._previous is None else self._entries != self._previous
+        if self.cache is None or not changed:
             return
-        files = {file: asdict(entry) for file, entry in sorted(self.entries.items())}
+        files: dict[str, object] = {file: asdict(entry) for file, entry in sorted(self.all().items())}
         self.cache.write_text(self.name, json.dumps({"format": FORMAT, "files": files}))
-        self._loaded = dict(self.entries)
+        self._stored, self._previous, self._changed = files, None, False

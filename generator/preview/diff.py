@@ -25,7 +25,7 @@ from typing import Any
 from generator.compile.pipelines import DEFAULTS_NAMES, SPEC_SUFFIXES
 from generator.preview.model import PreviewRun, preview_paths
 from generator.preview.schedule import describe_schedule
-from generator.spec.files import SUFFIXES as READ_BESIDE
+from generator.spec.files_beside import SUFFIXES as READ_BESIDE
 
 FORMAT_NAME = "dagen-preview-diff"
 FORMAT_VERSION = 1

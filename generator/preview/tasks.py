@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.compile.constructed import materialise
 from generator.compile.control_flow import around, for_lowering
-from generator.compile.dagfactory_config import materialise
 from generator.core.conditions import condition_text, map_items_task_id, run_if_task_id
 from generator.core.lowering_context import LowerContext, create_cluster_task_id, terminate_cluster_task_id
 from generator.core.model import PipelineSpec, TaskSpec
