@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCE = Path(os.environ.get("DAGEN_BENCH_SOURCE") or REPO)
 sys.path.insert(0, str(SOURCE))
 
-from generator.compile.dagfactory_config import Constructed, to_dagfactory_yaml  # noqa: E402
+from generator.compile.constructed import Constructed  # noqa: E402
+from generator.compile.dagfactory_config import to_dagfactory_yaml  # noqa: E402
 from generator.compile.pipelines import process  # noqa: E402
 from generator.core.provider_profile import installed_profile  # noqa: E402
 from generator.deploy.bundle import shipped_entries  # noqa: E402
