@@ -8,7 +8,7 @@ judge a spec, the provider profile, the Airflow major and the file's display
 name.  Change any of them and the key changes; a cache miss just compiles.
 The files a spec reads beside it (``query_file``) are named by its bytes; the
 entry records each one's SHA-256 and is used only while they all still match
-(:func:`generator.spec.files.unchanged`), so their bytes are part of the key too.
+(:func:`generator.spec.files_beside.unchanged`), so their bytes are part of the key too.
 Specs with problems are never cached, so their diagnostics are always fresh.
 
 Entries are JSON, not pickle, in an envelope user data cannot produce: every

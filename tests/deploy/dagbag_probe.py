@@ -26,10 +26,10 @@ release = named.group(1) if named else ""
 
 # Count the specs the bundle's own package compiles (lowering is the step a shipped or cached entry skips).
 sys.path.insert(0, str(folder / release))
-import generator.compile.pipelines  # noqa: E402
+import generator.compile.spec_phases  # noqa: E402
 
 compiled: list[str] = []
-_lower = generator.compile.pipelines.lower
+_lower = generator.compile.spec_phases.lower
 
 
 def _counting_lower(spec, profile):  # type: ignore[no-untyped-def]
@@ -37,7 +37,7 @@ def _counting_lower(spec, profile):  # type: ignore[no-untyped-def]
     return _lower(spec, profile)
 
 
-generator.compile.pipelines.lower = _counting_lower  # type: ignore[assignment]
+generator.compile.spec_phases.lower = _counting_lower  # type: ignore[assignment]
 
 import airflow  # noqa: E402
 from airflow.configuration import conf  # noqa: E402
