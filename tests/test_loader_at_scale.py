@@ -47,6 +47,17 @@ def dagbag(dags: Path):
     return folder_bag(dags / "pipelines_loader.py")
 
 
+def recorded_dagbag(dags: Path):
+    """``dagbag(dags)``, with the files it opens in OPENED and the folders it lists in LISTED."""
+    OPENED.clear()
+    LISTED.clear()
+    _RECORDING.append(True)
+    try:
+        return dagbag(dags)
+    finally:
+        _RECORDING.clear()
+
+
 @pytest.fixture
 def dags(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A DAGs folder with 50 specs (the seeds under many names) and a fresh compile cache."""
@@ -74,13 +85,7 @@ def test_a_task_process_reads_and_builds_only_its_own_spec(dags: Path, monkeypat
         build, "build_dag", lambda dag_id, config, **how: built.append(dag_id) or real_build(dag_id, config, **how)
     )
     monkeypatch.setenv(CONTEXT, wanted)
-    OPENED.clear()
-    LISTED.clear()
-    _RECORDING.append(True)
-    try:
-        task = dagbag(dags)
-    finally:
-        _RECORDING.clear()
+    task = recorded_dagbag(dags)
 
     specs_opened = sorted({Path(path).name for path in OPENED if "/pipelines/" in path and path.endswith(".yaml")})
     assert specs_opened == ["defaults.yaml", f"{wanted}.yaml"]
@@ -99,12 +104,7 @@ def test_without_an_index_a_task_process_still_builds_its_dag_and_leaves_an_inde
     monkeypatch.setenv(CONTEXT, wanted)
     first = dagbag(dags)
     assert list(first.dag_ids) == [wanted]
-    OPENED.clear()
-    _RECORDING.append(True)
-    try:
-        again = dagbag(dags)
-    finally:
-        _RECORDING.clear()
+    again = recorded_dagbag(dags)
     assert sorted({Path(p).name for p in OPENED if p.endswith(".yaml")}) == ["defaults.yaml", f"{wanted}.yaml"]
     assert list(again.dag_ids) == [wanted]
 
@@ -217,12 +217,7 @@ def test_a_task_process_builds_the_established_pipeline_when_a_newcomer_claims_i
     )
     processor = dagbag(dags).dags["p02_salary_batch_etl"]
     monkeypatch.setenv(CONTEXT, "p02_salary_batch_etl")
-    OPENED.clear()
-    _RECORDING.append(True)
-    try:
-        task = dagbag(dags)
-    finally:
-        _RECORDING.clear()
+    task = recorded_dagbag(dags)
     assert "a_newcomer.yaml" not in {Path(path).name for path in OPENED}
     assert list(task.dag_ids) == ["p02_salary_batch_etl"]
     assert serialized(task.dags["p02_salary_batch_etl"]) == serialized(processor)

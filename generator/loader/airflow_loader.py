@@ -218,8 +218,7 @@ class _Loader:
         claim it gets DG406 instead, so no other spec needs to be looked at.
         """
         file = self.index.holder(dag_id)
-        path = self._path_of(file, folder) if file is not None else None
-        if file is None or path is None or not is_spec(path):
+        if file is None or (path := self._path_of(file, folder)) is None or not is_spec(path):
             return None
         entry = self.index.lookup(file, path)  # the one stat; the spec is read only if it changed
         return (path, file, entry) if entry is not None and dag_id in (entry.declared, entry.registered) else None

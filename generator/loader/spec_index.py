@@ -115,7 +115,7 @@ class SpecIndex:
         """For a full parse: the index becomes what this parse records (a deleted spec leaves it); the old one."""
         self._previous = self.all()
         self._entries = {}
-        return dict(self._previous)
+        return self._previous
 
     def holder(self, dag_id: str) -> str | None:
         """The one file the index records as built under ``dag_id`` (None: no file, or more than one)."""
