@@ -9,6 +9,9 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 export UV_NO_PROGRESS := 1
+# Every lane's packages are byte-compiled when installed: a Python process started with
+# PYTHONDONTWRITEBYTECODE (or a read-only site-packages) would otherwise compile Airflow anew each time.
+export UV_COMPILE_BYTECODE := 1
 # dag-factory's Airflow plugin phones home on every DAG run unless told not to.
 export AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
