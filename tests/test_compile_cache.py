@@ -12,6 +12,7 @@ import pytest
 
 from generator.compile import cache as compile_cache
 from generator.compile.cache import CompileCache
+from generator.compile.constructed import Constructed
 from generator.compile.pipelines import process
 from generator.core.provider_profile import LEGACY, MODERN
 
@@ -239,3 +240,47 @@ def test_an_entry_that_is_a_link_is_not_followed(specs: Path, tmp_path: Path) ->
     entry.unlink()
     entry.symlink_to(elsewhere)
     assert cache.get(entry.stem) is None
+
+
+TASKS = {"d": [["tasks", {"d": [["t", {"d": [["operator", "x.Y"]]}]]}]]}
+DECODED_TASKS = {"tasks": {"t": {"operator": "x.Y"}}}
+# A configuration as an entry stores it (envelopes) -> what the loader gets, or None: the entry is refused.
+ENTRY_CONFIGS = {
+    "values_of_every_kind": (
+        {"d": [*TASKS["d"], ["v", {"l": [1, 2.5, None, True, "s", {"d": []}, {"l": []}]}]]},
+        {**DECODED_TASKS, "v": [1, 2.5, None, True, "s", {}, []]},
+    ),
+    "an_allowed_marker": (
+        {"d": [*TASKS["d"], ["t", {"c": "datetime.timedelta", "a": [], "k": [["seconds", 5]]}]]},
+        {**DECODED_TASKS, "t": Constructed("datetime.timedelta", kwargs={"seconds": 5})},
+    ),
+    "user_keys_shaped_like_envelopes": (
+        {"d": [*TASKS["d"], ["u", {"d": [["c", "x"], ["a", {"l": []}], ["k", {"d": []}]]}]]},
+        {**DECODED_TASKS, "u": {"c": "x", "a": [], "k": {}}},
+    ),
+    "a_bare_list_in_a_list": ({"d": [*TASKS["d"], ["v", {"l": [[1]]}]]}, None),
+    "a_bare_list_as_a_value": ({"d": [*TASKS["d"], ["v", [1]]]}, None),
+    "a_pair_of_one": ({"d": [*TASKS["d"], ["v"]]}, None),
+    "a_key_not_a_string": ({"d": [*TASKS["d"], [1, "v"]]}, None),
+    "an_envelope_with_an_extra_key": ({"d": [*TASKS["d"], ["v", {"l": [], "x": 1}]]}, None),
+    "a_plain_object_inside": ({"d": [*TASKS["d"], ["v", {"x": 1}]]}, None),
+    "a_marker_with_bare_kwargs": (
+        {"d": [*TASKS["d"], ["t", {"c": "datetime.timedelta", "a": [], "k": {"d": []}}]]},
+        None,
+    ),
+    "a_marker_inside_a_marker_outside_the_list": (
+        {"d": [*TASKS["d"], ["t", {"c": "datetime.timedelta", "a": [{"c": "os.system", "a": [], "k": []}], "k": []}]]},
+        None,
+    ),
+    "no_tasks": ({"d": [["tasks", {"d": []}]]}, None),
+}
+
+
+@pytest.mark.parametrize("shape", ENTRY_CONFIGS)
+def test_an_entry_is_read_back_exactly_or_refused(shape: str) -> None:
+    stored, expected = ENTRY_CONFIGS[shape]
+    raw = json.dumps({"key": "k", "dag_id": "d", "config": stored, "files": {"d": "sha"}}).encode()
+    entry = compile_cache.parse_entry(raw)
+    assert (entry.config if entry is not None else None) == expected
+    if expected is not None:  # and what the encoder writes for it is what was stored
+        assert compile_cache.encode_config(entry.config) == stored

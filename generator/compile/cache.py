@@ -60,9 +60,10 @@ def generator_fingerprint() -> str:
     return digest.hexdigest()
 
 
-# Every JSON object in an entry is an envelope the encoder wrote: {"d": pairs} a mapping, {"l": items} a list,
-# {"c": path, "a": args, "k": pairs} a compiler marker.  User data is always inside "d"/"l", so no value a
-# spec holds can be read back as a marker, and an object of any other shape makes the entry unusable.
+# Every JSON object in an entry's configuration is an envelope the encoder wrote: {"d": pairs} a mapping,
+# {"l": items} a list, {"c": path, "a": args, "k": pairs} a compiler marker.  User data is always inside
+# "d"/"l", so no value a spec holds can be read back as a marker, and an object of any other shape (or a bare
+# list) inside the configuration makes the entry unusable.  They are unwrapped as json.loads reads them.
 
 
 def _encode(value: Any) -> Any:
@@ -77,36 +78,53 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} in a configuration")
 
 
-def _pairs(pairs: Any) -> dict[str, Any]:
-    if not isinstance(pairs, list) or not all(
-        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) for pair in pairs
-    ):
-        raise ValueError("malformed mapping in a cache entry")
-    return {key: _decode(sub) for key, sub in pairs}
+class _Items(list):  # type: ignore[type-arg]
+    """A list an ``{"l": ...}`` envelope held (a JSON list anywhere else is structure, or makes the entry unusable)."""
 
 
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        if value.keys() == {"d"}:
-            return _pairs(value["d"])
-        if value.keys() == {"l"} and isinstance(value["l"], list):
-            return [_decode(sub) for sub in value["l"]]
-        if value.keys() == {"c", "a", "k"} and isinstance(value["a"], list):
-            if value["c"] not in CONSTRUCTED_TYPES:
-                raise ValueError(f"unexpected type {value['c']} in a cache entry")
-            return Constructed(value["c"], args=tuple(_decode(a) for a in value["a"]), kwargs=_pairs(value["k"]))
-        raise ValueError("unexpected object in a cache entry")
-    if isinstance(value, list):
-        raise ValueError("bare list in a cache entry")
-    return value
+class _Plain(dict):  # type: ignore[type-arg]
+    """A JSON object that is no envelope: allowed only as the entry itself and its ``files``."""
+
+
+_UNWRAPPED = (list, _Plain)  # what no value inside an envelope may be: a bare list, an object of another shape
+
+
+def _mapping(pairs: Any) -> dict[str, Any] | None:
+    if type(pairs) is not list:
+        return None
+    mapping: dict[str, Any] = {}
+    for pair in pairs:
+        if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str or type(pair[1]) in _UNWRAPPED:
+            return None
+        mapping[pair[0]] = pair[1]
+    return mapping
+
+
+def _envelope(value: dict[str, Any]) -> Any:
+    """``json.loads``'s object hook: each envelope (innermost first) as what it holds, else a :class:`_Plain`."""
+    if len(value) == 1:
+        if "d" in value and (mapping := _mapping(value["d"])) is not None:
+            return mapping
+        items = value.get("l")
+        if type(items) is list and not any(type(item) in _UNWRAPPED for item in items):
+            return _Items(items)
+    elif len(value) == 3 and value.keys() == {"c", "a", "k"}:
+        args, kwargs = value["a"], _mapping(value["k"])
+        if value["c"] not in CONSTRUCTED_TYPES:
+            raise ValueError(f"unexpected type {value['c']} in a cache entry")
+        if type(args) is list and kwargs is not None and not any(type(arg) in _UNWRAPPED for arg in args):
+            return Constructed(value["c"], args=tuple(args), kwargs=kwargs)
+    return _Plain(value)
 
 
 def decode_config(value: Any) -> dict[str, Any]:
-    """A configuration stored by :func:`encode_config`; ValueError unless every object is an envelope."""
-    config = _decode(value)
-    if not isinstance(config, dict) or not isinstance(config.get("tasks"), dict) or not config["tasks"]:
+    """A configuration :func:`encode_config` stored, as ``json.loads(..., object_hook=_envelope)`` read it.
+
+    ValueError unless it is a mapping envelope with tasks, every object in it an envelope.
+    """
+    if type(value) is not dict or not isinstance(value.get("tasks"), dict) or not value["tasks"]:
         raise ValueError("a cache entry without tasks")
-    return config
+    return value
 
 
 def encode_config(config: dict[str, Any]) -> Any:
@@ -131,9 +149,13 @@ MAX_ENTRY_BYTES = 16 * 1024 * 1024  # far above any compiled spec (a spec is at 
 def parse_entry(raw: bytes) -> CacheEntry | None:
     """The entry in ``raw``, or None when it is not exactly what :func:`entry_json` writes."""
     try:
-        entry = json.loads(raw.decode("utf-8"))
+        entry = json.loads(raw.decode("utf-8"), object_hook=_envelope)
+        if type(entry) is not _Plain:
+            return None
         files, key, dag_id = entry.get("files", {}), entry.get("key", ""), entry["dag_id"]
-        if not all(isinstance(name, str) and isinstance(sha, str) for name, sha in files.items()):
+        if not isinstance(files, dict) or not all(
+            isinstance(name, str) and isinstance(sha, str) for name, sha in files.items()
+        ):
             return None
         if not isinstance(dag_id, str) or not isinstance(key, str):
             return None

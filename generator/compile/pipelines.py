@@ -120,11 +120,29 @@ class _Defaults:
 
 
 class _DefaultsCache:
-    """Each folder's defaults.yaml, read (and, when needed, validated) once per run."""
+    """Each folder's defaults.yaml, read (and, when needed, validated) once per run; and the folder's name."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
         self.cache: dict[Path, _Defaults] = {}
+        self.prefixes: dict[Path, str | None] = {}  # folder -> its display name and "/", None: outside the root
+        self.resolved_root: Path | None = None
+
+    def display(self, path: Path) -> str:
+        """``display_name(path, root)``, resolving the root and each folder once per run (not twice per spec)."""
+        if self.root is None:
+            return path.as_posix()
+        folder = path.parent
+        if folder not in self.prefixes:
+            if self.resolved_root is None:
+                self.resolved_root = self.root.resolve()
+            try:
+                relative = folder.resolve().relative_to(self.resolved_root).as_posix()
+                self.prefixes[folder] = "" if relative == "." else f"{relative}/"
+            except ValueError:
+                self.prefixes[folder] = None
+        prefix = self.prefixes[folder]
+        return path.as_posix() if prefix is None else prefix + path.name
 
     def for_spec(self, spec_path: Path) -> _Defaults:
         folder = spec_path.parent
@@ -133,7 +151,7 @@ class _DefaultsCache:
             for name in DEFAULTS_NAMES:
                 candidate = folder / name
                 if candidate.is_file():
-                    display = display_name(candidate, self.root)
+                    display = self.display(candidate)
                     raw, diagnostics = read_file(candidate, display)
                     entry = _Defaults(raw=raw or b"", display=display, unreadable=diagnostics)
                     break
@@ -164,7 +182,7 @@ def process_file(
     compile_specs: bool = True,
     target: str = MWAA,
 ) -> SpecResult:
-    file = display_name(path, defaults.root)
+    file = defaults.display(path)
     result = SpecResult(path=path, file=file, dag_id=path.stem)
     raw, diagnostics = read_file(path, file)
     if raw is None:
