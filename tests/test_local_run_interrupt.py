@@ -3,7 +3,8 @@
 One real run per lane (``dagen`` of this lane as a subprocess in a session of its own), started from a
 folder holding a ``generator/`` package that raises when imported: the run must import the installed
 package, never that one.  It is interrupted once its first task has succeeded, so the same run shows
-the progress lines (running, then success) too.
+the progress lines (running, then success) too; its second task waits for an object the run withholds
+(``--absent``), so the run is still going when the signal comes, however fast the machine.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import pytest
 from generator.local.progress import progress_line
 
 REPO = Path(__file__).resolve().parents[1]
-SPEC = REPO / "pipelines" / "salary_batch_etl.yaml"
+SPEC = REPO / "tests" / "local_run" / "interrupted.yaml"
+NEVER_LANDS = "s3://dagen-interrupted-landing/incoming/"  # the prefix of the object its second task waits for
 DAGEN = Path(sys.executable).parent / "dagen"
 FAKE_PACKAGE = 'raise RuntimeError("the generator/ folder of the current directory was imported")\n'
-FIRST_SUCCESS = re.compile(r"^  create_etl +success  \([0-9.]+s\)$")
+FIRST_SUCCESS = re.compile(r"^  curate +success  \([0-9.]+s\)$")
 
 
 def _session_processes(sessions: set[int]) -> list[psutil.Process]:
@@ -69,7 +71,7 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (cwd / "generator" / "__init__.py").write_text(FAKE_PACKAGE, encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     dagen = subprocess.Popen(  # noqa: S603 - this lane's dagen, fixed arguments
-        [str(DAGEN), "run", "--local", str(SPEC)],
+        [str(DAGEN), "run", "--local", str(SPEC), "--absent", NEVER_LANDS],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -131,7 +133,7 @@ def test_nothing_the_run_started_is_left(interrupted: dict[str, Any]) -> None:
 def test_the_progress_lines_show_each_state_change_as_it_happens(interrupted: dict[str, Any]) -> None:
     before = interrupted["before"]
     assert before[0].startswith(f"dagen run --local {SPEC}: starting the emulator and Airflow (log: ")
-    assert before[1:] == [progress_line("create_etl", "running", "", 22), before[-1]]
+    assert before[1:] == [progress_line("curate", "running", "", 22), before[-1]]
     assert FIRST_SUCCESS.match(before[-1])
 
 
