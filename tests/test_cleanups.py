@@ -136,7 +136,8 @@ def test_on_mwaa_serverless_a_cleanup_runs_all_done_and_stays_out_of_the_run_sta
 
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> Any:  # noqa: F811
-    run = local_runs(request, monkeypatch_module)
+    ahead = [(SPEC,), (SPEC, "--fail", "load"), (SPEC, "--fail", "create_staging")]  # the runs below, started ahead
+    run = local_runs(request, monkeypatch_module, ahead)
     return lambda *options: run(SPEC, *options)
 
 

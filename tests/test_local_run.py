@@ -9,6 +9,8 @@ task instances and the emulator's own record of what each task started.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,8 +89,17 @@ class _Timings:
 RUN_OPTIONS = {"--param": "params", "--fail": "fail", "--flaky": "flaky", "--absent": "absent"}
 
 
-def local_runs(request: pytest.FixtureRequest, patch: pytest.MonkeyPatch) -> Any:
-    """``run(spec, *options)``: the outcome of ``dagen run SPEC --local OPTIONS``, made once per key."""
+# Local runs a module makes at once: each mostly waits on its polls, so two share these 2-core machines well.
+PARALLEL_RUNS = 2
+
+
+def local_runs(request: pytest.FixtureRequest, patch: pytest.MonkeyPatch, ahead: Iterable[tuple[str, ...]] = ()) -> Any:
+    """``run(spec, *options)``: the outcome of ``dagen run SPEC --local OPTIONS``, made once per key.
+
+    The ``ahead`` keys (``(spec, *options)``: the runs the module's tests ask for) start at once in the
+    background, :data:`PARALLEL_RUNS` at a time; ``run`` waits for its own.  ``patch`` must outlive the
+    fixture that calls this (a module's ``monkeypatch_module``): the runs still going are waited for first.
+    """
     cache = request.config.cache
     assert cache is not None
     # The migrated Airflow DB is cached across test sessions, per lane.
@@ -96,35 +107,59 @@ def local_runs(request: pytest.FixtureRequest, patch: pytest.MonkeyPatch) -> Any
     patch.chdir(REPO)
     timings = _Timings()
     request.config.pluginmanager.register(timings, f"dagen-local-run-timings-{id(timings)}")
-    done: dict[tuple[str, ...], LocalRunOutcome] = {}
+    pool = ThreadPoolExecutor(PARALLEL_RUNS, thread_name_prefix="dagen-local-run")
+    request.addfinalizer(lambda: pool.shutdown(cancel_futures=True))
+    started: dict[tuple[str, ...], Future[LocalRunOutcome]] = {}
+
+    def make(key: tuple[str, ...]) -> LocalRunOutcome:
+        argv = list(key[1:])
+        kwargs: dict[str, Any] = {name: [] for name in RUN_OPTIONS.values()}
+        while argv:
+            flag, value = argv.pop(0), argv.pop(0)
+            if flag == "--logical-date":
+                kwargs["logical_date"] = value
+            else:
+                kwargs[RUN_OPTIONS[flag]].append(value)
+        began = time.monotonic()
+        outcome = run_local(key[0], **kwargs)
+        report = outcome.report
+        dag_seconds = f"DAG run {report['timings']['dag_test']:.1f}s, " if report else ""
+        timings.rows.append(
+            f"{' '.join(key)}: exit {outcome.exit_code}, {dag_seconds}whole run {time.monotonic() - began:.1f}s"
+        )
+        return outcome
+
+    def start(key: tuple[str, ...]) -> Future[LocalRunOutcome]:
+        if key not in started:
+            started[key] = pool.submit(make, key)
+        return started[key]
+
+    for key in ahead:
+        start(tuple(key))
 
     def run(spec: str, *options: str) -> LocalRunOutcome:
-        key = (spec, *options)
-        if key not in done:
-            argv = list(options)
-            kwargs: dict[str, Any] = {name: [] for name in RUN_OPTIONS.values()}
-            while argv:
-                flag, value = argv.pop(0), argv.pop(0)
-                if flag == "--logical-date":
-                    kwargs["logical_date"] = value
-                else:
-                    kwargs[RUN_OPTIONS[flag]].append(value)
-            started = time.monotonic()
-            done[key] = run_local(spec, **kwargs)
-            report = done[key].report
-            dag_seconds = f"DAG run {report['timings']['dag_test']:.1f}s, " if report else ""
-            timings.rows.append(
-                f"{' '.join(key)}: exit {done[key].exit_code}, {dag_seconds}whole run {time.monotonic() - started:.1f}s"
-            )
-        return done[key]
+        return start((spec, *options)).result()
 
     return run
+
+
+# The runs the tests below ask for, in their order: started ahead, two at a time.
+AHEAD = [
+    *((spec,) for spec in sorted(GREEN)),
+    (CURATE_ONLY, "--param", "data_bucket=from-the-command-line"),
+    ("pipelines/movielens_emr_step_functions.yaml", "--fail", "preprocess_movies"),
+    (CURATE_ONLY, "--fail", "curate"),
+    ("pipelines/emr_notebook_best_sellers.yaml", "--fail", "find_best_sellers"),
+    (CURATE_ONLY, "--flaky", "curate"),
+    (EVERY_TYPE,),
+    (EVERY_TYPE, *EVERY_TYPE_FAULTS),
+]
 
 
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> Any:
     """``runs(spec, *options)``: the outcome of ``dagen run SPEC --local OPTIONS``, made once per module."""
-    return local_runs(request, monkeypatch_module)
+    return local_runs(request, monkeypatch_module, AHEAD)
 
 
 @pytest.fixture(scope="module")

@@ -95,7 +95,8 @@ RUN_C = {**RUN_A, "load_file[1]": "failed"}  # run A with its second file failin
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> Any:  # noqa: F811
     """``runs(*options)``: the outcome of ``dagen run tests/local_run/control_flow.yaml --local OPTIONS``, once."""
-    run = local_runs(request, monkeypatch_module)
+    ahead = [(SPEC, *options) for options in (WEDNESDAY, SATURDAY_FULL_NO_FILES, FAIL_SECOND_FILE)]  # started ahead
+    run = local_runs(request, monkeypatch_module, ahead)
     return lambda *options: run(SPEC, *options)
 
 

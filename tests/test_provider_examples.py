@@ -592,8 +592,16 @@ def test_the_compiled_graph_is_the_golden_one(bag: Any, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> Any:  # noqa: F811
-    run = local_runs(request, monkeypatch_module)
-    return lambda name, *options: run(f"tests/provider_examples/{name}.yaml", *options)
+    # every green run, then every failure run, as the tests below ask for them: started ahead, two at a time
+    ahead = [(_path(name),) for name in sorted(GREEN)] + [
+        (_path(name), "--fail", FAILED[name][0]) for name in sorted(FAILED)
+    ]
+    run = local_runs(request, monkeypatch_module, ahead)
+    return lambda name, *options: run(_path(name), *options)
+
+
+def _path(name: str) -> str:
+    return f"tests/provider_examples/{name}.yaml"
 
 
 @pytest.mark.parametrize("name", sorted(GREEN))

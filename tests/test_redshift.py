@@ -20,7 +20,7 @@ from generator.compile.pipelines import process
 from generator.core.provider_profile import installed_profile
 from generator.local.emulator import LocalAws
 from tests.airflow_compat import dagbag, graph
-from tests.test_local_run import local_runs, states
+from tests.test_local_run import local_runs, monkeypatch_module, states  # noqa: F401 - a fixture
 
 SPEC = "tests/specs/redshift.yaml"
 LOCAL = "tests/local_run/redshift.yaml"
@@ -250,9 +250,8 @@ def test_bad_requests_are_refused_at_once(aws: LocalAws) -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(request: pytest.FixtureRequest) -> Any:
-    with pytest.MonkeyPatch.context() as patch:
-        yield local_runs(request, patch)
+def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> Any:  # noqa: F811
+    return local_runs(request, monkeypatch_module, AHEAD)
 
 
 def test_the_redshift_pipeline_runs_green_locally(runs: Any) -> None:
@@ -300,6 +299,14 @@ def test_a_lost_submission_response_is_retried_and_the_batch_submitted_again(run
 
 
 WAREHOUSE = "tests/local_run/redshift_warehouse.yaml"
+# The runs the local-run tests ask for (the fixture `runs` starts them ahead, two at a time).
+AHEAD = [
+    (LOCAL,),
+    (LOCAL, "--fail", "reload_day"),
+    (LOCAL, "--flaky", "load_sales"),
+    (WAREHOUSE,),
+    (WAREHOUSE, "--fail", "summarise"),
+]
 
 
 def test_statements_on_a_cluster_the_pipeline_owns_use_its_identifier(repo: Path) -> None:
