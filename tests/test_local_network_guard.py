@@ -28,9 +28,15 @@ from botocore.exceptions import ClientError
 from generator.local.connections import aws_connection, emulator_environment, named_connections
 from generator.local.emulator import LocalAws
 from generator.local.network_guard import NetworkGuard, NetworkRefused, is_local_name, is_loopback, verdict
-from tests.test_local_run import monkeypatch_module, runs  # noqa: F401 - the fixtures: one dagen run per spec
+from tests.test_local_run import local_runs, monkeypatch_module  # noqa: F401 - a fixture
 
 PUBLIC_IP = "93.184.215.14"  # example.com's address: never reached (the guard refuses before any packet)
+
+
+@pytest.fixture(scope="module")
+def runs(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> Any:  # noqa: F811
+    """``runs(spec, *options)``: one ``dagen run SPEC --local OPTIONS`` per key."""
+    return local_runs(request, monkeypatch_module)
 
 
 def refused(target: str) -> str:

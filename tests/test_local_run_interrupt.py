@@ -29,6 +29,9 @@ SPEC = REPO / "tests" / "local_run" / "interrupted.yaml"
 NEVER_LANDS = "s3://dagen-interrupted-landing/incoming/"  # the prefix of the object its second task waits for
 DAGEN = Path(sys.executable).parent / "dagen"
 FAKE_PACKAGE = 'raise RuntimeError("the generator/ folder of the current directory was imported")\n'
+# dagen as a terminal starts it: SIGINT not ignored (a shell starts a background job, such as a test session
+# run with `&`, with SIGINT ignored, and an ignored signal stays ignored through exec)
+FOREGROUND = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
 FIRST_SUCCESS = re.compile(r"^  curate +success  \([0-9.]+s\)$")
 
 
@@ -71,7 +74,7 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (cwd / "generator" / "__init__.py").write_text(FAKE_PACKAGE, encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     dagen = subprocess.Popen(  # noqa: S603 - this lane's dagen, fixed arguments
-        [str(DAGEN), "run", "--local", str(SPEC), "--absent", NEVER_LANDS],
+        [sys.executable, "-c", FOREGROUND, str(DAGEN), "run", "--local", str(SPEC), "--absent", NEVER_LANDS],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -97,6 +100,7 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         if dagen.poll() is None:
             os.killpg(dagen.pid, signal.SIGKILL)
             dagen.wait()
+        dagen.stdout.close()
     return {
         "code": dagen.returncode,
         "seconds": time.monotonic() - signalled,
