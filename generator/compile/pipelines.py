@@ -81,15 +81,22 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def folder_prefix(folder: Path, resolved_root: Path) -> str | None:
+    """What :func:`display_name` puts before the names of ``folder``'s files ("" or "a/b/"); None: outside the root.
+
+    The folder resolved, not the file: a spec that is a symbolic link is named where it is.
+    """
+    try:
+        relative = folder.resolve().relative_to(resolved_root).as_posix()
+    except ValueError:
+        return None
+    return "" if relative == "." else f"{relative}/"
+
+
 def display_name(path: Path, root: Path | None) -> str:
     """How a file is named in diagnostics and cache keys: relative to ``root`` when it is inside it."""
-    if root is not None:
-        try:
-            # the folder resolved, not the file: a spec that is a symbolic link is named where it is
-            return (path.parent.resolve() / path.name).relative_to(root.resolve()).as_posix()
-        except ValueError:
-            pass
-    return path.as_posix()
+    prefix = folder_prefix(path.parent, root.resolve()) if root is not None else None
+    return path.as_posix() if prefix is None else prefix + path.name
 
 
 @dataclass
@@ -125,23 +132,17 @@ class _DefaultsCache:
     def __init__(self, root: Path | None) -> None:
         self.root = root
         self.cache: dict[Path, _Defaults] = {}
-        self.prefixes: dict[Path, str | None] = {}  # folder -> its display name and "/", None: outside the root
+        self.prefixes: dict[Path, str | None] = {}  # folder -> its folder_prefix
         self.resolved_root: Path | None = None
 
     def display(self, path: Path) -> str:
         """``display_name(path, root)``, resolving the root and each folder once per run (not twice per spec)."""
         if self.root is None:
             return path.as_posix()
-        folder = path.parent
-        if folder not in self.prefixes:
-            if self.resolved_root is None:
-                self.resolved_root = self.root.resolve()
-            try:
-                relative = folder.resolve().relative_to(self.resolved_root).as_posix()
-                self.prefixes[folder] = "" if relative == "." else f"{relative}/"
-            except ValueError:
-                self.prefixes[folder] = None
-        prefix = self.prefixes[folder]
+        if path.parent not in self.prefixes:
+            self.resolved_root = self.resolved_root or self.root.resolve()
+            self.prefixes[path.parent] = folder_prefix(path.parent, self.resolved_root)
+        prefix = self.prefixes[path.parent]
         return path.as_posix() if prefix is None else prefix + path.name
 
     def for_spec(self, spec_path: Path) -> _Defaults:
